@@ -1,0 +1,69 @@
+"""git, through gitpython (imported lazily); plus a dependency-free HEAD reader.
+
+Reading the current commit happens on every ledger write, so :func:`head_commit` reads
+``.git`` directly (loose ref, packed-refs, or detached HEAD) and only falls back to
+gitpython for layouts it does not know (worktrees, alternate git dirs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from govctl.errors import ExternalError
+
+
+def _git_dir(root: Path) -> Path | None:
+    for candidate in (root, *root.parents):
+        dot = candidate / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():  # worktree or submodule: "gitdir: <path>"
+            text = dot.read_text("utf-8").strip()
+            if text.startswith("gitdir:"):
+                path = Path(text[7:].strip())
+                return path if path.is_absolute() else (candidate / path).resolve()
+    return None
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit HEAD points to, or None when there is no repo or no commit yet."""
+    gdir = _git_dir(Path(root))
+    if gdir is None:
+        return None
+    try:
+        head = (gdir / "HEAD").read_text("utf-8").strip()
+    except OSError:
+        return None
+    if not head.startswith("ref:"):
+        return head or None
+    ref = head[4:].strip()
+    common = gdir
+    if (gdir / "commondir").exists():
+        common = (gdir / (gdir / "commondir").read_text("utf-8").strip()).resolve()
+    for base in (gdir, common):
+        loose = base / ref
+        if loose.is_file():
+            return loose.read_text("utf-8").strip() or None
+    packed = common / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text("utf-8").splitlines():
+            if line.endswith(" " + ref):
+                return line.split(" ", 1)[0]
+    return None  # unborn branch
+
+
+def is_repo(root: Path) -> bool:
+    return _git_dir(Path(root)) is not None
+
+
+def init_repo(root: Path) -> bool:
+    """``git init`` at ``root`` unless it is already inside a git repo. True if created."""
+    if is_repo(root):
+        return False
+    import git
+
+    try:
+        git.Repo.init(root, initial_branch="main")
+    except git.GitCommandError as exc:  # pragma: no cover - git missing or broken
+        raise ExternalError(f"git init failed in {root}: {exc.stderr.strip()}") from None
+    return True

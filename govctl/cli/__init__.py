@@ -1,0 +1,106 @@
+"""The govctl command line: a thin typer skin over the library.
+
+Each command group lives in its own module and imports domain modules inside its
+functions, so ``govctl --help`` loads typer and nothing heavy. :func:`main` is the one
+place that turns :class:`~govctl.errors.GovctlError` into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from govctl import __version__
+from govctl.cli import audit, keys, trust
+from govctl.cli import init as init_cmd
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+app = typer.Typer(
+    name="govctl",
+    help=(
+        "Governance and release control for generative-AI services.\n\n"
+        "govctl keeps datasets classified and versioned (DVC), models and prompts pinned "
+        "(MLflow), SLO and budget agreements signed, and releases behind a pre-launch gate "
+        "and a canary, with every decision in a signed, tamper-evident ledger.\n\n"
+        "Commands act on the governed repo containing the current directory. Exit codes: "
+        "0 ok, 1 check said no, 2 bad input, 3 external system failed, 4 integrity violation."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_debug = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"govctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="GOVCTL_DEBUG", help="Show tracebacks for errors."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    global _debug
+    _debug = debug
+
+
+app.command("init")(init_cmd.init)
+app.add_typer(keys.app, name="keys")
+app.add_typer(trust.app, name="trust")
+app.add_typer(audit.app, name="audit")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, map errors to exit codes, never show a traceback
+    for a user error unless ``--debug``."""
+    import click
+
+    from govctl.errors import EXIT_EXTERNAL, EXIT_INPUT, GovctlError
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("GOVCTL_DEBUG", "") not in ("", "0", "false")
+    try:
+        rv = app(args=args, prog_name="govctl", standalone_mode=False)
+    except GovctlError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"hint: {exc.hint}\n")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(EXIT_INPUT)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        sys.stderr.write(
+            f"error: unexpected {type(exc).__name__}: {exc}\n"
+            "hint: this is a bug in govctl; rerun with --debug for the traceback and report it\n"
+        )
+        sys.exit(EXIT_EXTERNAL if isinstance(exc, OSError) else 70)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,93 @@
+"""The governed repository: where it is, its paths and its settings (``govctl.toml``)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from govctl.errors import InputError, NotFound
+
+CONFIG_FILE = "govctl.toml"
+STATE_DIR = ".govctl"
+
+
+@dataclass
+class GovernedRepo:
+    root: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def policies(self) -> Path:
+        return self.root / "policies"
+
+    @property
+    def checklists(self) -> Path:
+        return self.root / "checklists"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def agreements(self) -> Path:
+        return self.root / "agreements"
+
+    @property
+    def state(self) -> Path:
+        """Local, git-ignored state: the embedded ledger and MLflow store."""
+        return self.root / STATE_DIR
+
+    @property
+    def trust_file(self) -> Path:
+        return self.policies / "trust.yaml"
+
+    @property
+    def trust_history(self) -> Path:
+        return self.policies / "trust.history"
+
+    def ledger_url(self) -> str:
+        """``GOVCTL_LEDGER_URL``, else ``[govctl] ledger_url``, else SQLite under ``.govctl/``."""
+        url = os.environ.get("GOVCTL_LEDGER_URL") or self.settings.get("ledger_url")
+        if url:
+            return str(url)
+        return f"sqlite:///{self.state / 'ledger.db'}"
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+
+def load_settings(root: Path) -> dict[str, Any]:
+    path = root / CONFIG_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from None
+    section = data.get("govctl", {})
+    if not isinstance(section, dict):
+        raise InputError(f"{path}: [govctl] must be a table")
+    return section
+
+
+def find_repo(start: Path | None = None) -> GovernedRepo:
+    """The governed repo containing ``start`` (default: the current directory), like git.
+
+    ``GOVCTL_REPO`` names it explicitly.
+    """
+    env = os.environ.get("GOVCTL_REPO")
+    here = Path(env) if env else Path(start or Path.cwd())
+    here = here.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_FILE).is_file():
+            return GovernedRepo(candidate, load_settings(candidate))
+    raise NotFound(
+        f"{here} is not inside a governed repo (no {CONFIG_FILE} found)",
+        hint="run 'govctl init --admin NAME' to create one",
+    )

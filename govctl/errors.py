@@ -1,0 +1,65 @@
+"""One exception hierarchy; the CLI turns each class into a message and an exit code.
+
+Exit codes (documented in the README, relied on by scripts):
+
+====  ==========================================================
+0     ok
+1     the check ran and said no (gate blocked, verification failed, canary failed)
+2     usage or input error (bad arguments, invalid file)
+3     an external system failed (MLflow, DVC, git, database unreachable)
+4     integrity violation (tampering, drift, broken ledger)
+====  ==========================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_INPUT = 2
+EXIT_EXTERNAL = 3
+EXIT_INTEGRITY = 4
+
+
+class GovctlError(Exception):
+    """Base of every error govctl raises on purpose. ``str(err)`` is the user message."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class CheckFailed(GovctlError):
+    """A check ran and said no: the gate is blocked, a signature threshold is not met."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class InputError(GovctlError):
+    """Bad arguments or an invalid file. Nothing was changed."""
+
+    exit_code = EXIT_INPUT
+
+
+class NotFound(InputError):
+    """A named thing (key, service, dataset, repo) does not exist."""
+
+
+class ExternalError(GovctlError):
+    """MLflow, DVC, git or the ledger database failed or could not be reached."""
+
+    exit_code = EXIT_EXTERNAL
+
+
+class IntegrityError(GovctlError):
+    """Tampering, drift or a broken ledger: something changed behind govctl's back."""
+
+    exit_code = EXIT_INTEGRITY
+
+
+class Busy(GovctlError):
+    """Another operation on the same subject is in progress."""
+
+    exit_code = EXIT_CHECK_FAILED

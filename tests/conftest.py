@@ -1,0 +1,120 @@
+"""Shared fixtures: an isolated key store, the CLI run in-process, a governed repo.
+
+Tests use real git and DVC repos made by the real tools; MLflow tests use a real SQLite
+store in a temp dir. Nothing here mocks them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Offline machines: no telemetry from MLflow or DVC, ever.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
+os.environ["DVC_NO_ANALYTICS"] = "1"
+for var, value in {
+    "GIT_AUTHOR_NAME": "govctl tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+    "GIT_COMMITTER_NAME": "govctl tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+}.items():
+    os.environ.setdefault(var, value)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        import json
+
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def govctl_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("GOVCTL_HOME", str(home))
+    for var in ("GOVCTL_KEY", "GOVCTL_KEY_PASSPHRASE", "GOVCTL_REPO", "GOVCTL_LEDGER_URL",
+                "GOVCTL_NOW", "GOVCTL_DEBUG", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    return home
+
+
+@pytest.fixture
+def cli(govctl_home, capsys, monkeypatch):
+    """Run ``govctl ARGS`` in-process; returns Result(code, out, err)."""
+    from govctl.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> Result:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
+
+
+def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
+    """Run ``python -m govctl ARGS`` in a fresh interpreter (for import and exit tests)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "govctl", *args], cwd=cwd, env=full_env,
+        capture_output=True, text=True, timeout=300,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def repo(tmp_path, cli) -> Path:
+    """A fresh governed repo (git + DVC + packs + trust policy) with admin ``alice``;
+    the current directory is the repo."""
+    path = tmp_path / "svc"
+    res = cli("init", path, "--admin", "alice")
+    assert res.code == 0, res.err
+    os.chdir(path)
+    return path
+
+
+@pytest.fixture
+def signers(repo, cli):
+    """Keys for every default role, added to the trust policy by alice."""
+
+    def add(name: str, *roles: str) -> None:
+        assert cli("keys", "generate", name).code == 0
+        role_args = [a for r in roles for a in ("--role", r)]
+        res = cli("trust", "add", name, *role_args, "--key", "alice")
+        assert res.code == 0, res.err
+
+    add("erin", "eng-lead")
+    add("paul", "product-owner")
+    add("cora", "compliance")
+    add("mel", "ml-engineer")
+    add("rita", "releaser")
+    add("otto", "oncall")
+    return add
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
