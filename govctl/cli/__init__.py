@@ -37,6 +37,7 @@ app = typer.Typer(
 )
 
 _debug = False
+EXIT_BUG = 70  # an unexpected exception: a bug, reported as such
 
 
 def _version(value: bool) -> None:
@@ -66,15 +67,16 @@ app.add_typer(audit.app, name="audit")
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, map errors to exit codes, never show a traceback
-    for a user error unless ``--debug``."""
-    import click
+    for a user error unless ``--debug``.
 
-    from govctl.errors import EXIT_EXTERNAL, EXIT_INPUT, GovctlError
+    typer (in standalone mode) reports usage errors itself with exit code 2.
+    """
+    from govctl.errors import EXIT_EXTERNAL, GovctlError
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOVCTL_DEBUG", "") not in ("", "0", "false")
     try:
-        rv = app(args=args, prog_name="govctl", standalone_mode=False)
+        app(args=args, prog_name="govctl")
     except GovctlError as exc:
         if debug:
             import traceback
@@ -84,14 +86,6 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             sys.stderr.write(f"hint: {exc.hint}\n")
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.stderr.write("aborted\n")
-        sys.exit(EXIT_INPUT)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
@@ -102,5 +96,4 @@ def main(argv: list[str] | None = None) -> None:
             f"error: unexpected {type(exc).__name__}: {exc}\n"
             "hint: this is a bug in govctl; rerun with --debug for the traceback and report it\n"
         )
-        sys.exit(EXIT_EXTERNAL if isinstance(exc, OSError) else 70)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        sys.exit(EXIT_EXTERNAL if isinstance(exc, OSError) else EXIT_BUG)

@@ -1,0 +1,57 @@
+"""Start-up promises: --help and read-only commands never load heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+HEAVY = ("mlflow", "dvc", "git", "sqlalchemy", "pandas", "numpy", "scipy")
+
+PROBE = """
+import json, sys
+from govctl.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+mods = sorted({m.split('.')[0] for m in sys.modules})
+sys.stderr.write('\\nMODULES=' + json.dumps(mods) + '\\n')
+"""
+
+
+def loaded_modules(*args: str, cwd=None, env=None) -> set[str]:
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], cwd=cwd or ROOT, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=120,
+    )
+    line = [x for x in proc.stderr.splitlines() if x.startswith("MODULES=")][-1]
+    return set(json.loads(line[len("MODULES="):]))
+
+
+def test_help_imports_nothing_heavy():
+    mods = loaded_modules("--help")
+    assert "typer" in mods
+    assert not mods & set(HEAVY), mods & set(HEAVY)
+    assert "pydantic" not in mods  # command modules import their domain lazily
+
+
+def test_group_help_imports_nothing_heavy():
+    assert not loaded_modules("trust", "--help") & set(HEAVY)
+
+
+def test_keys_list_and_trust_verify_stay_light(repo, govctl_home):
+    env = {"GOVCTL_HOME": str(govctl_home)}
+    assert not loaded_modules("keys", "list", cwd=repo, env=env) & set(HEAVY)
+    mods = loaded_modules("trust", "verify", cwd=repo, env=env)
+    assert not mods & {"mlflow", "dvc", "git", "sqlalchemy"}
+
+
+def test_audit_verify_needs_only_sqlalchemy(repo, govctl_home):
+    mods = loaded_modules("audit", "verify", cwd=repo, env={"GOVCTL_HOME": str(govctl_home)})
+    assert "sqlalchemy" in mods
+    assert not mods & {"mlflow", "dvc", "git"}
