@@ -181,10 +181,29 @@ class Ledger:
         note: str | None = None,
         at: datetime | None = None,
     ) -> Entry:
-        if phase not in PHASES:
-            raise ValueError(f"phase must be one of {PHASES}")
-        skey = subject_key(subject)
+        """Append one signed entry and a signed checkpoint covering it."""
+        event = {
+            "action": action, "subject": subject, "evidence": evidence, "phase": phase,
+            "intent": intent, "git_commit": git_commit, "note": note,
+        }
+        return self.append_many(key, [event], at=at)[0]
+
+    def append_many(
+        self, key: SigningKey, events: list[dict[str, Any]], *, at: datetime | None = None
+    ) -> list[Entry]:
+        """Append several entries atomically (all or none) under one signed checkpoint.
+
+        Each event is a dict with ``action`` and ``subject`` and optionally ``evidence``,
+        ``phase``, ``intent``, ``git_commit`` and ``note``.
+        """
+        for ev in events:
+            if ev.get("phase", "done") not in PHASES:
+                raise ValueError(f"phase must be one of {PHASES}")
+            subject_key(ev["subject"])
         self._require()
+        actor = {"name": key.name, "key_id": key.key_id, "public_key": b64e(key.public_raw)}
+        time = clock.to_iso(at or clock.now())
+        out: list[Entry] = []
         with self.store.locked() as conn:
             lid = self.store.get_meta(conn, "ledger_id")
             last = self.store.last_checkpoint(conn)
@@ -194,53 +213,60 @@ class Ledger:
                 raise IntegrityError(
                     "the ledger's entries and checkpoints disagree; run 'govctl audit verify'"
                 )
-            entry = Entry(
-                seq=size + 1,
-                time=clock.to_iso(at or clock.now()),
-                action=action,
-                phase=phase,
-                actor={"name": key.name, "key_id": key.key_id, "public_key": b64e(key.public_raw)},
-                subject=subject,
-                evidence=evidence or {},
-                git_commit=git_commit,
-                intent=intent,
-                note=note,
-            )
-            body = canonical_bytes(entry.to_json())
-            sig = key.sign(dsse.pae(dsse.LEDGER_ENTRY, body))
-            frontier = merkle.append(frontier, size, merkle.leaf_hash(body))
+            rows = []
+            for ev in events:
+                entry = Entry(
+                    seq=size + 1,
+                    time=time,
+                    action=ev["action"],
+                    phase=ev.get("phase") or "done",
+                    actor=actor,
+                    subject=ev["subject"],
+                    evidence=ev.get("evidence") or {},
+                    git_commit=ev.get("git_commit"),
+                    intent=ev.get("intent"),
+                    note=ev.get("note"),
+                )
+                body = canonical_bytes(entry.to_json())
+                sig = key.sign(dsse.pae(dsse.LEDGER_ENTRY, body))
+                frontier = merkle.append(frontier, size, merkle.leaf_hash(body))
+                size += 1
+                rows.append(
+                    {
+                        "seq": entry.seq,
+                        "action": entry.action,
+                        "phase": entry.phase,
+                        "subject_key": entry.subject_key,
+                        "intent_ref": entry.intent,
+                        "key_id": key.key_id,
+                        "body": body,
+                        "sig": b64e(sig),
+                    }
+                )
+                out.append(entry)
             cp_body = canonical_bytes(
                 {
                     "ledger_id": lid,
-                    "tree_size": size + 1,
+                    "tree_size": size,
                     "root": merkle.root(frontier).hex(),
-                    "time": entry.time,
+                    "time": time,
                     "key_id": key.key_id,
-                    "public_key": b64e(key.public_raw),
+                    "public_key": actor["public_key"],
                 }
             )
             cp_sig = key.sign(dsse.pae(dsse.LEDGER_CHECKPOINT, cp_body))
             self.store.insert(
                 conn,
+                rows,
                 {
-                    "seq": entry.seq,
-                    "action": action,
-                    "phase": phase,
-                    "subject_key": skey,
-                    "intent_ref": intent,
-                    "key_id": key.key_id,
-                    "body": body,
-                    "sig": b64e(sig),
-                },
-                {
-                    "tree_size": size + 1,
+                    "tree_size": size,
                     "body": cp_body,
                     "sig": b64e(cp_sig),
                     "frontier": json.dumps([h.hex() for h in frontier]),
                 },
             )
         self._write_head(cp_body, cp_sig)
-        return entry
+        return out
 
     def _write_head(self, body: bytes, sig: bytes) -> None:
         if self.head_file is None:

@@ -146,8 +146,8 @@ class LedgerStore:
     def count(self, conn: Any) -> int:
         return int(conn.execute(self.sa.select(self.sa.func.count()).select_from(self.entries)).scalar())
 
-    def insert(self, conn: Any, entry: dict[str, Any], checkpoint: dict[str, Any]) -> None:
-        conn.execute(self.entries.insert().values(**entry))
+    def insert(self, conn: Any, entries: list[dict[str, Any]], checkpoint: dict[str, Any]) -> None:
+        conn.execute(self.entries.insert(), entries)
         conn.execute(self.checkpoints.insert().values(**checkpoint))
 
     def iter_entries(

@@ -1,0 +1,45 @@
+"""Helpers for the benchmarks: time whole commands, print ratios against a floor.
+
+Every benchmark measures its own floor in the same run (same machine, same load), so the
+printed ratio means something on a busy shared machine where absolute seconds do not.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **extra}
+
+
+def time_command(argv: list[str], *, runs: int = 7, cwd: Path | None = None,
+                 environ: dict[str, str] | None = None) -> float:
+    """Median wall time of ``argv`` over ``runs`` runs (after one warm-up)."""
+    samples = []
+    for i in range(runs + 1):
+        start = time.perf_counter()
+        proc = subprocess.run(argv, cwd=cwd, env=environ or env(), capture_output=True)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
+        if i:
+            samples.append(elapsed)
+    return statistics.median(samples) if samples else 0.0
+
+
+def report(name: str, measured: float, floor: float, target: float, *, unit: str = "s",
+           higher_is_better: bool = False) -> bool:
+    ratio = measured / floor if floor else float("inf")
+    ok = ratio >= target if higher_is_better else ratio <= target
+    cmp = ">=" if higher_is_better else "<="
+    print(f"{'PASS' if ok else 'MISS'}  {name}: {measured:.3f}{unit} vs floor {floor:.3f}{unit} "
+          f"= {ratio:.2f}x (target {cmp} {target}x)")
+    return ok
