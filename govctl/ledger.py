@@ -16,10 +16,11 @@ import json
 import multiprocessing
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from govctl import clock, dsse, merkle
 from govctl.canonical import canonical_bytes
 from govctl.config import GovernedRepo
 from govctl.dsse import b64d, b64e
-from govctl.errors import IntegrityError, NotFound
+from govctl.errors import Busy, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
 from govctl.keys import SigningKey, verify_signature
 
@@ -298,6 +299,31 @@ class Ledger:
 
     def abort(self, key: SigningKey, intent: Entry, **kw: Any) -> Entry:
         return self.append(key, intent.action, intent.subject, phase="abort", intent=intent.seq, **kw)
+
+    @contextmanager
+    def lock(self, subject: dict[str, Any], holder: str, *, ttl_seconds: int = 300) -> Iterator[None]:
+        """One state transition per subject at a time, across processes and machines.
+
+        A lease in the ledger database: a crashed holder blocks others for at most
+        ``ttl_seconds``, after which the next operation takes the lease over.
+        """
+        self._require()
+        key = subject_key(subject)
+        now = clock.now()
+        token = uuid.uuid4().hex
+        held = self.store.try_lock(
+            key, holder, token, clock.to_iso(now), clock.to_iso(now + timedelta(seconds=ttl_seconds))
+        )
+        if held is not None:
+            raise Busy(
+                f"another operation is in progress on {key} (held by {held.holder} since "
+                f"{held.acquired}; the lease expires {held.expires})",
+                hint="wait for it to finish and try again",
+            )
+        try:
+            yield
+        finally:
+            self.store.unlock(key, token)
 
     # --- reading -------------------------------------------------------------------
 

@@ -177,3 +177,28 @@ def test_concurrent_appends_never_fork(repo, tmp_path):
     envelope = json.loads((repo / ".govctl" / "ledger.head.json").read_text())
     head = json.loads(base64.b64decode(envelope["payload"]))
     assert head["tree_size"] == 62
+
+
+def test_lock_is_exclusive_and_expires(repo, monkeypatch):
+    from govctl.errors import Busy
+
+    ledger = Ledger.for_repo(find_repo())
+    subject = {"kind": "service", "name": "bot"}
+    monkeypatch.setenv("GOVCTL_NOW", "2026-11-22T10:00:00Z")
+    with ledger.lock(subject, "alice", ttl_seconds=60):
+        with pytest.raises(Busy, match="another operation is in progress on service:bot"):
+            with ledger.lock(subject, "bob"):
+                pass
+        with ledger.lock({"kind": "service", "name": "other"}, "bob"):
+            pass  # other subjects are independent
+    with ledger.lock(subject, "bob"):
+        pass  # released on exit
+    # a crashed holder's lease runs out
+    ledger.store.try_lock("service:bot", "crashed", "t0", "2026-11-22T10:00:00Z",
+                          "2026-11-22T10:01:00Z")
+    with pytest.raises(Busy):
+        with ledger.lock(subject, "bob"):
+            pass
+    monkeypatch.setenv("GOVCTL_NOW", "2026-11-22T10:02:00Z")
+    with ledger.lock(subject, "bob"):
+        pass

@@ -12,7 +12,6 @@ import sys
 import uuid
 
 import pytest
-
 from conftest import ROOT
 
 BASE_URL = os.environ.get("GOVCTL_TEST_POSTGRES_URL")

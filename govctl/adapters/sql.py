@@ -45,7 +45,16 @@ def _tables(sa: Any) -> tuple[Any, ...]:
         sa.Column("sig", sa.Text, nullable=False),
         sa.Column("frontier", sa.Text, nullable=False),
     )
-    return md, meta, entries, checkpoints
+    locks = sa.Table(
+        "govctl_locks",
+        md,
+        sa.Column("subject_key", sa.String(255), primary_key=True),
+        sa.Column("holder", sa.Text, nullable=False),
+        sa.Column("token", sa.String(64), nullable=False),
+        sa.Column("acquired", sa.String(32), nullable=False),
+        sa.Column("expires", sa.String(32), nullable=False),
+    )
+    return md, meta, entries, checkpoints, locks
 
 
 class LedgerStore:
@@ -54,7 +63,7 @@ class LedgerStore:
 
         self.sa = sa
         self.url = url
-        self.md, self.meta, self.entries, self.checkpoints = _tables(sa)
+        self.md, self.meta, self.entries, self.checkpoints, self.locks = _tables(sa)
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -176,6 +185,38 @@ class LedgerStore:
         yield from conn.execution_options(yield_per=5000).execute(
             self.sa.select(c.tree_size, c.body).order_by(c.tree_size)
         )
+
+    def try_lock(
+        self, subject_key: str, holder: str, token: str, now: str, expires: str
+    ) -> Any:
+        """Take the lease on ``subject_key`` unless someone holds an unexpired one.
+
+        Returns None on success, else the row of the current holder. Times are RFC 3339
+        UTC strings of equal width, so they compare as text.
+        """
+        c = self.locks.c
+        with self.locked() as conn:
+            row = conn.execute(
+                self.sa.select(c.holder, c.acquired, c.expires).where(c.subject_key == subject_key)
+            ).first()
+            if row is not None and row.expires > now:
+                return row
+            if row is not None:
+                conn.execute(self.locks.delete().where(c.subject_key == subject_key))
+            conn.execute(
+                self.locks.insert().values(
+                    subject_key=subject_key, holder=holder, token=token, acquired=now,
+                    expires=expires,
+                )
+            )
+        return None
+
+    def unlock(self, subject_key: str, token: str) -> None:
+        c = self.locks.c
+        with self.locked() as conn:
+            conn.execute(
+                self.locks.delete().where(c.subject_key == subject_key, c.token == token)
+            )
 
     def open_intents(self, conn: Any, subject_key: str) -> list[Any]:
         e = self.entries.c
