@@ -1,0 +1,1 @@
+"""The quickstart demo: a small but real support-answer service governed end to end."""
