@@ -1,0 +1,205 @@
+"""Signed SLO and budget agreements, through the CLI."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from govctl import agreements
+
+
+@pytest.fixture
+def agreement(signers, cli, repo) -> Path:
+    assert cli("agreement", "new", "support-bot").code == 0
+    return repo / "agreements" / "support-bot.yaml"
+
+
+def _sign_all(cli, *names):
+    for n in names:
+        res = cli("agreement", "sign", "support-bot", "--key", n)
+        assert res.code == 0, res.err
+
+
+def test_full_cycle(agreement, cli, repo):
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 1 and res.json["state"] == "unsigned"
+    _sign_all(cli, "erin", "paul")
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 1
+    assert res.json["missing_roles"] == {"compliance": 1}
+    assert "compliance" in cli("agreement", "verify", "support-bot").out
+    _sign_all(cli, "cora")
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 0, res.json
+    assert res.json["signers"]["compliance"] == ["cora"]
+    assert (repo / "agreements" / "support-bot.signed.json").exists()
+    status = cli("agreement", "status", "--json").json
+    assert status[0]["state"] == "valid"
+    log = cli("audit", "log", "--action", "agreement.sign", "--json").json
+    assert [e["actor"]["name"] for e in log] == ["erin", "paul", "cora"]
+    assert log[-1]["note"] == "fully signed"
+
+
+def test_same_signer_twice_counts_once(agreement, cli):
+    _sign_all(cli, "erin", "erin")
+    res = cli("agreement", "sign", "support-bot", "--key", "erin", "--json")
+    assert res.json["already_signed"] is True
+    env = json.loads((agreement.parent / "support-bot.sig.json").read_text())
+    assert len(env["signatures"]) == 1
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.json["signers"]["eng-lead"] == ["erin"]
+    assert set(res.json["missing_roles"]) == {"product-owner", "compliance"}
+
+
+def test_duplicate_signature_entries_count_once(agreement, cli):
+    _sign_all(cli, "erin", "paul", "cora")
+    sig = agreement.parent / "support-bot.sig.json"
+    env = json.loads(sig.read_text())
+    erin = env["signatures"][0]
+    # a tampered envelope listing erin's signature three times, cora's removed
+    env["signatures"] = [erin, erin, erin, env["signatures"][1]]
+    sig.write_text(json.dumps(env))
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 1 and res.json["missing_roles"] == {"compliance": 1}
+
+
+def test_edit_a_number_names_the_field(agreement, cli):
+    _sign_all(cli, "erin", "paul", "cora")
+    text = agreement.read_text().replace("p95: 1500", "p95: 2500")
+    agreement.write_text(text)
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 1
+    assert res.json["changed_fields"] == ["slo.latency_ms.p95"]
+    out = cli("agreement", "verify", "support-bot")
+    assert "slo.latency_ms.p95" in out.out
+    d = cli("agreement", "diff", "support-bot", "--json").json
+    assert d["changes"] == {"slo.latency_ms.p95": {"signed": 1500, "now": 2500}}
+    # comments and formatting are not part of the signed content
+    agreement.write_text(text.replace("p95: 2500", "p95: 1500") + "\n# a new comment\n")
+    assert cli("agreement", "verify", "support-bot").code == 0
+
+
+def test_tampered_envelope_is_integrity_violation(agreement, cli):
+    _sign_all(cli, "erin", "paul", "cora")
+    sig = agreement.parent / "support-bot.sig.json"
+    env = json.loads(sig.read_text())
+    import base64
+
+    raw = bytearray(base64.b64decode(env["signatures"][1]["sig"]))
+    raw[5] ^= 0xFF
+    env["signatures"][1]["sig"] = base64.b64encode(bytes(raw)).decode()
+    sig.write_text(json.dumps(env))
+    res = cli("agreement", "verify", "support-bot")
+    assert res.code == 4 and "does not verify" in res.out
+
+
+def test_signature_from_another_document_kind(agreement, cli, repo):
+    """A trust-policy signature by the same admin replayed as an agreement signature."""
+    _sign_all(cli, "erin")
+    trust_env = json.loads((repo / "policies" / "trust.history" / "0001.json").read_text())
+    sig = agreement.parent / "support-bot.sig.json"
+    env = json.loads(sig.read_text())
+    env["payloadType"] = trust_env["payloadType"]
+    sig.write_text(json.dumps(env))
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 4 and "another document kind" in res.json["problems"][0]
+    # and a signature made over a checklist/trust payload cannot count for the agreement
+    env = json.loads((agreement.parent / "support-bot.sig.json").read_text())
+    env["payloadType"] = "application/vnd.govctl.agreement+json"
+    env["signatures"].append(trust_env["signatures"][0])
+    sig.write_text(json.dumps(env))
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 4
+
+
+def test_removed_signer_is_integrity_violation(agreement, cli):
+    _sign_all(cli, "erin", "paul", "cora")
+    assert cli("trust", "remove", "cora", "--key", "alice").code == 0
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 4 and "not in trust policy" in res.json["problems"][0]
+
+
+def test_expired_agreement(agreement, cli, monkeypatch):
+    _sign_all(cli, "erin", "paul", "cora")
+    text = agreement.read_text()
+    monkeypatch.setenv("GOVCTL_NOW", "2027-12-24T00:00:00Z")
+    res = cli("trust", "renew", "--expires", "2030-01-01", "--key", "alice")
+    assert res.code == 0, res.err
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 1 and res.json["state"] == "expired"
+    assert agreement.read_text() == text
+
+
+def test_key_without_role_cannot_sign(agreement, cli):
+    res = cli("agreement", "sign", "support-bot", "--key", "mel")
+    assert res.code == 1 and "may not sign agreements" in res.err
+    assert not (agreement.parent / "support-bot.sig.json").exists()
+    assert cli("audit", "log", "--action", "agreement.sign", "--json").json == []
+
+
+@pytest.mark.parametrize(
+    "old,new,fragment",
+    [
+        ("p95: 1500", "p95: -5", "slo.latency_ms.p95"),
+        ("p95: 1500", "p95: 1500.5", "float"),
+        ('error_rate: "0.01"', "error_rate: 0.01", "float"),
+        ("version: 1 ", "version: 1\nsurprise: 1 ", "unknown field"),
+        ("slo:", "slo: [\n", "invalid YAML"),
+        ('error_rate: "0.01"', 'error_rate: "1.5"', "fraction"),
+    ],
+)
+def test_bad_documents_are_exit_2_and_write_nothing(agreement, cli, old, new, fragment):
+    agreement.write_text(agreement.read_text().replace(old, new, 1))
+    before = sorted(p.name for p in agreement.parent.iterdir())
+    for args in (["verify", "support-bot"], ["sign", "support-bot", "--key", "erin"]):
+        res = cli("agreement", *args)
+        assert res.code == 2, (args, res.err)
+        assert fragment in res.err and "agreements/support-bot.yaml" in res.err
+        assert "Traceback" not in res.err
+    assert sorted(p.name for p in agreement.parent.iterdir()) == before
+
+
+def test_error_names_the_line(agreement, cli):
+    agreement.write_text(agreement.read_text().replace("p95: 1500", "p95: -5"))
+    res = cli("agreement", "verify", "support-bot")
+    line = next(i for i, t in enumerate(agreement.read_text().splitlines(), 1) if "p95: -5" in t)
+    assert f"agreements/support-bot.yaml:{line}:" in res.err
+
+
+def test_unknown_service(agreement, cli):
+    res = cli("agreement", "verify", "nope")
+    assert res.code == 2 and "no agreement for service 'nope'" in res.err
+    assert "support-bot" in res.err
+    assert cli("agreement", "sign", "nope", "--key", "erin").code == 2
+
+
+def test_new_refuses_existing_and_bad_names(agreement, cli):
+    res = cli("agreement", "new", "support-bot")
+    assert res.code == 2 and "already exists" in res.err
+    res = cli("agreement", "new", "../evil")
+    assert res.code == 2 and "invalid service name" in res.err
+
+
+def test_check_measurements(agreement):
+    a = agreements.load_agreement(agreement)
+    checks = {c.metric: c for c in agreements.check_measurements(
+        a, {"latency_p95_ms": 1200, "error_rate": 0.02, "accuracy": Decimal("0.9"),
+            "availability": "0.999"})}
+    assert checks["latency_p95_ms"].verdict == "pass"
+    assert checks["error_rate"].verdict == "fail" and checks["error_rate"].threshold == Decimal("0.01")
+    assert checks["accuracy"].verdict == "pass" and checks["accuracy"].comparator == ">="
+    assert checks["availability"].verdict == "pass"
+    assert checks["cost_per_request_usd"].verdict == "missing"
+    assert a.limits()["cost_per_request_usd"] == Decimal("0.02")
+    assert a.quality_minimums() == {"accuracy": Decimal("0.85"), "groundedness": Decimal("0.90")}
+
+
+def test_verify_never_imports_mlflow_or_dvc(agreement, govctl_home):
+    from test_startup import loaded_modules
+
+    mods = loaded_modules("agreement", "verify", "support-bot", cwd=agreement.parent.parent,
+                          env={"GOVCTL_HOME": str(govctl_home)})
+    assert not mods & {"mlflow", "dvc", "git"}
