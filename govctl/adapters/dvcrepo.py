@@ -51,3 +51,80 @@ def init_repo(root: Path) -> bool:
     except DvcException as exc:
         raise ExternalError(f"dvc init failed in {root}: {exc}") from None
     return True
+
+
+def _open(root: Path):  # noqa: ANN202 - dvc.repo.Repo
+    quiet_env()
+    from dvc.repo import Repo
+
+    try:
+        return Repo(os.fspath(root))
+    except Exception as exc:  # NotDvcRepoError and friends
+        raise ExternalError(f"cannot open the DVC repo at {root}: {exc}") from None
+
+
+def track(root: Path, rel_path: str) -> dict[str, object]:
+    """``dvc add`` one file or directory; returns its DVC hash record.
+
+    On failure nothing DVC wrote for this path is left behind (``.dvc`` file and its
+    ``.gitignore`` line).
+    """
+    from dvc.exceptions import DvcException
+
+    dvc_file = Path(root) / f"{rel_path}.dvc"
+    gitignore = (Path(root) / rel_path).parent / ".gitignore"
+    had_dvc = dvc_file.exists()
+    old_ignore = gitignore.read_bytes() if gitignore.exists() else None
+    repo = _open(root)
+    try:
+        with quiet():
+            stages = repo.add([rel_path])
+        out = stages[0].outs[0]
+        return _record(out.hash_info.value, out.meta.size, out.meta.nfiles)
+    except DvcException as exc:
+        if not had_dvc and dvc_file.exists():
+            dvc_file.unlink()
+        if old_ignore is None and gitignore.exists():
+            gitignore.unlink()
+        elif old_ignore is not None:
+            gitignore.write_bytes(old_ignore)
+        raise ExternalError(f"dvc add {rel_path} failed: {exc}") from None
+    finally:
+        repo.close()
+
+
+def _record(md5: str, size: int | None, nfiles: int | None) -> dict[str, object]:
+    return {"hash": "md5", "md5": md5, "size": size, "nfiles": nfiles}
+
+
+def read_dvc_file(path: Path) -> dict[str, object] | None:
+    """The first output of a ``.dvc`` file, read as YAML (no DVC import needed)."""
+    import yaml
+
+    if not path.exists():
+        return None
+    data = yaml.safe_load(path.read_text("utf-8")) or {}
+    outs = data.get("outs") or []
+    if not outs:
+        return None
+    out = outs[0]
+    return _record(str(out.get("md5", "")), out.get("size"), out.get("nfiles"))
+
+
+def modified(root: Path, targets: list[str]) -> dict[str, str]:
+    """Outputs whose workspace bytes differ from what DVC recorded: path -> state."""
+    repo = _open(root)
+    try:
+        with quiet():
+            status = repo.status(targets=targets) if targets else {}
+    except Exception as exc:
+        raise ExternalError(f"dvc status failed: {exc}") from None
+    finally:
+        repo.close()
+    out: dict[str, str] = {}
+    for _target, items in status.items():
+        for item in items:
+            if isinstance(item, dict):
+                for path, state in (item.get("changed outs") or {}).items():
+                    out[path] = str(state)
+    return out

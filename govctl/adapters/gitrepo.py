@@ -67,3 +67,38 @@ def init_repo(root: Path) -> bool:
     except git.GitCommandError as exc:  # pragma: no cover - git missing or broken
         raise ExternalError(f"git init failed in {root}: {exc.stderr.strip()}") from None
     return True
+
+
+def dataset_versions(root: Path, files: list[str]) -> list[dict[str, object]]:
+    """Each commit that changed any of ``files``, newest first, with the DVC hash the
+    ``.dvc`` or inventory file held at that commit."""
+    import git
+    import yaml
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise ExternalError(f"{root} is not a git repository") from None
+    if not repo.head.is_valid():
+        return []
+    out = []
+    for commit in repo.iter_commits(paths=files):
+        md5 = None
+        for f in files:
+            try:
+                blob = commit.tree / f
+            except KeyError:
+                continue
+            data = yaml.safe_load(blob.data_stream.read().decode("utf-8")) or {}
+            if "outs" in data and data["outs"]:
+                md5 = data["outs"][0].get("md5")
+            elif isinstance(data.get("dvc"), dict):
+                md5 = md5 or data["dvc"].get("md5")
+        out.append({
+            "commit": commit.hexsha,
+            "date": commit.committed_datetime.isoformat(),
+            "author": f"{commit.author.name} <{commit.author.email}>",
+            "message": commit.summary,
+            "md5": md5,
+        })
+    return out

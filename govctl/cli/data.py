@@ -1,0 +1,195 @@
+"""govctl data: the dataset inventory and lineage through DVC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from govctl.cli._common import (
+    JSON_OPT,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    key_option,
+    ok,
+    repo,
+    table,
+)
+
+app = typer.Typer(help="Dataset inventory, verification and lineage (DVC underneath).",
+                  no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    path: Path = typer.Argument(..., help="File or directory inside the repo."),
+    name: str = typer.Option(..., "--name", help="Inventory name, e.g. support-train."),
+    kind: str = typer.Option(..., "--kind", help="raw, train, eval, test or retrieval."),
+    sensitivity: str = typer.Option(
+        ..., "--sensitivity", help="public, internal, confidential or restricted."
+    ),
+    pii: str = typer.Option(..., "--pii", help="none, pseudonymized or present."),
+    owner: str = typer.Option(..., "--owner", help="Accountable person or team."),
+    regulation: list[str] = typer.Option([], "--regulation", help="e.g. GDPR; repeatable."),
+    retention: int = typer.Option(None, "--retention", help="Retention in days."),
+    source: str = typer.Option(None, "--source", help="Where the data comes from."),
+    license: str = typer.Option(None, "--license", help="Licence of the data."),
+    key: str = key_option(),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Track PATH with DVC and record it, classified, in the inventory.
+
+    A path produced by a DVC pipeline stage is recorded from dvc.lock instead of being
+    added again. Re-adding the same name and path records a new version of the bytes.
+
+    Example: govctl data add data/train.csv --name support-train --kind train
+    --sensitivity internal --pii none --owner ml-team --key mel
+    """
+    from govctl import datasets
+    from govctl.cli._common import load_key
+
+    r = repo()
+    k = load_key(key)
+    progress = None
+    bar = None
+    if not as_json and err_console().is_terminal:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        bar = Progress("hashing", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                       console=err_console(), transient=True)
+        task = bar.add_task("hash", total=None)
+        bar.start()
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+    try:
+        entry, new_version = datasets.add(
+            r, k, path, name=name, kind=kind, sensitivity=sensitivity, pii=pii, owner=owner,
+            regulations=regulation, retention_days=retention, source=source, license=license,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    if as_json:
+        emit_json({**entry.to_doc(), "new_version": new_version})
+        return
+    ok(f"{entry.name}: {entry.path} md5 {entry.hash} ({entry.sensitivity}, pii {entry.pii})"
+       + ("" if new_version else " — bytes unchanged"))
+    console().print(f"commit {r.rel(datasets.entry_path(r, entry.name))}"
+                    + (f" and {entry.path}.dvc" if entry.tracked_by == "dvc-file" else ""))
+
+
+@app.command("list")
+def list_(as_json: bool = JSON_OPT) -> None:
+    """The inventory: every dataset with its hash and classification."""
+    from govctl import datasets
+
+    entries = datasets.inventory(repo())
+    if as_json:
+        emit_json([e.to_doc() for e in entries])
+        return
+    if not entries:
+        console().print("the inventory is empty; add data with 'govctl data add'")
+        return
+    table("datasets", ["name", "kind", "path", "md5", "size", "files", "sensitivity", "pii",
+                       "owner"],
+          [[e.name, e.kind, e.path, e.hash[:12], e.dvc.size, e.dvc.nfiles or 1, e.sensitivity,
+            e.pii, e.owner] for e in entries])
+
+
+@app.command("show")
+def show(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
+    """One dataset: hash, size, file count, classification and the model versions that used it."""
+    from govctl import datasets
+
+    r = repo()
+    e = datasets.get(r, name)
+    used = datasets.used_by(r, name)
+    if as_json:
+        emit_json({**e.to_doc(), "used_by": used})
+        return
+    doc = e.to_doc()
+    for k in ("name", "path", "kind", "sensitivity", "pii", "owner", "regulations",
+              "retention_days", "source", "license", "tracked_by", "added", "added_by"):
+        if k in doc:
+            console().print(f"[bold]{k}[/bold]: {doc[k]}")
+    console().print(f"[bold]md5[/bold]: {e.hash}  size {e.dvc.size}  files {e.dvc.nfiles or 1}")
+    if used:
+        console().print("[bold]used by[/bold]: " + ", ".join(
+            f"{u['model']} v{u['version']} ({u['role']})" for u in used))
+    else:
+        console().print("[bold]used by[/bold]: no registered model version yet")
+
+
+@app.command("verify")
+def verify(name: str = typer.Argument(None, help="One dataset (default: all)."),
+           as_json: bool = JSON_OPT) -> None:
+    """Workspace bytes match the recorded DVC hash; .dvc files and dvc.lock agree with the
+    inventory; every DVC-tracked output is inventoried. Exit 1 naming each problem."""
+    from govctl import datasets
+    from govctl.errors import EXIT_CHECK_FAILED
+
+    findings = datasets.verify(repo(), name)
+    if as_json:
+        emit_json({"ok": not findings, "problems": [f.to_json() for f in findings]})
+    elif findings:
+        for f in findings:
+            fail(str(f))
+    else:
+        ok("every dataset matches its recorded hash")
+    if findings:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command("lineage")
+def lineage_(
+    target: str = typer.Argument(..., help="Dataset name or path."),
+    fmt: str = typer.Option("tree", "--format", help="tree, dot or mermaid."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Upstream and downstream of a dataset through the DVC pipeline (stages, deps, outs,
+    hashes) and on to the model versions trained on it."""
+    from govctl import datasets, lineage
+    from govctl.errors import InputError, NotFound
+
+    r = repo()
+    path = target
+    if (datasets.entry_path(r, target)).exists():
+        path = datasets.get(r, target).path
+    g = lineage.build(r)
+    nid = lineage.data_id(path)
+    if nid not in g.nodes:
+        raise NotFound(f"{target!r} is neither an inventoried dataset nor a DVC-tracked path")
+    keep = {nid} | g.upstream(nid) | g.downstream(nid)
+    sub = g.subgraph(keep)
+    if as_json:
+        emit_json({"target": nid, **sub.to_json()})
+    elif fmt == "tree":
+        console().print(lineage.render_tree(sub, nid), highlight=False, markup=False)
+    elif fmt == "dot":
+        typer.echo(lineage.render_dot(sub))
+    elif fmt == "mermaid":
+        typer.echo(lineage.render_mermaid(sub))
+    else:
+        raise InputError(f"unknown --format {fmt!r}: use tree, dot or mermaid")
+
+
+@app.command("history")
+def history(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
+    """The dataset's versions over the git history: hash, commit, date, author."""
+    from govctl import datasets
+
+    rows = datasets.history(repo(), name)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        console().print(f"{name} has no committed versions yet")
+        return
+    table(f"history of {name}", ["commit", "date", "author", "md5", "message"],
+          [[x["commit"][:10], x["date"], x["author"], (x["md5"] or "")[:12], x["message"]]
+           for x in rows])

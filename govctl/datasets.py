@@ -1,0 +1,386 @@
+"""The dataset inventory: classification and governance metadata beside DVC's hashes.
+
+One YAML file per dataset in ``registry/datasets/NAME.yaml``. DVC holds the bytes and
+their hashes (``PATH.dvc`` for data added with ``govctl data add``, ``dvc.lock`` for
+pipeline outputs); the inventory records the hash it saw, who owns the data, how
+sensitive it is, and which regulations apply. ``verify`` checks the three agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from govctl import clock, lineage
+from govctl.config import GovernedRepo
+from govctl.documents import dump_yaml, load_model
+from govctl.errors import InputError, NotFound
+from govctl.fsutil import atomic_write
+from govctl.keys import SigningKey
+
+Kind = Literal["raw", "train", "eval", "test", "retrieval"]
+Sensitivity = Literal["public", "internal", "confidential", "restricted"]
+Pii = Literal["none", "pseudonymized", "present"]
+KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+SENSITIVITIES: tuple[str, ...] = Sensitivity.__args__  # type: ignore[attr-defined]
+PIIS: tuple[str, ...] = Pii.__args__  # type: ignore[attr-defined]
+NAME_RE = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+HELD_OUT = {"eval", "test"}
+
+
+class DvcHash(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hash: Literal["md5"] = "md5"
+    md5: str = Field(pattern=r"^[0-9a-f]{32}(\.dir)?$")
+    size: int | None = Field(None, ge=0)
+    nfiles: int | None = Field(None, ge=0)
+
+
+class DatasetEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: Literal["govctl.dataset/v1"] = Field("govctl.dataset/v1", alias="schema")
+    name: str = Field(pattern=NAME_RE)
+    path: str = Field(min_length=1)
+    kind: Kind
+    sensitivity: Sensitivity
+    pii: Pii
+    owner: str = Field(min_length=1)
+    regulations: list[str] = Field(default_factory=list)
+    retention_days: int | None = Field(None, ge=1)
+    source: str | None = None
+    license: str | None = None
+    tracked_by: Literal["dvc-file", "pipeline"] = "dvc-file"
+    dvc: DvcHash
+    added: str
+    added_by: str
+
+    @property
+    def hash(self) -> str:
+        return self.dvc.md5
+
+    def to_doc(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def inventory_dir(repo: GovernedRepo) -> Path:
+    return repo.registry / "datasets"
+
+
+def entry_path(repo: GovernedRepo, name: str) -> Path:
+    return inventory_dir(repo) / f"{name}.yaml"
+
+
+def load_entry(path: Path, *, source: str | None = None) -> DatasetEntry:
+    entry = load_model(DatasetEntry, path, source=source)
+    if entry.name != Path(path).stem:
+        raise InputError(f"{source or path}: name {entry.name!r} does not match the file name")
+    return entry
+
+
+def inventory(repo: GovernedRepo) -> list[DatasetEntry]:
+    d = inventory_dir(repo)
+    if not d.is_dir():
+        return []
+    return [load_entry(p, source=repo.rel(p)) for p in sorted(d.glob("*.yaml"))]
+
+
+def get(repo: GovernedRepo, name: str) -> DatasetEntry:
+    path = entry_path(repo, name)
+    if not path.exists():
+        known = ", ".join(e.name for e in inventory(repo)) or "none yet"
+        raise NotFound(f"no dataset named {name!r} in the inventory (known: {known})")
+    return load_entry(path, source=repo.rel(path))
+
+
+def _rel_inside(repo: GovernedRepo, path: Path) -> str:
+    full = (Path.cwd() / path).resolve() if not path.is_absolute() else path.resolve()
+    try:
+        rel = full.relative_to(repo.root)
+    except ValueError:
+        raise InputError(f"{path} is outside the governed repo {repo.root}") from None
+    if not full.exists():
+        raise InputError(f"{path} does not exist")
+    if rel.parts and rel.parts[0] in (".git", ".dvc", ".govctl"):
+        raise InputError(f"{path} is inside {rel.parts[0]}/, which govctl does not track")
+    return rel.as_posix()
+
+
+def _pipeline_out(repo: GovernedRepo, rel: str) -> dict[str, Any] | None:
+    g = lineage.build(repo)
+    node = g.nodes.get(lineage.data_id(rel))
+    if node is None or "produced_by" not in node.attrs:
+        return None
+    if not node.hash:
+        raise InputError(
+            f"{rel} is produced by stage {node.attrs['produced_by']!r} but dvc.lock has no "
+            "hash for it yet", hint="run 'dvc repro' first",
+        )
+    return {"hash": "md5", "md5": node.hash, "size": None, "nfiles": None}
+
+
+def md5_file(path: Path, progress: Callable[[int, int], None] | None = None) -> str:
+    """Streaming MD5 (DVC's file hash), reporting (done, total) bytes as it goes."""
+    h = hashlib.md5(usedforsecurity=False)
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    return h.hexdigest()
+
+
+def add(
+    repo: GovernedRepo,
+    key: SigningKey,
+    path: Path,
+    *,
+    name: str,
+    kind: str,
+    sensitivity: str,
+    pii: str,
+    owner: str,
+    regulations: Iterable[str] = (),
+    retention_days: int | None = None,
+    source: str | None = None,
+    license: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    at: datetime | None = None,
+) -> tuple[DatasetEntry, bool]:
+    """Track ``path`` with DVC and record it in the inventory. Returns (entry, new_version).
+
+    Everything is validated before DVC runs; if DVC fails nothing is left behind.
+    """
+    from govctl import trust
+    from govctl.adapters import dvcrepo
+
+    if not re.match(NAME_RE, name):
+        raise InputError(f"invalid dataset name {name!r}: lower-case letters, digits, . _ -")
+    for value, allowed, what in ((kind, KINDS, "kind"), (sensitivity, SENSITIVITIES, "sensitivity"),
+                                 (pii, PIIS, "pii")):
+        if value not in allowed:
+            raise InputError(f"invalid --{what} {value!r}: choose from {', '.join(allowed)}")
+    rel = _rel_inside(repo, Path(path))
+    existing = entry_path(repo, name)
+    previous = load_entry(existing, source=repo.rel(existing)) if existing.exists() else None
+    if previous is not None and previous.path != rel:
+        raise InputError(
+            f"dataset {name!r} already exists for {previous.path}, not {rel}",
+            hint="choose another --name, or add the new bytes at the same path",
+        )
+    for other in inventory(repo):
+        if other.path == rel and other.name != name:
+            raise InputError(f"{rel} is already in the inventory as {other.name!r}")
+    policy = trust.load_verified(repo)
+    trust.may_act(policy, key, "data.add")
+
+    full = repo.root / rel
+    pipeline = _pipeline_out(repo, rel)
+    expected = None
+    if pipeline is None and full.is_file() and progress is not None:
+        expected = md5_file(full, progress)
+    if pipeline is not None:
+        record, tracked_by = pipeline, "pipeline"
+    else:
+        record, tracked_by = dvcrepo.track(repo.root, rel), "dvc-file"
+        if expected is not None and record["md5"] != expected:
+            from govctl.errors import IntegrityError
+
+            raise IntegrityError(
+                f"DVC recorded {record['md5']} for {rel} but its bytes hash to {expected}"
+            )
+    entry = DatasetEntry.model_validate({
+        "schema": "govctl.dataset/v1",
+        "name": name, "path": rel, "kind": kind, "sensitivity": sensitivity, "pii": pii,
+        "owner": owner, "regulations": list(regulations), "retention_days": retention_days,
+        "source": source, "license": license, "tracked_by": tracked_by,
+        "dvc": {k: v for k, v in record.items() if v is not None},
+        "added": clock.to_iso(at or clock.now()), "added_by": key.name,
+    })
+    new_version = previous is None or previous.hash != entry.hash
+    atomic_write(existing, dump_yaml(entry.to_doc(), "# Dataset inventory entry; written by "
+                                     "'govctl data add'. Classification fields may be edited.\n"))
+    from govctl import ledger
+
+    ledger.record(
+        repo, key, "data.add",
+        {"kind": "dataset", "name": name, "path": rel},
+        evidence={"md5": entry.hash, "kind": kind, "sensitivity": sensitivity, "pii": pii},
+        note=None if new_version else "unchanged bytes; metadata updated",
+    )
+    return entry, new_version
+
+
+@dataclass
+class Finding:
+    dataset: str
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"dataset": self.dataset, "code": self.code, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.dataset}: {self.message}"
+
+
+def _tracked_outputs(repo: GovernedRepo) -> dict[str, str]:
+    """Every DVC-tracked output path -> what tracks it."""
+    g = lineage.build(repo)
+    out = {}
+    for node in g.nodes.values():
+        if node.kind != "data":
+            continue
+        if "tracked_by" in node.attrs:
+            out[node.label] = node.attrs["tracked_by"]
+        elif "produced_by" in node.attrs:
+            out[node.label] = f"stage {node.attrs['produced_by']}"
+    return out
+
+
+def verify(repo: GovernedRepo, name: str | None = None) -> list[Finding]:
+    """Workspace bytes match the recorded hash; ``.dvc``/``dvc.lock`` agree with the
+    inventory; every DVC-tracked output is inventoried (when checking everything)."""
+    from govctl.adapters import dvcrepo
+
+    entries = [get(repo, name)] if name else inventory(repo)
+    findings: list[Finding] = []
+    g = lineage.build(repo)
+    targets = []
+    for e in entries:
+        node = g.nodes.get(lineage.data_id(e.path))
+        if not (repo.root / e.path).exists():
+            findings.append(Finding(e.name, "missing", f"{e.path} is missing from the workspace "
+                                    "(dvc pull or dvc checkout?)"))
+            continue
+        if e.tracked_by == "dvc-file":
+            rec = dvcrepo.read_dvc_file(repo.root / f"{e.path}.dvc")
+            if rec is None:
+                findings.append(Finding(e.name, "untracked", f"{e.path}.dvc is missing"))
+                continue
+            targets.append(f"{e.path}.dvc")
+            if rec["md5"] != e.hash:
+                findings.append(Finding(
+                    e.name, "inventory-mismatch",
+                    f"{e.path}.dvc records {rec['md5']} but the inventory says {e.hash} "
+                    "(re-run 'govctl data add' to record the new version)"))
+        else:
+            if node is None or node.hash != e.hash:
+                findings.append(Finding(
+                    e.name, "inventory-mismatch",
+                    f"dvc.lock records {node.hash if node else 'nothing'} for {e.path} but the "
+                    f"inventory says {e.hash}"))
+            targets.append(node.attrs.get("produced_by", "") if node else "")
+    changed = dvcrepo.modified(repo.root, [t for t in targets if t]) if targets else {}
+    by_path = {e.path: e for e in entries}
+    for path, state in sorted(changed.items()):
+        e = by_path.get(path)
+        if e is not None:
+            findings.append(Finding(e.name, "bytes-changed",
+                                    f"{path} was {state}: its bytes no longer match the DVC hash"))
+    if name is None:
+        known = {e.path for e in entries}
+        for path, tracker in sorted(_tracked_outputs(repo).items()):
+            if path not in known:
+                findings.append(Finding(path, "not-inventoried",
+                                        f"{path} (tracked by {tracker}) is not in the inventory; "
+                                        "add it with 'govctl data add'"))
+    return findings
+
+
+def used_by(repo: GovernedRepo, name: str) -> list[dict[str, str]]:
+    """Model versions registered with this dataset, from the ledger."""
+    from govctl.ledger import Ledger
+
+    out = []
+    for e in Ledger.for_repo(repo).entries(action="model.register"):
+        for ds in e.evidence.get("datasets", []):
+            if ds.get("name") == name:
+                out.append({"model": e.subject["name"], "version": str(e.subject.get("version")),
+                            "role": ds.get("role", ""), "md5": ds.get("md5", "")})
+    return out
+
+
+def history(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
+    from govctl.adapters import gitrepo
+
+    entry = get(repo, name)
+    files = [repo.rel(entry_path(repo, name))]
+    if entry.tracked_by == "dvc-file":
+        files.append(f"{entry.path}.dvc")
+    return gitrepo.dataset_versions(repo.root, files)
+
+
+# --- policy checks (the gate calls these) ----------------------------------------------
+
+
+def check_inventoried(repo: GovernedRepo, datasets: Iterable[str]) -> list[Finding]:
+    """Every dataset a model used is in the inventory and classified."""
+    known = {e.name: e for e in inventory(repo)}
+    out = []
+    for name in datasets:
+        if name not in known:
+            out.append(Finding(name, "not-inventoried", f"{name} is not in the inventory"))
+    return out
+
+
+def check_leakage(repo: GovernedRepo, training: Iterable[str],
+                  evaluation: Iterable[str]) -> list[Finding]:
+    """Held-out data must not feed training: compared by content hash through the
+    pipeline lineage (a renamed copy of the eval set is still found)."""
+    entries = {e.name: e for e in inventory(repo)}
+    g = lineage.build(repo)
+    upstream_hashes: dict[str, str] = {}
+    for name in training:
+        e = entries.get(name)
+        if e is None:
+            continue
+        upstream_hashes[e.hash] = name
+        for nid in g.upstream(lineage.data_id(e.path)):
+            node = g.nodes[nid]
+            if node.hash:
+                upstream_hashes.setdefault(node.hash, name)
+    out = []
+    for name in evaluation:
+        e = entries.get(name)
+        if e is not None and e.hash in upstream_hashes:
+            out.append(Finding(
+                name, "leakage",
+                f"held-out set {name} ({e.hash[:12]}) is in the training lineage of "
+                f"{upstream_hashes[e.hash]}"))
+    return out
+
+
+def check_allowed(repo: GovernedRepo, datasets: Iterable[str], env: str,
+                  params: dict[str, Any] | None = None) -> list[Finding]:
+    """Restricted or PII-present data may not feed a release to ``env`` unless the policy
+    parameters allow it: ``{"allowed_sensitivity": {...}, "allowed_pii": {...}}`` by env."""
+    params = params or {}
+    default_sens = {"production": ["public", "internal", "confidential"]}
+    default_pii = {"production": ["none", "pseudonymized"]}
+    sens = (params.get("allowed_sensitivity") or default_sens).get(env, list(SENSITIVITIES))
+    piis = (params.get("allowed_pii") or default_pii).get(env, list(PIIS))
+    entries = {e.name: e for e in inventory(repo)}
+    out = []
+    for name in datasets:
+        e = entries.get(name)
+        if e is None:
+            continue
+        if e.sensitivity not in sens:
+            out.append(Finding(name, "sensitivity",
+                               f"{name} is {e.sensitivity}; {env} allows {', '.join(sens)}"))
+        if e.pii not in piis:
+            out.append(Finding(name, "pii", f"{name} has pii: {e.pii}; {env} allows "
+                               f"{', '.join(piis)}"))
+    return out

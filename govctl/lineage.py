@@ -1,0 +1,178 @@
+"""Lineage through the DVC pipeline: stages with their deps and outs and hashes.
+
+Read from ``dvc.yaml`` (the stage definitions) and ``dvc.lock`` (the hashes of the last
+``dvc repro``), plus the ``.dvc`` files of tracked data, as plain YAML: no DVC import. The
+registry adds model-version nodes through :func:`register_extension`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from govctl.config import GovernedRepo
+
+
+@dataclass
+class Node:
+    id: str  # "data:<path>", "stage:<name>", "model:<name>/<version>"
+    kind: str  # data | stage | model
+    label: str
+    hash: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "label": self.label, "hash": self.hash,
+                **({"attrs": self.attrs} if self.attrs else {})}
+
+
+@dataclass
+class LineageGraph:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: set[tuple[str, str]] = field(default_factory=set)  # (from, to): from feeds to
+
+    def add(self, node: Node) -> Node:
+        existing = self.nodes.get(node.id)
+        if existing is None:
+            self.nodes[node.id] = node
+            return node
+        existing.hash = existing.hash or node.hash
+        existing.attrs.update(node.attrs)
+        return existing
+
+    def link(self, a: str, b: str) -> None:
+        self.edges.add((a, b))
+
+    def upstream(self, node_id: str) -> set[str]:
+        return self._walk(node_id, lambda n: [a for a, b in self.edges if b == n])
+
+    def downstream(self, node_id: str) -> set[str]:
+        return self._walk(node_id, lambda n: [b for a, b in self.edges if a == n])
+
+    @staticmethod
+    def _walk(start: str, nxt: Callable[[str], list[str]]) -> set[str]:
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            for n in nxt(todo.pop()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    def subgraph(self, keep: set[str]) -> LineageGraph:
+        g = LineageGraph({k: v for k, v in self.nodes.items() if k in keep})
+        g.edges = {(a, b) for a, b in self.edges if a in keep and b in keep}
+        return g
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodes": [n.to_json() for n in sorted(self.nodes.values(), key=lambda n: n.id)],
+            "edges": [{"from": a, "to": b} for a, b in sorted(self.edges)],
+        }
+
+
+_extensions: list[Callable[[GovernedRepo, LineageGraph], None]] = []
+
+
+def register_extension(fn: Callable[[GovernedRepo, LineageGraph], None]) -> None:
+    """Let another module add nodes (e.g. model versions fed by datasets)."""
+    if fn not in _extensions:
+        _extensions.append(fn)
+
+
+def data_id(path: str) -> str:
+    return f"data:{path.strip('/')}"
+
+
+def _load_yaml(path: Path) -> Any:
+    if not path.exists():
+        return None
+    return yaml.safe_load(path.read_text("utf-8"))
+
+
+def build(repo: GovernedRepo) -> LineageGraph:
+    """The whole graph of the repo: tracked data, pipeline stages, extensions."""
+    g = LineageGraph()
+    root = repo.root
+    for dvc_file in sorted(root.rglob("*.dvc")):
+        if ".dvc" in dvc_file.relative_to(root).parts[:-1] or dvc_file.is_dir():
+            continue
+        data = _load_yaml(dvc_file) or {}
+        for out in data.get("outs") or []:
+            rel = (dvc_file.parent / out["path"]).relative_to(root).as_posix()
+            g.add(Node(data_id(rel), "data", rel, out.get("md5"),
+                       {"tracked_by": dvc_file.relative_to(root).as_posix()}))
+    pipeline = _load_yaml(root / "dvc.yaml") or {}
+    lock = (_load_yaml(root / "dvc.lock") or {}).get("stages", {})
+    for name, stage in (pipeline.get("stages") or {}).items():
+        sid = f"stage:{name}"
+        locked = lock.get(name, {})
+        g.add(Node(sid, "stage", name, None, {"cmd": stage.get("cmd")}))
+        hashes = {
+            d["path"]: d.get("md5") for d in (locked.get("deps") or []) + (locked.get("outs") or [])
+        }
+        for dep in stage.get("deps") or []:
+            path = dep if isinstance(dep, str) else next(iter(dep))
+            g.add(Node(data_id(path), "data", path, hashes.get(path)))
+            g.link(data_id(path), sid)
+        for out in stage.get("outs") or []:
+            path = out if isinstance(out, str) else next(iter(out))
+            g.add(Node(data_id(path), "data", path, hashes.get(path), {"produced_by": name}))
+            g.link(sid, data_id(path))
+    for ext in list(_extensions):
+        ext(repo, g)
+    return g
+
+
+def render_tree(g: LineageGraph, focus: str) -> str:
+    lines = [f"{g.nodes[focus].label}  [{g.nodes[focus].kind}]"]
+
+    def walk(node: str, direction: str, depth: int, seen: set[str]) -> None:
+        nxt = sorted(a for a, b in g.edges if b == node) if direction == "up" else sorted(
+            b for a, b in g.edges if a == node)
+        for n in nxt:
+            if n in seen:
+                continue
+            item = g.nodes[n]
+            h = f"  {item.hash[:12]}" if item.hash else ""
+            arrow = "<-" if direction == "up" else "->"
+            lines.append(f"{'  ' * depth}{arrow} {item.label} [{item.kind}]{h}")
+            walk(n, direction, depth + 1, seen | {n})
+
+    lines.append("upstream:")
+    walk(focus, "up", 1, {focus})
+    lines.append("downstream:")
+    walk(focus, "down", 1, {focus})
+    return "\n".join(lines)
+
+
+def _safe(node_id: str) -> str:
+    return "n" + "".join(c if c.isalnum() else "_" for c in node_id)
+
+
+def render_dot(g: LineageGraph) -> str:
+    shapes = {"data": "cylinder", "stage": "box", "model": "component", "prompt": "note"}
+    out = ["digraph lineage {", "  rankdir=LR;"]
+    for n in sorted(g.nodes.values(), key=lambda n: n.id):
+        label = n.label + (f"\\n{n.hash[:12]}" if n.hash else "")
+        out.append(f'  {_safe(n.id)} [label="{label}", shape={shapes.get(n.kind, "ellipse")}];')
+    for a, b in sorted(g.edges):
+        out.append(f"  {_safe(a)} -> {_safe(b)};")
+    out.append("}")
+    return "\n".join(out)
+
+
+def render_mermaid(g: LineageGraph) -> str:
+    out = ["flowchart LR"]
+    for n in sorted(g.nodes.values(), key=lambda n: n.id):
+        label = n.label + (f"<br/>{n.hash[:12]}" if n.hash else "")
+        shape = ("[(", ")]") if n.kind == "data" else ("[", "]")
+        out.append(f'  {_safe(n.id)}{shape[0]}"{label}"{shape[1]}')
+    for a, b in sorted(g.edges):
+        out.append(f"  {_safe(a)} --> {_safe(b)}")
+    return "\n".join(out)

@@ -1,0 +1,209 @@
+"""Dataset inventory and lineage through real DVC repos, via the CLI."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import git
+
+
+def dvc(repo: Path, *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+ADD = ["--sensitivity", "internal", "--pii", "none", "--owner", "ml-team", "--key", "mel"]
+
+
+@pytest.fixture
+def data_repo(signers, repo):
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("q,a\nhello,world\n")
+    (repo / "data" / "eval.csv").write_text("q,a\nbye,moon\n")
+    docs = repo / "data" / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("article a\n")
+    (docs / "b.txt").write_text("article b\n")
+    return repo
+
+
+def test_add_list_show_verify(data_repo, cli):
+    res = cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
+              "--regulation", "GDPR", "--retention", "365", *ADD, "--json")
+    assert res.code == 0, res.err
+    entry = res.json
+    assert entry["dvc"]["md5"] and len(entry["dvc"]["md5"]) == 32 and entry["dvc"]["size"] == 16
+    assert (data_repo / "data" / "train.csv.dvc").exists()
+    res = cli("data", "add", "data/docs", "--name", "help-docs", "--kind", "retrieval", *ADD)
+    assert res.code == 0, res.err
+    listed = cli("data", "list", "--json").json
+    assert {e["name"] for e in listed} == {"support-train", "help-docs"}
+    docs = next(e for e in listed if e["name"] == "help-docs")
+    assert docs["dvc"]["md5"].endswith(".dir") and docs["dvc"]["nfiles"] == 2
+    shown = cli("data", "show", "support-train", "--json").json
+    assert shown["regulations"] == ["GDPR"] and shown["used_by"] == []
+    assert cli("data", "verify").code == 0
+    log = cli("audit", "log", "--action", "data.add", "--json").json
+    assert [e["subject"]["name"] for e in log] == ["support-train", "help-docs"]
+    assert log[0]["evidence"]["md5"] == entry["dvc"]["md5"]
+
+
+def test_changed_bytes_fail_verify_naming_the_dataset(data_repo, cli):
+    assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
+               *ADD).code == 0
+    (data_repo / "data" / "train.csv").write_text("q,a\nhello,mars\n")
+    res = cli("data", "verify", "--json")
+    assert res.code == 1
+    problems = res.json["problems"]
+    assert problems[0]["dataset"] == "support-train" and problems[0]["code"] == "bytes-changed"
+    assert "support-train" in cli("data", "verify").out
+    # recording the new version makes verify pass again, and history shows both commits
+    git(data_repo, "add", "-A")
+    git(data_repo, "commit", "-qm", "v1")
+    (data_repo / "data" / "train.csv").write_text("q,a\nhello,world\n")  # restore v1 bytes
+    (data_repo / "data" / "train.csv").write_text("q,a\nhello,mars\n")
+    assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
+               *ADD).code == 0
+    assert cli("data", "verify").code == 0
+    git(data_repo, "add", "-A")
+    git(data_repo, "commit", "-qm", "v2")
+    hist = cli("data", "history", "support-train", "--json").json
+    assert [h["message"] for h in hist] == ["v2", "v1"]
+    assert hist[0]["md5"] != hist[1]["md5"]
+
+
+def test_dvc_file_disagreeing_with_inventory(data_repo, cli):
+    assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
+               *ADD).code == 0
+    inv = data_repo / "registry" / "datasets" / "support-train.yaml"
+    inv.write_text(re.sub(r"md5: [0-9a-f]{32}", "md5: " + "ab" * 16, inv.read_text()))
+    res = cli("data", "verify", "--json")
+    assert res.code == 1 and res.json["problems"][0]["code"] == "inventory-mismatch"
+
+
+def test_untracked_dvc_output_is_reported(data_repo, cli):
+    dvc(data_repo, "add", "data/eval.csv")
+    res = cli("data", "verify", "--json")
+    assert res.code == 1
+    assert res.json["problems"][0]["code"] == "not-inventoried"
+    assert "data/eval.csv" in res.json["problems"][0]["message"]
+
+
+def _pipeline(repo: Path) -> None:
+    (repo / "data" / "raw.csv").write_text("q,a,split\nx,1,train\ny,2,eval\n")
+    dvc(repo, "add", "data/raw.csv")
+    dvc(repo, "stage", "add", "-n", "prepare", "-d", "data/raw.csv", "-o", "data/prepared.csv",
+        "cp data/raw.csv data/prepared.csv")
+    dvc(repo, "stage", "add", "-n", "featurize", "-d", "data/prepared.csv", "-o",
+        "data/features.csv", "cp data/prepared.csv data/features.csv")
+    dvc(repo, "repro")
+
+
+def test_two_stage_pipeline_lineage(data_repo, cli):
+    _pipeline(data_repo)
+    assert cli("data", "add", "data/raw.csv", "--name", "raw-tickets", "--kind", "raw",
+               *ADD).code == 0
+    res = cli("data", "add", "data/features.csv", "--name", "features", "--kind", "train", *ADD,
+              "--json")
+    assert res.code == 0, res.err
+    assert res.json["tracked_by"] == "pipeline"
+    assert not (data_repo / "data" / "features.csv.dvc").exists()
+    lin = cli("data", "lineage", "features", "--json").json
+    stages = {n["label"] for n in lin["nodes"] if n["kind"] == "stage"}
+    assert stages == {"prepare", "featurize"}
+    hashes = {n["label"]: n["hash"] for n in lin["nodes"] if n["kind"] == "data"}
+    assert all(hashes[p] for p in ("data/raw.csv", "data/prepared.csv", "data/features.csv"))
+    assert {"from": "stage:featurize", "to": "data:data/features.csv"} in lin["edges"]
+    down = cli("data", "lineage", "raw-tickets", "--json").json
+    assert "data:data/features.csv" in {n["id"] for n in down["nodes"]}
+    for fmt, marker in (("tree", "upstream:"), ("dot", "digraph"), ("mermaid", "flowchart")):
+        res = cli("data", "lineage", "features", "--format", fmt)
+        assert res.code == 0 and marker in res.out and "prepare" in res.out
+    assert cli("data", "verify").code == 1  # prepared.csv is a tracked output, not inventoried
+
+
+def test_leakage_found_by_hash_through_lineage(data_repo, cli):
+    from govctl import datasets
+    from govctl.config import find_repo
+
+    _pipeline(data_repo)
+    # the eval set is a renamed copy of the raw data that feeds training
+    (data_repo / "data" / "holdout.csv").write_bytes((data_repo / "data" / "raw.csv").read_bytes())
+    assert cli("data", "add", "data/holdout.csv", "--name", "holdout", "--kind", "eval",
+               *ADD).code == 0
+    assert cli("data", "add", "data/features.csv", "--name", "features", "--kind", "train",
+               *ADD).code == 0
+    assert cli("data", "add", "data/eval.csv", "--name", "clean-eval", "--kind", "eval",
+               *ADD).code == 0
+    r = find_repo()
+    found = datasets.check_leakage(r, ["features"], ["holdout", "clean-eval"])
+    assert [f.dataset for f in found] == ["holdout"]
+    assert "training lineage of features" in found[0].message
+    assert datasets.check_inventoried(r, ["features", "ghost"])[0].dataset == "ghost"
+
+
+def test_allowed_for_environment(data_repo, cli):
+    from govctl import datasets
+    from govctl.config import find_repo
+
+    assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
+               "--sensitivity", "restricted", "--pii", "present", "--owner", "x",
+               "--key", "mel").code == 0
+    r = find_repo()
+    codes = {f.code for f in datasets.check_allowed(r, ["support-train"], "production")}
+    assert codes == {"sensitivity", "pii"}
+    assert datasets.check_allowed(r, ["support-train"], "staging") == []
+    allow = {"allowed_sensitivity": {"production": ["restricted"]},
+             "allowed_pii": {"production": ["present"]}}
+    assert datasets.check_allowed(r, ["support-train"], "production", allow) == []
+
+
+def _snapshot(repo: Path) -> set[str]:
+    return {p.relative_to(repo).as_posix() for p in repo.rglob("*")
+            if ".git" not in p.parts and ".govctl" not in p.parts and p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["data/train.csv", "--name", "t", "--kind", "weird"], "invalid --kind 'weird'"),
+        (["data/train.csv", "--name", "t", "--kind", "train", "--sensitivity", "secret"],
+         "invalid --sensitivity"),
+        (["../outside.csv", "--name", "t", "--kind", "train"], "outside the governed repo"),
+        (["data/nope.csv", "--name", "t", "--kind", "train"], "does not exist"),
+        (["data/train.csv", "--name", "Bad Name", "--kind", "train"], "invalid dataset name"),
+    ],
+)
+def test_bad_input_leaves_nothing(data_repo, cli, args, fragment, tmp_path):
+    (data_repo.parent / "outside.csv").write_text("x\n")
+    before = _snapshot(data_repo)
+    full = args + [a for a in ADD if a not in args] if "--sensitivity" not in args else \
+        args + ["--pii", "none", "--owner", "o", "--key", "mel"]
+    res = cli("data", "add", *full)
+    assert res.code == 2, res.err
+    assert fragment in res.err and "Traceback" not in res.err
+    assert _snapshot(data_repo) == before
+
+
+def test_duplicate_name_with_other_path(data_repo, cli):
+    assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
+               *ADD).code == 0
+    before = _snapshot(data_repo)
+    res = cli("data", "add", "data/eval.csv", "--name", "support-train", "--kind", "eval", *ADD)
+    assert res.code == 2 and "already exists for data/train.csv" in res.err
+    assert _snapshot(data_repo) == before
+    assert not (data_repo / "data" / "eval.csv.dvc").exists()
+
+
+def test_key_without_role_cannot_add(data_repo, cli):
+    before = _snapshot(data_repo)
+    res = cli("data", "add", "data/train.csv", "--name", "t", "--kind", "train",
+              "--sensitivity", "public", "--pii", "none", "--owner", "o", "--key", "cora")
+    assert res.code == 1 and "may not data.add" in res.err
+    assert _snapshot(data_repo) == before
