@@ -305,9 +305,11 @@ def used_by(repo: GovernedRepo, name: str) -> list[dict[str, str]]:
 
     out = []
     for e in Ledger.for_repo(repo).entries(action="model.register"):
+        if e.phase != "complete":
+            continue
         for ds in e.evidence.get("datasets", []):
             if ds.get("name") == name:
-                out.append({"model": e.subject["name"], "version": str(e.subject.get("version")),
+                out.append({"model": e.subject["name"], "version": str(e.evidence["version"]),
                             "role": ds.get("role", ""), "md5": ds.get("md5", "")})
     return out
 

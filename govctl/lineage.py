@@ -124,6 +124,8 @@ def build(repo: GovernedRepo) -> LineageGraph:
             path = out if isinstance(out, str) else next(iter(out))
             g.add(Node(data_id(path), "data", path, hashes.get(path), {"produced_by": name}))
             g.link(sid, data_id(path))
+    import govctl.registry  # noqa: F401  (registers the model-version extension; no MLflow import)
+
     for ext in list(_extensions):
         ext(repo, g)
     return g

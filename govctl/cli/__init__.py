@@ -13,7 +13,7 @@ import sys
 import typer
 
 from govctl import __version__
-from govctl.cli import agreement, audit, data, keys, trust
+from govctl.cli import agreement, audit, data, keys, model, prompt, trust
 from govctl.cli import init as init_cmd
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -65,6 +65,8 @@ app.add_typer(trust.app, name="trust")
 app.add_typer(audit.app, name="audit")
 app.add_typer(agreement.app, name="agreement")
 app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
+app.add_typer(prompt.app, name="prompt")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,237 @@
+"""MLflow, the registry the serving layer reads. The only module importing mlflow.
+
+Tracking URI: ``MLFLOW_TRACKING_URI`` when set, else the repo's embedded store
+``sqlite:///<repo>/.govctl/mlflow.db`` with artifacts in ``<repo>/.govctl/mlartifacts``.
+Telemetry is off; HTTP retries are capped so an unreachable server fails in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from govctl.config import GovernedRepo
+from govctl.errors import ExternalError, InputError, NotFound
+
+EXPERIMENT = "govctl"
+_clients: dict[str, Any] = {}
+
+
+def _quiet_env() -> None:
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    os.environ["DO_NOT_TRACK"] = "true"
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+
+
+def tracking_uri(repo: GovernedRepo) -> str:
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{repo.state / 'mlflow.db'}"
+
+
+def artifact_root(repo: GovernedRepo) -> Path:
+    return repo.state / "mlartifacts"
+
+
+@contextmanager
+def errors(what: str = "MLflow") -> Iterator[None]:
+    """Turn MLflow and HTTP failures into govctl errors (exit 2 or 3), never tracebacks."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        code = getattr(exc, "error_code", "")
+        text = str(exc).split("\n")[0][:300]
+        if code == "RESOURCE_DOES_NOT_EXIST":
+            raise NotFound(f"{what}: {text}") from None
+        if code in ("INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST"):
+            raise InputError(f"{what}: {text}") from None
+        full = str(exc)
+        for marker in ("Connection refused", "Failed to establish", "Max retries exceeded",
+                       "Name or service not known", "timed out"):
+            if marker in full:
+                raise ExternalError(
+                    f"{what} is unreachable ({marker.lower()})",
+                    hint="check MLFLOW_TRACKING_URI and that the tracking server is running",
+                ) from None
+        raise ExternalError(f"{what} failed: {text}") from None
+    except (OSError, ConnectionError) as exc:
+        raise ExternalError(f"{what} is unreachable: {exc}") from None
+    except Exception as exc:  # requests/sqlalchemy errors inside mlflow
+        name = type(exc).__name__
+        if "Connection" in name or "Operational" in name or "Timeout" in name:
+            raise ExternalError(f"{what} is unreachable: {str(exc)[:300]}") from None
+        raise
+
+
+def client(repo: GovernedRepo) -> Any:
+    """An MlflowClient on the repo's tracking/registry URI (cached per URI)."""
+    _quiet_env()
+    uri = tracking_uri(repo)
+    if uri not in _clients:
+        if uri.startswith("sqlite:///"):
+            repo.state.mkdir(parents=True, exist_ok=True)
+        with errors(f"MLflow at {uri}"):
+            from mlflow import MlflowClient
+
+            _clients[uri] = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return _clients[uri]
+
+
+def configure(repo: GovernedRepo) -> str:
+    """Point the mlflow fluent API at the repo's store and make sure the ``govctl``
+    experiment (artifacts under ``.govctl/mlartifacts`` for the embedded store) exists.
+    Returns the experiment id. Training scripts call this before ``mlflow.start_run``."""
+    _quiet_env()
+    import mlflow
+
+    uri = tracking_uri(repo)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    c = client(repo)
+    with errors(f"MLflow at {uri}"):
+        exp = c.get_experiment_by_name(EXPERIMENT)
+        if exp is not None:
+            return exp.experiment_id
+        location = None
+        if uri.startswith("sqlite:///"):
+            location = artifact_root(repo).as_uri()
+        return c.create_experiment(EXPERIMENT, artifact_location=location)
+
+
+def ping(repo: GovernedRepo) -> None:
+    """Fail fast (exit 3) when MLflow is unreachable, before anything is written."""
+    c = client(repo)
+    with errors(f"MLflow at {tracking_uri(repo)}"):
+        c.search_registered_models(max_results=1)
+
+
+def run_info(repo: GovernedRepo, run_id: str) -> dict[str, Any]:
+    c = client(repo)
+    with errors(f"MLflow run {run_id}"):
+        run = c.get_run(run_id)
+    inputs = []
+    for di in run.inputs.dataset_inputs or []:
+        ctx = next((t.value for t in di.tags if t.key == "mlflow.data.context"), "")
+        inputs.append({"name": di.dataset.name, "digest": di.dataset.digest, "context": ctx})
+    return {
+        "run_id": run_id,
+        "metrics": dict(run.data.metrics),
+        "params": dict(run.data.params),
+        "inputs": inputs,
+        "artifact_uri": run.info.artifact_uri,
+        "status": run.info.status,
+    }
+
+
+def is_prompt(repo: GovernedRepo, name: str) -> bool:
+    c = client(repo)
+    with errors("MLflow"):
+        return c.get_prompt(name) is not None
+
+
+def is_model(repo: GovernedRepo, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    c = client(repo)
+    try:
+        with errors("MLflow"):
+            c.get_registered_model(name)
+        return True
+    except NotFound:
+        return False
+    except MlflowException:
+        return False
+
+
+def create_model_version(
+    repo: GovernedRepo, name: str, run_id: str, path: str, tags: dict[str, str]
+) -> str:
+    c = client(repo)
+    with errors(f"registering {name}"):
+        if not is_model(repo, name):
+            c.create_registered_model(name)
+        mv = c.create_model_version(name, f"runs:/{run_id}/{path}", run_id=run_id, tags=tags)
+    return str(mv.version)
+
+
+def registered_models(repo: GovernedRepo) -> list[str]:
+    c = client(repo)
+    with errors("MLflow"):
+        return sorted(m.name for m in c.search_registered_models())
+
+
+def model_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
+    c = client(repo)
+    with errors(f"model {name}"):
+        versions = c.search_model_versions(f"name='{name}'")
+    return sorted(
+        (
+            {"version": str(v.version), "run_id": v.run_id, "source": v.source,
+             "tags": dict(v.tags), "status": v.status, "created": v.creation_timestamp}
+            for v in versions
+        ),
+        key=lambda v: int(v["version"]),
+    )
+
+
+def get_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:
+    c = client(repo)
+    with errors(f"model {name}"):
+        return {a: str(v) for a, v in c.get_registered_model(name).aliases.items()}
+
+
+def set_alias(repo: GovernedRepo, name: str, alias: str, version: str) -> None:
+    c = client(repo)
+    with errors(f"setting alias {alias} of {name}"):
+        c.set_registered_model_alias(name, alias, version)
+
+
+def delete_alias(repo: GovernedRepo, name: str, alias: str) -> None:
+    c = client(repo)
+    with errors(f"deleting alias {alias} of {name}"):
+        if alias in c.get_registered_model(name).aliases:
+            c.delete_registered_model_alias(name, alias)
+
+
+def get_model_tags(repo: GovernedRepo, name: str) -> dict[str, str]:
+    c = client(repo)
+    with errors(f"model {name}"):
+        return dict(c.get_registered_model(name).tags)
+
+
+def set_model_tag(repo: GovernedRepo, name: str, key: str, value: str) -> None:
+    c = client(repo)
+    with errors(f"tagging {name}"):
+        c.set_registered_model_tag(name, key, value)
+
+
+def register_prompt(repo: GovernedRepo, name: str, template: str, tags: dict[str, str],
+                    message: str | None = None) -> str:
+    c = client(repo)
+    with errors(f"registering prompt {name}"):
+        pv = c.register_prompt(name, template, commit_message=message, tags=tags)
+    return str(pv.version)
+
+
+def prompt_version(repo: GovernedRepo, name: str, version: str) -> dict[str, Any] | None:
+    c = client(repo)
+    with errors(f"prompt {name}"):
+        pv = c.get_prompt_version(name, version)
+    if pv is None:
+        return None
+    return {"name": name, "version": str(pv.version), "template": pv.template,
+            "tags": dict(pv.tags or {})}
+
+
+def prompt_names(repo: GovernedRepo) -> list[str]:
+    c = client(repo)
+    with errors("MLflow"):
+        return sorted(p.name for p in c.search_prompts())

@@ -1,0 +1,147 @@
+"""govctl prompt: prompt templates as code, registered in MLflow and pinned by hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from govctl.cli._common import JSON_OPT, console, emit_json, fail, key_option, ok, repo, table
+
+app = typer.Typer(help="Prompts declared in registry/prompts/, registered in MLflow, pinned "
+                  "by SHA-256.", no_args_is_help=True)
+
+
+@app.command("lint")
+def lint(files: list[Path] = typer.Argument(..., help="Prompt YAML files."),
+         as_json: bool = JSON_OPT) -> None:
+    """Variables used vs declared, unbalanced braces, length budget, secrets, PII.
+    Needs no MLflow. Exit 1 on findings."""
+    from govctl import prompts
+    from govctl.documents import DocumentError, Problem
+    from govctl.errors import EXIT_CHECK_FAILED, InputError
+
+    problems: list[Problem] = []
+    for f in files:
+        try:
+            problems += prompts.lint_file(f, str(f))
+        except DocumentError as exc:
+            problems += exc.problems
+        except InputError as exc:
+            problems.append(Problem(str(f), None, "", exc.message))
+    if as_json:
+        emit_json([{"path": p.path, "line": p.line, "field": p.field, "message": p.message}
+                   for p in problems])
+    else:
+        for p in problems:
+            fail(str(p))
+        if not problems:
+            ok(f"{len(files)} prompt file(s) clean")
+    if problems:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command("register")
+def register(file: Path = typer.Argument(..., help="registry/prompts/NAME.yaml"),
+             key: str = key_option(), as_json: bool = JSON_OPT) -> None:
+    """Register the file as a new MLflow prompt version, pinned by its template's SHA-256.
+
+    Example: govctl prompt register registry/prompts/support-answer.yaml --key mel
+    """
+    from govctl import registry
+    from govctl.cli._common import load_key
+
+    r = repo()
+    result = registry.register_prompt(r, load_key(key), file.resolve())
+    if as_json:
+        emit_json(result)
+        return
+    ok(f"registered prompt {result['name']} version {result['version']} "
+       f"(sha256 {result['sha256'][:12]}...)")
+
+
+@app.command("sync")
+def sync(key: str = key_option(), as_json: bool = JSON_OPT) -> None:
+    """Register every prompt file whose template changed since its last pinned version."""
+    from govctl import registry
+    from govctl.cli._common import load_key
+
+    done = registry.sync_prompts(repo(), load_key(key))
+    if as_json:
+        emit_json(done)
+        return
+    for d in done:
+        ok(f"registered {d['name']} version {d['version']}")
+    if not done:
+        ok("every prompt file is registered")
+
+
+@app.command("list")
+def list_(as_json: bool = JSON_OPT) -> None:
+    """Prompt files, their latest pinned version and whether they changed since."""
+    from govctl import registry
+
+    rows = registry.prompt_status(repo())
+    if as_json:
+        emit_json(rows)
+        return
+    table("prompts", ["name", "file", "latest version", "sha256", "changed"],
+          [[x["name"], x["file"], x["latest_version"] or "-", x["sha256"][:12],
+            "yes" if x["changed"] else ""] for x in rows])
+
+
+@app.command("show")
+def show(name: str = typer.Argument(...), version: str = typer.Option(None, "--version", "-v"),
+         as_json: bool = JSON_OPT) -> None:
+    """A registered prompt's versions with their pinned and actual hashes."""
+    from govctl import registry
+
+    versions = registry.prompt_versions(repo(), name)
+    if version:
+        versions = [v for v in versions if v["version"] == version]
+    if as_json:
+        emit_json({"name": name, "versions": versions})
+        return
+    for v in versions:
+        state = "pinned" if v["sha256"] == v["pinned_sha256"] else "DRIFTED"
+        console().print(f"[bold]{name} v{v['version']}[/bold] ({state}, {v['pinned_sha256'][:12]})")
+        console().print(v["template"] or "(missing from MLflow)", markup=False)
+
+
+@app.command("diff")
+def diff(name: str = typer.Argument(...), v1: str = typer.Argument(...),
+         v2: str = typer.Argument(...)) -> None:
+    """Unified diff of two registered versions' templates."""
+    import difflib
+
+    from govctl import registry
+    from govctl.errors import NotFound
+
+    versions = {v["version"]: v for v in registry.prompt_versions(repo(), name)}
+    for v in (v1, v2):
+        if v not in versions or versions[v]["template"] is None:
+            raise NotFound(f"prompt {name} has no version {v}")
+    lines = difflib.unified_diff(
+        versions[v1]["template"].splitlines(keepends=True),
+        versions[v2]["template"].splitlines(keepends=True),
+        fromfile=f"{name} v{v1}", tofile=f"{name} v{v2}",
+    )
+    typer.echo("".join(lines) or "(identical)")
+
+
+@app.command("verify")
+def verify(name: str = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
+    """Templates in MLflow still match their pinned hashes. Exit 4 naming each drift."""
+    from govctl import registry
+    from govctl.errors import EXIT_INTEGRITY
+
+    drifts = registry.verify_prompts(repo(), name)
+    if as_json:
+        emit_json({"ok": not drifts, "drift": [d.to_json() for d in drifts]})
+    elif drifts:
+        for d in drifts:
+            fail(str(d))
+    else:
+        ok("every registered prompt matches its pinned hash")
+    if drifts:
+        raise typer.Exit(EXIT_INTEGRITY)

@@ -1,0 +1,362 @@
+"""Model versions and prompts in MLflow, linked to their evidence and pinned in the ledger.
+
+MLflow keeps no history of alias moves and no record of who registered a version; govctl
+records both in the ledger and treats any difference between MLflow and the ledger as
+drift (exit 4), never as the new truth.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govctl import datasets, lineage, prompts, trust
+from govctl.config import GovernedRepo
+from govctl.errors import InputError, NotFound
+from govctl.keys import SigningKey
+from govctl.ledger import Entry, Ledger
+
+TAG = "govctl."
+
+
+def _subject(name: str, version: str | None = None) -> dict[str, Any]:
+    s: dict[str, Any] = {"kind": "service", "name": name}
+    if version is not None:
+        s["version"] = str(version)
+    return s
+
+
+def _commit(repo: GovernedRepo) -> str | None:
+    from govctl.adapters.gitrepo import head_commit
+
+    return head_commit(repo.root)
+
+
+# --- models ------------------------------------------------------------------------------
+
+
+def register_model(
+    repo: GovernedRepo,
+    key: SigningKey,
+    name: str,
+    run_id: str,
+    *,
+    artifact_path: str = "model",
+    dataset_names: list[str] | None = None,
+) -> dict[str, Any]:
+    """Create an MLflow model version for ``run_id`` with its datasets, git commit and
+    registering key recorded as version tags and in the ledger (intent, then completion)."""
+    from govctl.adapters import mlflowstore as ml
+
+    policy = trust.load_verified(repo)
+    trust.may_act(policy, key, "model.register")
+    inventory = {e.name: e for e in datasets.inventory(repo)}
+    linked: dict[str, dict[str, Any]] = {}
+    for ds in dataset_names or []:
+        if ds not in inventory:
+            known = ", ".join(sorted(inventory)) or "none"
+            raise NotFound(f"dataset {ds!r} is not in the inventory (known: {known})")
+        e = inventory[ds]
+        linked[ds] = {"name": ds, "md5": e.hash, "role": e.kind, "inventoried": True}
+    ml.ping(repo)
+    if ml.is_prompt(repo, name):
+        raise InputError(f"{name!r} is already the name of a registered prompt; models and "
+                         "prompts need distinct names")
+    info = ml.run_info(repo, run_id)
+    for inp in info["inputs"]:
+        if inp["name"] in linked:
+            continue
+        e = inventory.get(inp["name"])
+        role = {"training": "train", "train": "train", "eval": "eval", "evaluation": "eval",
+                "test": "test"}.get(inp["context"], e.kind if e else inp["context"] or "unknown")
+        linked[inp["name"]] = {
+            "name": inp["name"], "md5": e.hash if e else None, "role": role,
+            "inventoried": e is not None, "mlflow_digest": inp["digest"],
+        }
+    ds_list = sorted(linked.values(), key=lambda d: d["name"])
+    commit = _commit(repo)
+    tags = {
+        f"{TAG}datasets": json.dumps(ds_list, separators=(",", ":"), sort_keys=True),
+        f"{TAG}registered_by": key.name,
+        f"{TAG}git_commit": commit or "",
+        f"{TAG}run_id": run_id,
+    }
+    ledger = Ledger.for_repo(repo)
+    evidence = {"run_id": run_id, "datasets": ds_list, "artifact_path": artifact_path,
+                "metrics": {k: str(v) for k, v in sorted(info["metrics"].items())}}
+    intent = ledger.intent(key, "model.register", _subject(name), evidence=evidence,
+                           git_commit=commit)
+    try:
+        version = ml.create_model_version(repo, name, run_id, artifact_path, tags)
+    except Exception:
+        ledger.abort(key, intent, note="MLflow refused the registration")
+        raise
+    ledger.complete(key, intent, evidence={**evidence, "version": version},
+                    note=f"registered version {version}")
+    return {"name": name, "version": version, "datasets": ds_list, "run_id": run_id,
+            "git_commit": commit, "registered_by": key.name}
+
+
+def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str, Any]:
+    from govctl.adapters import mlflowstore as ml
+
+    versions = {v["version"]: v for v in ml.model_versions(repo, name)}
+    if str(version) not in versions:
+        raise NotFound(f"{name} has no version {version} in MLflow "
+                       f"(versions: {', '.join(versions) or 'none'})")
+    v = versions[str(version)]
+    tags = v["tags"]
+    aliases = {a for a, ver in ml.get_aliases(repo, name).items() if ver == str(version)}
+    metrics = ml.run_info(repo, v["run_id"])["metrics"] if v["run_id"] else {}
+    return {
+        "name": name,
+        "version": str(version),
+        "run_id": v["run_id"],
+        "source": v["source"],
+        "aliases": sorted(aliases),
+        "metrics": metrics,
+        "datasets": json.loads(tags.get(f"{TAG}datasets", "[]")),
+        "git_commit": tags.get(f"{TAG}git_commit") or None,
+        "registered_by": tags.get(f"{TAG}registered_by"),
+        "governed": f"{TAG}registered_by" in tags,
+        "tags": {k: val for k, val in tags.items() if not k.startswith(TAG)},
+    }
+
+
+def list_models(repo: GovernedRepo) -> list[dict[str, Any]]:
+    from govctl.adapters import mlflowstore as ml
+
+    out = []
+    for name in ml.registered_models(repo):
+        versions = ml.model_versions(repo, name)
+        out.append({"name": name, "versions": [v["version"] for v in versions],
+                    "aliases": ml.get_aliases(repo, name)})
+    return out
+
+
+def expected_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:
+    """Aliases as the ledger last set them (completed or done entries carrying
+    ``evidence.aliases``; a ``None`` value removes the alias)."""
+    state: dict[str, str] = {}
+    for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{name}"):
+        if e.subject.get("name") != name or e.phase not in ("done", "complete"):
+            continue
+        for alias, version in (e.evidence.get("aliases") or {}).items():
+            if version is None:
+                state.pop(alias, None)
+            else:
+                state[alias] = str(version)
+    return state
+
+
+def set_aliases(repo: GovernedRepo, key: SigningKey, name: str, changes: dict[str, str | None],
+                *, action: str = "model.alias", evidence: dict[str, Any] | None = None,
+                note: str | None = None) -> Entry:
+    """Move (or with ``None`` remove) aliases in MLflow, recording intent and completion."""
+    from govctl.adapters import mlflowstore as ml
+
+    ml.ping(repo)
+    ledger = Ledger.for_repo(repo)
+    ev = {**(evidence or {}), "aliases": changes}
+    intent = ledger.intent(key, action, _subject(name), evidence=ev, git_commit=_commit(repo))
+    apply_aliases(repo, name, changes)
+    return ledger.complete(key, intent, evidence=ev, note=note)
+
+
+def apply_aliases(repo: GovernedRepo, name: str, changes: dict[str, str | None]) -> None:
+    from govctl.adapters import mlflowstore as ml
+
+    for alias, version in changes.items():
+        if version is None:
+            ml.delete_alias(repo, name, alias)
+        else:
+            ml.set_alias(repo, name, alias, str(version))
+
+
+@dataclass
+class Drift:
+    subject: str
+    kind: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"subject": self.subject, "kind": self.kind, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.message}"
+
+
+def registered_by_govctl(repo: GovernedRepo) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for e in Ledger.for_repo(repo).entries(action="model.register"):
+        if e.phase == "complete":
+            out.setdefault(e.subject["name"], set()).add(str(e.evidence["version"]))
+    return out
+
+
+def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
+    """Versions govctl registered still exist; aliases are where the ledger last put them."""
+    from govctl.adapters import mlflowstore as ml
+
+    ml.ping(repo)
+    known = registered_by_govctl(repo)
+    names = [name] if name else sorted(known)
+    out: list[Drift] = []
+    for n in names:
+        try:
+            present = {v["version"] for v in ml.model_versions(repo, n)}
+            actual = ml.get_aliases(repo, n)
+        except NotFound:
+            present, actual = set(), {}
+        for v in sorted(known.get(n, set()) - present, key=int):
+            out.append(Drift(n, "missing-version",
+                             f"version {v} was registered through govctl but is gone from MLflow"))
+        expected = expected_aliases(repo, n)
+        for alias in sorted(set(expected) | set(actual)):
+            want, have = expected.get(alias), actual.get(alias)
+            if want != have:
+                out.append(Drift(
+                    n, "alias",
+                    f"alias {alias!r} points to {have or 'nothing'} in MLflow but the ledger "
+                    f"last set it to {want or 'nothing'} (moved behind govctl's back)"))
+    return out
+
+
+def _model_lineage(repo: GovernedRepo, g: lineage.LineageGraph) -> None:
+    """Lineage extension: model versions fed by the datasets they were registered with."""
+    try:
+        entries = list(Ledger.for_repo(repo).entries(action="model.register"))
+    except NotFound:
+        return
+    paths = {e.name: e.path for e in datasets.inventory(repo)}
+    for e in entries:
+        if e.phase != "complete":
+            continue
+        version = e.evidence["version"]
+        mid = f"model:{e.subject['name']}/{version}"
+        g.add(lineage.Node(mid, "model", f"{e.subject['name']} v{version}"))
+        for ds in e.evidence.get("datasets", []):
+            path = paths.get(ds["name"])
+            if path:
+                g.add(lineage.Node(lineage.data_id(path), "data", path, ds.get("md5")))
+                g.link(lineage.data_id(path), mid)
+
+
+lineage.register_extension(_model_lineage)
+
+
+# --- prompts -----------------------------------------------------------------------------
+
+
+def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str, Any]:
+    """Register the prompt file as a new MLflow prompt version pinned by its SHA-256.
+    Refuses a file with lint errors, and a name already used by a registered model."""
+    from govctl.adapters import mlflowstore as ml
+
+    source = repo.rel(path)
+    spec = prompts.load_prompt_file(path, source=source)
+    problems = prompts.lint_file(path, source)
+    if problems:
+        raise InputError("the prompt has lint problems:\n" + "\n".join(map(str, problems)))
+    policy = trust.load_verified(repo)
+    trust.may_act(policy, key, "prompt.register")
+    ml.ping(repo)
+    if ml.is_model(repo, spec.name):
+        raise InputError(f"{spec.name!r} is already a registered model's name; prompts and "
+                         "models need distinct names")
+    tags = {prompts.SHA_TAG: spec.sha256, prompts.FILE_TAG: source, f"{TAG}registered_by": key.name}
+    ledger = Ledger.for_repo(repo)
+    evidence = {"sha256": spec.sha256, "file": source}
+    subject = {"kind": "prompt", "name": spec.name}
+    intent = ledger.intent(key, "prompt.register", subject, evidence=evidence,
+                           git_commit=_commit(repo))
+    try:
+        version = ml.register_prompt(repo, spec.name, spec.template, tags,
+                                     message=f"registered by {key.name} from {source}")
+    except Exception:
+        ledger.abort(key, intent, note="MLflow refused the prompt")
+        raise
+    ledger.complete(key, intent, evidence={**evidence, "version": version},
+                    note=f"registered version {version}")
+    return {"name": spec.name, "version": version, "sha256": spec.sha256, "file": source}
+
+
+def pinned_prompts(repo: GovernedRepo) -> dict[str, dict[str, str]]:
+    """name -> {version -> sha256} as the ledger recorded each registration."""
+    out: dict[str, dict[str, str]] = {}
+    for e in Ledger.for_repo(repo).entries(action="prompt.register"):
+        if e.phase == "complete":
+            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e.evidence["sha256"]
+    return out
+
+
+def prompt_status(repo: GovernedRepo) -> list[dict[str, Any]]:
+    """Each prompt file with its latest pinned version and whether the file changed since."""
+    pins = pinned_prompts(repo)
+    rows = []
+    for path in prompts.prompt_files(repo):
+        spec = prompts.load_prompt_file(path, source=repo.rel(path))
+        versions = pins.get(spec.name, {})
+        latest = max(versions, key=int) if versions else None
+        rows.append({
+            "name": spec.name, "file": repo.rel(path), "sha256": spec.sha256,
+            "latest_version": latest,
+            "registered_sha256": versions.get(latest) if latest else None,
+            "changed": latest is None or versions[latest] != spec.sha256,
+        })
+    return rows
+
+
+def sync_prompts(repo: GovernedRepo, key: SigningKey) -> list[dict[str, Any]]:
+    """Register every prompt file whose template differs from its latest pinned version.
+    All files are linted before anything is registered."""
+    changed = [r for r in prompt_status(repo) if r["changed"]]
+    problems = []
+    for r in changed:
+        problems += prompts.lint_file(repo.root / r["file"], r["file"])
+    if problems:
+        raise InputError("prompt lint problems, nothing registered:\n"
+                         + "\n".join(map(str, problems)))
+    return [register_prompt(repo, key, repo.root / r["file"]) for r in changed]
+
+
+def prompt_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
+    from govctl.adapters import mlflowstore as ml
+
+    pins = pinned_prompts(repo).get(name, {})
+    if not pins:
+        raise NotFound(f"prompt {name!r} was never registered through govctl")
+    out = []
+    for version in sorted(pins, key=int):
+        try:
+            pv = ml.prompt_version(repo, name, version)
+        except NotFound:
+            pv = None
+        out.append({"version": version, "pinned_sha256": pins[version],
+                    "template": pv["template"] if pv else None,
+                    "sha256": prompts.template_sha256(pv["template"]) if pv else None})
+    return out
+
+
+def verify_prompts(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
+    """Templates in MLflow still hash to what govctl pinned; pinned versions still exist."""
+    from govctl.adapters import mlflowstore as ml
+
+    ml.ping(repo)
+    pins = pinned_prompts(repo)
+    if name is not None and name not in pins:
+        raise NotFound(f"prompt {name!r} was never registered through govctl")
+    out = []
+    for n in [name] if name else sorted(pins):
+        for v in prompt_versions(repo, n):
+            if v["template"] is None:
+                out.append(Drift(f"prompt:{n}", "missing-version",
+                                 f"version {v['version']} is gone from MLflow"))
+            elif v["sha256"] != v["pinned_sha256"]:
+                out.append(Drift(
+                    f"prompt:{n}", "template",
+                    f"version {v['version']}'s template hashes to {v['sha256'][:12]}... but "
+                    f"govctl pinned {v['pinned_sha256'][:12]}... (rewritten in MLflow)"))
+    return out
