@@ -49,6 +49,8 @@ def govctl_home(tmp_path, monkeypatch) -> Path:
     for var in ("GOVCTL_KEY", "GOVCTL_KEY_PASSPHRASE", "GOVCTL_REPO", "GOVCTL_LEDGER_URL",
                 "GOVCTL_NOW", "GOVCTL_DEBUG", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(var, raising=False)
+    # A fixed clock: tests never depend on the day they run.
+    monkeypatch.setenv("GOVCTL_NOW", "2026-11-22T12:00:00Z")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     return home

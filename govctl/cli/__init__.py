@@ -13,7 +13,7 @@ import sys
 import typer
 
 from govctl import __version__
-from govctl.cli import agreement, audit, data, keys, model, prompt, trust
+from govctl.cli import agreement, audit, checklist, data, keys, model, prompt, trust
 from govctl.cli import init as init_cmd
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -67,6 +67,8 @@ app.add_typer(agreement.app, name="agreement")
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 app.add_typer(prompt.app, name="prompt")
+app.add_typer(checklist.app, name="checklist")
+app.command("gate")(checklist.gate_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,357 @@
+"""The gate: is this model version, with its prompts, data and agreement, ready for this
+environment? Automatic evidence checks plus signed sign-offs and waivers, each result
+explained with its evidence, recorded in the ledger with the digests it relied on.
+
+An automatic item whose evidence check is unknown fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from govctl import __version__, checklists, clock, trust, waivers
+from govctl.canonical import digest
+from govctl.config import GovernedRepo
+from govctl.errors import GovctlError
+from govctl.policy import Policies
+
+SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+
+
+@dataclass
+class Check:
+    passed: bool
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    repo: GovernedRepo
+    service: str
+    version: str
+    env: str
+    at: datetime
+    policies: Policies
+    checklist: checklists.ReleaseChecklist
+    trust_policy: trust.TrustPolicy
+
+    @cached_property
+    def model(self) -> dict[str, Any]:
+        from govctl import registry
+
+        return registry.model_version_info(self.repo, self.service, self.version)
+
+    @cached_property
+    def aliases(self) -> dict[str, str]:
+        from govctl.adapters import mlflowstore
+
+        return mlflowstore.get_aliases(self.repo, self.service)
+
+    def dataset_names(self, roles: set[str] | None = None) -> list[str]:
+        return [d["name"] for d in self.model["datasets"] if roles is None or d["role"] in roles]
+
+
+CHECKS: dict[str, Callable[[Context], Check]] = {}
+
+
+def check(check_id: str) -> Callable[[Callable[[Context], Check]], Callable[[Context], Check]]:
+    def deco(fn: Callable[[Context], Check]) -> Callable[[Context], Check]:
+        CHECKS[check_id] = fn
+        return fn
+    return deco
+
+
+@check("agreement.signed")
+def _agreement(ctx: Context) -> Check:
+    from govctl import agreements
+
+    rep = agreements.verify_agreement(ctx.repo, ctx.service, at=ctx.at, policy=ctx.trust_policy)
+    ev = {"digest": rep.digest, "state": rep.state, "signers": rep.signers,
+          "expires": rep.expires}
+    if not rep.ok:
+        return Check(False, f"agreement {rep.state}: {'; '.join(rep.problems)}", ev)
+    if not rep.in_force:
+        return Check(False, f"agreement not in force ({'; '.join(rep.notes)})", ev)
+    signed = "; ".join(f"{r}: {', '.join(n)}" for r, n in rep.signers.items())
+    return Check(True, f"agreement v{rep.version} fully signed ({signed}), expires {rep.expires}",
+                 ev)
+
+
+@check("data.inventoried")
+def _inventoried(ctx: Context) -> Check:
+    from govctl import datasets
+
+    names = ctx.dataset_names()
+    if not names:
+        return Check(False, "the model version records no datasets")
+    missing = [f.dataset for f in datasets.check_inventoried(ctx.repo, names)]
+    missing += [d["name"] for d in ctx.model["datasets"] if not d.get("inventoried", True)
+                and d["name"] not in missing]
+    ev = {"datasets": {d["name"]: d.get("md5") for d in ctx.model["datasets"]}}
+    if missing:
+        return Check(False, f"not inventoried: {', '.join(sorted(set(missing)))}", ev)
+    return Check(True, f"{len(names)} dataset(s) inventoried and classified: {', '.join(names)}",
+                 ev)
+
+
+@check("data.verified")
+def _verified(ctx: Context) -> Check:
+    from govctl import datasets
+
+    problems = []
+    inventory = {e.name for e in datasets.inventory(ctx.repo)}
+    for name in ctx.dataset_names():
+        if name in inventory:
+            problems += [str(f) for f in datasets.verify(ctx.repo, name)]
+    recorded = {d["name"]: d.get("md5") for d in ctx.model["datasets"]}
+    for e in datasets.inventory(ctx.repo):
+        if e.name in recorded and recorded[e.name] and recorded[e.name] != e.hash:
+            problems.append(f"{e.name}: the model was trained on {recorded[e.name][:12]} but the "
+                            f"inventory now holds {e.hash[:12]}")
+    if problems:
+        return Check(False, "; ".join(problems), {"problems": problems})
+    return Check(True, "every dataset's bytes match its recorded DVC hash", {"datasets": recorded})
+
+
+@check("data.eval-disjoint")
+def _disjoint(ctx: Context) -> Check:
+    from govctl import datasets
+
+    train = ctx.dataset_names({"train", "raw", "retrieval"})
+    held = ctx.dataset_names({"eval", "test"})
+    if not held:
+        return Check(False, "the model version records no eval or test dataset")
+    found = datasets.check_leakage(ctx.repo, train, held)
+    if found:
+        return Check(False, "; ".join(f.message for f in found))
+    return Check(True, f"held-out {', '.join(held)} not in the lineage of {', '.join(train)}",
+                 {"train": train, "held_out": held})
+
+
+@check("data.allowed")
+def _allowed(ctx: Context) -> Check:
+    from govctl import datasets
+
+    rule = "GOV-DATA-ALLOWED"
+    params = {
+        "allowed_sensitivity": ctx.policies.param(rule, "allowed_sensitivity"),
+        "allowed_pii": ctx.policies.param(rule, "allowed_pii"),
+    }
+    params = {k: v for k, v in params.items() if v}
+    found = datasets.check_allowed(ctx.repo, ctx.dataset_names(), ctx.env, params)
+    if found:
+        return Check(False, "; ".join(f.message for f in found), {"rule": rule})
+    return Check(True, f"every dataset is allowed in {ctx.env} ({rule})", {"rule": rule})
+
+
+@check("eval.metrics")
+def _metrics(ctx: Context) -> Check:
+    from decimal import Decimal
+
+    from govctl import agreements, registry
+
+    agreement = agreements.load_agreement(agreements.agreement_path(ctx.repo, ctx.service))
+    metrics = ctx.model["metrics"]
+    problems, lines = [], []
+    for name, minimum in agreement.quality_minimums().items():
+        value = metrics.get(name)
+        if value is None:
+            problems.append(f"{name}: not logged on run {ctx.model['run_id']} "
+                            f"(must be >= {minimum})")
+        elif Decimal(str(value)) < minimum:
+            problems.append(f"{name}: {value} is below the agreement's minimum {minimum}")
+        else:
+            lines.append(f"{name} {value} >= {minimum}")
+    stable = ctx.aliases.get(ctx.env)
+    baseline = None
+    if stable and stable != ctx.version:
+        baseline = registry.model_version_info(ctx.repo, ctx.service, stable)["metrics"]
+        for name, tol in agreement.max_regression().items():
+            cur, base = metrics.get(name), baseline.get(name)
+            if cur is None or base is None:
+                continue
+            if Decimal(str(cur)) < Decimal(str(base)) - tol:
+                problems.append(f"{name}: {cur} regresses more than {tol} against {ctx.env} "
+                                f"v{stable} ({base})")
+            else:
+                lines.append(f"{name} within {tol} of v{stable} ({base})")
+    ev = {"metrics": {k: str(v) for k, v in metrics.items()}, "baseline_version": stable,
+          "minimums": {k: str(v) for k, v in agreement.quality_minimums().items()}}
+    if problems:
+        return Check(False, "; ".join(problems), ev)
+    return Check(True, "; ".join(lines) or "no quality minimums", ev)
+
+
+@check("prompts.pinned")
+def _prompts(ctx: Context) -> Check:
+    from govctl import registry
+
+    rows = registry.prompt_status(ctx.repo)
+    changed = [r["name"] for r in rows if r["changed"]]
+    drift = [str(d) for d in registry.verify_prompts(ctx.repo)] if any(
+        r["latest_version"] for r in rows) else []
+    ev = {"prompts": {r["name"]: r["sha256"] for r in rows}}
+    if changed or drift:
+        parts = []
+        if changed:
+            parts.append(f"not registered in their current form: {', '.join(changed)}")
+        parts += drift
+        return Check(False, "; ".join(parts), ev)
+    return Check(True, f"{len(rows)} prompt(s) pinned and undrifted", ev)
+
+
+@check("release.rollback-target")
+def _rollback(ctx: Context) -> Check:
+    stable = ctx.aliases.get(ctx.env)
+    if stable and stable != ctx.version:
+        return Check(True, f"{ctx.env} is v{stable}: the rollback target", {"stable": stable})
+    if ctx.checklist.first_release:
+        return Check(True, "first release (declared in the release checklist)",
+                     {"first_release": True})
+    return Check(False, f"no {ctx.env} version to roll back to and the checklist does not "
+                 "declare a first release (checklist new --first-release)")
+
+
+@dataclass
+class ItemResult:
+    id: str
+    kind: str
+    severity: str
+    description: str
+    status: str  # pass | fail | pending | waived
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "severity": self.severity,
+                "status": self.status, "reason": self.reason, "description": self.description,
+                "evidence": self.evidence}
+
+
+@dataclass
+class GateReport:
+    service: str
+    version: str
+    env: str
+    time: str
+    results: list[ItemResult]
+    checklist_path: str
+    digests: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.status in ("pass", "waived") for r in self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.service, "version": self.version, "env": self.env,
+                "passed": self.passed, "time": self.time,
+                "items": [r.to_json() for r in self.results], "digests": self.digests}
+
+    def to_sarif(self) -> dict[str, Any]:
+        rules = [{
+            "id": r.id,
+            "shortDescription": {"text": r.description[:200]},
+            "fullDescription": {"text": r.description},
+            "defaultConfiguration": {"level": SEVERITY_LEVEL[r.severity]},
+            "properties": {"kind": r.kind, "severity": r.severity},
+        } for r in self.results]
+        results = []
+        for i, r in enumerate(self.results):
+            kind = {"pass": "pass", "waived": "informational", "pending": "open",
+                    "fail": "fail"}[r.status]
+            results.append({
+                "ruleId": r.id,
+                "ruleIndex": i,
+                "kind": kind,
+                "level": SEVERITY_LEVEL[r.severity] if kind == "fail" else "none",
+                "message": {"text": f"{r.status}: {r.reason}"},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": self.checklist_path}}}],
+                **({"suppressions": [{"kind": "external", "status": "accepted",
+                                      "justification": r.reason}]}
+                   if r.status == "waived" else {}),
+            })
+        return {
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {"name": "govctl", "version": __version__,
+                                    "informationUri": "https://example.invalid/govctl",
+                                    "rules": rules}},
+                "properties": {"service": self.service, "version": self.version,
+                               "environment": self.env, "passed": self.passed},
+                "results": results,
+            }],
+        }
+
+
+def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "production", *,
+             at: datetime | None = None) -> GateReport:
+    """Run every automatic check and read every sign-off and waiver. Records nothing."""
+    at = at or clock.now()
+    version = str(version)
+    policy = trust.load_verified(repo, at=at)
+    cl = checklists.load(repo, service, version)
+    policies = Policies.load(repo)
+    ctx = Context(repo, service, version, env, at, policies, cl, policy)
+    evidence = checklists.collect(repo, cl, policy, at)
+    max_days = policies.param("GOV-WAIVERS", "max_days", default=30)
+    results = []
+    for item in cl.items:
+        ev = evidence[item.id]
+        if item.kind == "automatic":
+            fn = CHECKS.get(item.check or "")
+            if fn is None:
+                res = Check(False, f"unknown evidence check {item.check!r}: failing closed")
+            else:
+                try:
+                    res = fn(ctx)
+                except GovctlError as exc:
+                    if exc.exit_code == 3:  # MLflow/DVC down: the whole gate cannot run
+                        raise
+                    res = Check(False, f"{exc.message}")
+            status = "pass" if res.passed else "fail"
+            reason, details = res.reason, res.evidence
+        else:
+            if ev.signoffs:
+                s = ev.signoffs[-1]
+                status, reason = "pass", f"signed off by {s['signer']} ({item.role}) {s['time']}"
+                details = {"signers": [x["signer"] for x in ev.signoffs]}
+            else:
+                status, reason = "pending", f"needs a sign-off by {item.role}"
+                details = {}
+            if ev.problems:
+                details["problems"] = ev.problems
+        if status != "pass":
+            for payload, sig_ok in ev.waivers:
+                verdict = waivers.is_active(payload, at, max_days=max_days, signature_ok=sig_ok)
+                if verdict.active:
+                    status, reason = "waived", verdict.reason
+                    details = {**details, "waiver": payload}
+                    break
+                details.setdefault("rejected_waivers", []).append(verdict.reason)
+            if status == "fail" and ev.problems and item.kind == "automatic":
+                details["problems"] = ev.problems
+        results.append(ItemResult(item.id, item.kind, item.severity, item.description, status,
+                                  reason, details))
+    digests = {"checklist": digest(cl.to_doc()),
+               "results": digest([r.to_json() for r in results])}
+    return GateReport(service, version, env, clock.to_iso(at), results,
+                      repo.rel(checklists.release_path(repo, service, version)), digests)
+
+
+def record(repo: GovernedRepo, key: Any, report: GateReport) -> None:
+    from govctl import ledger
+
+    ledger.record(
+        repo, key, "gate.evaluate",
+        {"kind": "service", "name": report.service, "version": report.version},
+        evidence={"env": report.env, "passed": report.passed, **report.digests,
+                  "items": {r.id: r.status for r in report.results}},
+        note="passed" if report.passed else "blocked",
+    )

@@ -1,0 +1,88 @@
+"""Policy rule packs (``policies/*.yaml`` other than ``trust.yaml``).
+
+A rule has an id, a severity, a description, the environments it applies to and
+parameters. The gate, waivers and the canary read their settings from rules by id, so an
+organisation tunes behaviour by editing reviewed YAML, not code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from govctl.config import GovernedRepo
+from govctl.documents import load_model
+from govctl.errors import InputError
+
+Severity = Literal["critical", "high", "medium", "low"]
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Z][A-Z0-9-]{2,63}$")
+    severity: Severity
+    description: str = Field(min_length=1)
+    environments: list[str] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PolicyPack(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: Literal["govctl.policy/v1"] = Field("govctl.policy/v1", alias="schema")
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _unique(self) -> PolicyPack:
+        ids = [r.id for r in self.rules]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"rule ids repeat: {', '.join(sorted(dup))}")
+        return self
+
+
+def load_policy(path: Path, *, source: str | None = None) -> PolicyPack:
+    return load_model(PolicyPack, path, source=source)
+
+
+def policy_files(repo: GovernedRepo) -> list[Path]:
+    if not repo.policies.is_dir():
+        return []
+    return sorted(p for p in repo.policies.glob("*.yaml") if p.name != "trust.yaml")
+
+
+class Policies:
+    """All rule packs of a repo, merged; a rule id may be defined once."""
+
+    def __init__(self, rules: dict[str, Rule]) -> None:
+        self.rules = rules
+
+    @classmethod
+    def load(cls, repo: GovernedRepo) -> Policies:
+        rules: dict[str, Rule] = {}
+        for path in policy_files(repo):
+            for rule in load_policy(path, source=repo.rel(path)).rules:
+                if rule.id in rules:
+                    raise InputError(f"{repo.rel(path)}: rule {rule.id} is defined twice")
+                rules[rule.id] = rule
+        return cls(rules)
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return self.rules.get(rule_id)
+
+    def param(self, rule_id: str, name: str, env: str | None = None, default: Any = None) -> Any:
+        """A rule parameter; per-environment parameters are dicts keyed by environment."""
+        rule = self.rules.get(rule_id)
+        if rule is None or name not in rule.params:
+            return default
+        value = rule.params[name]
+        if env is not None and isinstance(value, dict):
+            return value.get(env, default)
+        return value
+
+    def applies(self, rule_id: str, env: str) -> bool:
+        rule = self.rules.get(rule_id)
+        return rule is not None and env in rule.environments

