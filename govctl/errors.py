@@ -8,6 +8,7 @@ Exit codes (documented in the README, relied on by scripts):
 2     usage or input error (bad arguments, invalid file)
 3     an external system failed (MLflow, DVC, git, database unreachable)
 4     integrity violation (tampering, drift, broken ledger)
+5     canary analysis inconclusive (too little data; nothing changed)
 ====  ==========================================================
 """
 
@@ -18,6 +19,7 @@ EXIT_CHECK_FAILED = 1
 EXIT_INPUT = 2
 EXIT_EXTERNAL = 3
 EXIT_INTEGRITY = 4
+EXIT_INCONCLUSIVE = 5  # canary analysis: too little data to decide; nothing changed
 
 
 class GovctlError(Exception):

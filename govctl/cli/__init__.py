@@ -13,7 +13,7 @@ import sys
 import typer
 
 from govctl import __version__
-from govctl.cli import agreement, audit, checklist, data, keys, model, prompt, trust
+from govctl.cli import agreement, audit, checklist, data, keys, model, prompt, release, trust
 from govctl.cli import init as init_cmd
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -69,6 +69,10 @@ app.add_typer(model.app, name="model")
 app.add_typer(prompt.app, name="prompt")
 app.add_typer(checklist.app, name="checklist")
 app.command("gate")(checklist.gate_command)
+app.command("promote")(release.promote)
+app.command("rollback")(release.rollback)
+app.command("status")(release.status)
+app.add_typer(release.canary_app, name="canary")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,45 @@
+"""Telemetry from MLflow traces tagged by :func:`govctl.routing.tag_trace`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govctl.adapters import mlflowstore as ml
+from govctl.config import GovernedRepo
+from govctl.errors import NotFound
+
+
+def read(repo: GovernedRepo, experiment: str, max_traces: int = 100_000) -> list[dict[str, Any]]:
+    """One telemetry record per trace of ``experiment`` that carries ``govctl.version``.
+    Traces without it are reported as records with no version (counted as bad)."""
+    c = ml.client(repo)
+    with ml.errors(f"MLflow traces of {experiment}"):
+        exp = c.get_experiment_by_name(experiment)
+        if exp is None:
+            raise NotFound(f"no MLflow experiment named {experiment!r}")
+        records: list[dict[str, Any]] = []
+        token = None
+        while len(records) < max_traces:
+            page = c.search_traces(experiment_ids=[exp.experiment_id], max_results=500,
+                                   page_token=token, include_spans=False,
+                                   flush=token is None)
+            for trace in page:
+                info = trace.info
+                tags = dict(info.tags or {})
+                state = getattr(info.state, "value", str(info.state))
+                records.append({
+                    "request_id": info.trace_id,
+                    "version": tags.get("govctl.version"),
+                    "latency_ms": info.execution_duration,
+                    "error": str(state).upper() == "ERROR",
+                    "tokens_in": tags.get("govctl.tokens_in"),
+                    "tokens_out": tags.get("govctl.tokens_out"),
+                    "cost_usd": tags.get("govctl.cost_usd"),
+                    "quality": tags.get("govctl.quality"),
+                    "session_id": tags.get("govctl.session_id"),
+                    "timestamp": info.request_time,
+                })
+            token = page.token
+            if not token:
+                break
+    return records

@@ -1,0 +1,198 @@
+"""Canary analysis: the candidate against the agreement's limits and the stable version's
+traffic in the same window, every check explained (measured values, threshold, sample
+counts, the test used). Verdicts: ``pass``, ``fail``, or ``inconclusive`` (too little
+data: wait, never promote or roll back on it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from govctl import canary_stats as st
+from govctl.telemetry import TelemetryBatch
+
+
+@dataclass
+class Config:
+    alpha: float = 0.05
+    min_samples: int = 200
+    max_latency_increase: float = 0.20
+    max_error_rate_ratio: float = 2.0
+    max_quality_drop: float = 0.05
+
+    @classmethod
+    def from_policies(cls, policies: Any, env: str) -> Config:
+        rule = "GOV-CANARY-ANALYSIS"
+        c = cls()
+        for name in ("alpha", "min_samples", "max_latency_increase", "max_error_rate_ratio"):
+            value = policies.param(rule, name, env) if policies else None
+            if value is not None:
+                setattr(c, name, type(getattr(c, name))(Decimal(str(value))))
+        return c
+
+
+@dataclass
+class CheckResult:
+    metric: str
+    kind: str  # "limit" (against the agreement) or "baseline" (against stable)
+    verdict: str  # pass | fail | inconclusive
+    canary: float | None
+    baseline: float | None
+    threshold: float | None
+    n_canary: int
+    n_baseline: int
+    test: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Analysis:
+    baseline_version: str
+    canary_version: str
+    verdict: str
+    checks: list[CheckResult]
+    telemetry: dict[str, Any]
+    config: Config = field(default_factory=Config)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.verdict == "fail"]
+
+    def reason(self) -> str:
+        if self.verdict == "fail":
+            return "; ".join(f"{c.metric}: {c.detail}" for c in self.failed)
+        if self.verdict == "inconclusive":
+            return "; ".join(f"{c.metric}: {c.detail}" for c in self.checks
+                             if c.verdict == "inconclusive")
+        return "every check passed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"baseline": self.baseline_version, "canary": self.canary_version,
+                "verdict": self.verdict, "reason": self.reason(),
+                "checks": [c.to_json() for c in self.checks], "telemetry": self.telemetry,
+                "config": self.config.__dict__}
+
+
+def _p95(a: np.ndarray) -> float:
+    return float(np.percentile(a, 95)) if a.size else float("nan")
+
+
+def _exceed_test(values: np.ndarray, threshold: float, p0: float, cfg: Config) -> tuple[bool, int]:
+    x = int(np.count_nonzero(values > threshold))
+    return bool(st.rejects(x, values.size, p0, cfg.alpha)), x
+
+
+def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
+            limits: dict[str, Decimal], config: Config | None = None) -> Analysis:
+    cfg = config or Config()
+    base = batch.variant(baseline_version)
+    can = batch.variant(canary_version)
+    checks: list[CheckResult] = []
+    enough = can.n >= cfg.min_samples
+    enough_both = enough and base.n >= cfg.min_samples
+    short = (f"needs {cfg.min_samples} requests per variant "
+             f"(canary {can.n}, stable {base.n})")
+
+    def add(metric: str, kind: str, verdict: str, canary: float | None, baseline: float | None,
+            threshold: float | None, test: str, detail: str, nb: int | None = None) -> None:
+        checks.append(CheckResult(metric, kind, verdict, canary, baseline, threshold, can.n,
+                                  base.n if nb is None else nb, test, detail))
+
+    # --- absolute limits from the signed agreement --------------------------------
+    if "latency_p95_ms" in limits:
+        limit = float(limits["latency_p95_ms"])
+        p95 = _p95(can.latency_ms)
+        rejected, x = _exceed_test(can.latency_ms, limit, 0.05, cfg) if can.n else (False, 0)
+        verdict = ("fail" if rejected else "inconclusive" if not enough
+                   else "pass" if p95 <= limit else "inconclusive")
+        add("latency_p95_ms", "limit", verdict, p95, _p95(base.latency_ms), limit,
+            "mSPRT: share of requests above the limit > 5%",
+            f"{x} of {can.n} canary requests above {limit:g} ms" if enough or rejected
+            else short)
+    if "error_rate" in limits:
+        limit = float(limits["error_rate"])
+        errs = int(can.error.sum())
+        rate = errs / can.n if can.n else float("nan")
+        rejected = bool(st.rejects(errs, can.n, limit, cfg.alpha)) if can.n else False
+        verdict = ("fail" if rejected else "inconclusive" if not enough
+                   else "pass" if rate <= limit else "inconclusive")
+        add("error_rate", "limit", verdict, rate,
+            float(base.error.mean()) if base.n else None, limit,
+            "mSPRT: error rate > limit", f"{errs} errors in {can.n} canary requests"
+            if enough or rejected else short)
+    if "cost_per_request_usd" in limits:
+        limit = float(limits["cost_per_request_usd"])
+        costs = can.cost_usd[~np.isnan(can.cost_usd)]
+        mean = float(costs.mean()) if costs.size else float("nan")
+        if costs.size < cfg.min_samples:
+            verdict, detail = "inconclusive", f"{costs.size} requests report cost; {short}"
+        else:
+            lo, _hi = st.always_valid_mean_bounds(mean, costs.size, float(costs.std()) or 1e-9,
+                                                  cfg.alpha)
+            verdict = "fail" if lo > limit else "pass" if mean <= limit else "inconclusive"
+            detail = f"mean over {costs.size} requests, always-valid lower bound {lo:.6g}"
+        add("cost_per_request_usd", "limit", verdict, mean,
+            float(np.nanmean(base.cost_usd)) if base.n and not np.all(np.isnan(base.cost_usd))
+            else None, limit, "mean vs limit (normal-mixture confidence sequence)", detail)
+    for metric, column in (("tokens_in_max", can.tokens_in), ("tokens_out_max", can.tokens_out)):
+        if metric not in limits:
+            continue
+        limit = float(limits[metric])
+        vals = column[~np.isnan(column)]
+        if not vals.size:
+            continue
+        rejected, x = _exceed_test(vals, limit, 0.01, cfg)
+        verdict = ("fail" if rejected else "inconclusive" if vals.size < cfg.min_samples
+                   else "pass")
+        add(metric, "limit", verdict, float(vals.max()), None, limit,
+            "mSPRT: share of requests over the token limit > 1%",
+            f"{x} of {vals.size} canary requests over {limit:g} tokens")
+
+    # --- against the stable version in the same window -----------------------------
+    if base.n:
+        base_p95 = _p95(base.latency_ms)
+        bound = base_p95 * (1 + cfg.max_latency_increase)
+        rejected, x = _exceed_test(can.latency_ms, bound, 0.05, cfg) if can.n else (False, 0)
+        verdict = "fail" if rejected else "pass" if enough_both else "inconclusive"
+        add("latency_p95_ms", "baseline", verdict, _p95(can.latency_ms), base_p95, bound,
+            f"mSPRT: share of canary above stable p95 x {1 + cfg.max_latency_increase:g} > 5%",
+            f"{x} of {can.n} canary requests above {bound:.1f} ms" if enough_both or rejected
+            else short)
+        e_c, e_b = int(can.error.sum()), int(base.error.sum())
+        p0 = st.rate_ratio_p0(can.n, base.n, cfg.max_error_rate_ratio)
+        rejected = bool(st.rejects(e_c, e_c + e_b, p0, cfg.alpha)) if e_c + e_b else False
+        verdict = "fail" if rejected else "pass" if enough_both else "inconclusive"
+        add("error_rate", "baseline", verdict, e_c / can.n if can.n else None,
+            e_b / base.n, cfg.max_error_rate_ratio,
+            f"mSPRT on errors conditional on their total: rate ratio > "
+            f"{cfg.max_error_rate_ratio:g}", f"{e_c} canary / {e_b} stable errors"
+            if enough_both or rejected else short)
+        qc, qb = can.quality[~np.isnan(can.quality)], base.quality[~np.isnan(base.quality)]
+        if qc.size and qb.size:
+            _lo, hi = st.always_valid_mean_bounds(float(qc.mean()), qc.size, 0.5, cfg.alpha)
+            floor = float(qb.mean()) - cfg.max_quality_drop
+            verdict = ("fail" if hi < floor else "pass" if min(qc.size, qb.size)
+                       >= cfg.min_samples else "inconclusive")
+            add("quality", "baseline", verdict, float(qc.mean()), float(qb.mean()), floor,
+                "confidence sequence on the canary mean vs stable mean - tolerance",
+                f"upper bound {hi:.3f} over {qc.size} scores", nb=qb.size)
+        tc, tb = can.tokens_out[~np.isnan(can.tokens_out)], base.tokens_out[
+            ~np.isnan(base.tokens_out)]
+        if tc.size and tb.size:
+            ratio = float(tc.mean() / tb.mean()) if tb.mean() else float("nan")
+            add("tokens_out", "baseline", "pass" if enough_both else "inconclusive",
+                float(tc.mean()), float(tb.mean()), None, "reported, not judged",
+                f"mean tokens out ratio {ratio:.2f}")
+    verdicts = {c.verdict for c in checks}
+    verdict = ("fail" if "fail" in verdicts else "inconclusive"
+               if "inconclusive" in verdicts or not checks or not enough else "pass")
+    return Analysis(str(baseline_version), str(canary_version), verdict, checks,
+                    batch.summary(), cfg)

@@ -1,0 +1,195 @@
+"""govctl promote / rollback / status and govctl canary."""
+
+from __future__ import annotations
+
+import typer
+
+from govctl.cli._common import JSON_OPT, console, emit_json, fail, key_option, ok, repo, table, warn
+
+canary_app = typer.Typer(help="Canary analysis and stepping (statistics valid under "
+                         "repeated looks).", no_args_is_help=True)
+
+ENV_OPT = typer.Option("production", "--env", help="Environment (alias name).")
+
+
+def _print_outcome(outcome, as_json: bool) -> None:
+    if as_json:
+        emit_json(outcome.to_json())
+        return
+    for m in outcome.messages:
+        if m.startswith("finished "):
+            warn(m)
+        else:
+            ok(m)
+
+
+def promote(
+    service: str = typer.Argument(..., help="Service (MLflow registered model)."),
+    version: str = typer.Option(..., "--version", "-v", help="Version to release."),
+    env: str = ENV_OPT,
+    no_canary: bool = typer.Option(False, "--no-canary", help="Move the alias at once (only "
+                                   "where policy GOV-CANARY-PLAN allows it, e.g. staging)."),
+    key: str = key_option(),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run the gate, check your role may promote to ENV, then start the canary at the first
+    step of the policy's plan (default 5 → 25 → 50 → 100).
+
+    Example: govctl promote support-bot --version 7 --key rita
+    """
+    from govctl import release
+    from govctl.cli._common import load_key
+
+    outcome = release.promote(repo(), load_key(key), service, version, env, no_canary=no_canary)
+    _print_outcome(outcome, as_json)
+
+
+def rollback(
+    service: str = typer.Argument(...),
+    env: str = ENV_OPT,
+    to_version: str = typer.Option(None, "--to-version", help="Default: the previous stable "
+                                   "version from the ledger."),
+    reason: str = typer.Option(..., "--reason", help="Why, for the record."),
+    key: str = key_option(),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Emergency rollback: no gate, no analysis. Moves ENV back to the previous stable
+    version and ends any canary; signed and logged.
+
+    Example: govctl rollback support-bot --reason "hallucinated refunds" --key otto
+    """
+    from govctl import release
+    from govctl.cli._common import load_key
+
+    outcome = release.rollback(repo(), load_key(key), service, reason, env, to_version)
+    _print_outcome(outcome, as_json)
+
+
+def status(
+    service: str = typer.Argument(None, help="Default: every governed service."),
+    env: str = ENV_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Per service: stable version, canary and weight, last decision, and drift (aliases
+    that differ from the ledger; exit 4)."""
+    from govctl import registry, release
+    from govctl.adapters import mlflowstore as ml
+    from govctl.errors import EXIT_INTEGRITY
+
+    r = repo()
+    names = [service] if service else ml.registered_models(r)
+    rows = []
+    for name in names:
+        st = release.state(r, name, env).to_json()
+        st["drift"] = [d.to_json() for d in registry.verify_drift(r, name)]
+        rows.append(st)
+    if as_json:
+        emit_json(rows[0] if service else rows)
+    else:
+        table(f"release status ({env})", ["service", "stable", "canary", "weight", "last decision",
+                                          "drift"],
+              [[x["service"], x["stable"] or "-", x["canary"] or "-",
+                f"{x['canary_weight_pct']:g}%" if x["canary"] else "-",
+                (f"{x['last_decision']['action']} by {x['last_decision']['by']}: "
+                 f"{x['last_decision']['note'] or ''}") if x["last_decision"] else "-",
+                "; ".join(d["message"] for d in x["drift"]) or "none"] for x in rows])
+    if any(x["drift"] for x in rows):
+        raise typer.Exit(EXIT_INTEGRITY)
+
+
+def _print_analysis(result) -> None:
+    table(f"canary v{result.canary_version} vs stable v{result.baseline_version or '-'}",
+          ["metric", "against", "verdict", "canary", "stable", "threshold", "n", "test", "detail"],
+          [[c.metric, c.kind, c.verdict, _fmt(c.canary), _fmt(c.baseline), _fmt(c.threshold),
+            f"{c.n_canary}/{c.n_baseline}", c.test, c.detail] for c in result.checks])
+    bad = result.telemetry.get("bad_records") or {}
+    if bad:
+        warn("bad telemetry records (not used): " + ", ".join(f"{k}: {v}" for k, v in bad.items()))
+    (ok if result.verdict == "pass" else fail)(f"verdict: {result.verdict} — {result.reason()}")
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def _exit_for(verdict: str) -> None:
+    from govctl.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE
+
+    if verdict == "fail":
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    if verdict == "inconclusive":
+        raise typer.Exit(EXIT_INCONCLUSIVE)
+
+
+@canary_app.command("analyze")
+def analyze(
+    service: str = typer.Argument(...),
+    telemetry: str = typer.Option(..., "--telemetry", help="FILE.jsonl, FILE.csv or "
+                                  "mlflow:EXPERIMENT."),
+    env: str = ENV_OPT,
+    baseline: str = typer.Option(None, "--baseline", help="Default: the ENV alias."),
+    canary: str = typer.Option(None, "--canary", help="Default: the ENV-canary alias."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Judge the canary against the agreement's limits and the stable version's traffic.
+
+    Exit 0 pass, 1 fail, 5 inconclusive (too little data: wait). Changes nothing.
+    """
+    from govctl import release
+
+    result = release.analyze(repo(), service, telemetry, env, baseline=baseline,
+                             candidate=canary)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        _print_analysis(result)
+    _exit_for(result.verdict)
+
+
+@canary_app.command("advance")
+def advance(
+    service: str = typer.Argument(...),
+    telemetry: str = typer.Option(..., "--telemetry"),
+    env: str = ENV_OPT,
+    key: str = key_option(),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Analyse; pass → next step (after the last, the candidate becomes stable); fail →
+    automatic rollback of the canary; inconclusive → nothing changes (exit 5)."""
+    from govctl import release
+    from govctl.cli._common import load_key
+
+    outcome = release.advance(repo(), load_key(key), service, telemetry, env)
+    if not as_json:
+        _print_analysis(outcome.analysis)
+    _print_outcome(outcome, as_json)
+    _exit_for(outcome.analysis.verdict)
+
+
+@canary_app.command("status")
+def canary_status(service: str = typer.Argument(...), env: str = ENV_OPT,
+                  as_json: bool = JSON_OPT) -> None:
+    """The running canary: version, weight, step of the plan, last decision."""
+    from govctl import release
+
+    st = release.state(repo(), service, env)
+    if as_json:
+        emit_json(st.to_json())
+        return
+    if not st.canary:
+        console().print(f"no canary running for {service} in {env} (stable: v{st.stable or '-'})")
+        return
+    console().print(f"canary v{st.canary} at {st.weight_bps / 100:g}% (step "
+                    f"{(st.step or 0) + 1} of {len(st.plan)}: {' → '.join(map(str, st.plan))}); "
+                    f"stable v{st.stable or '-'}")
+
+
+@canary_app.command("abort")
+def canary_abort(service: str = typer.Argument(...), env: str = ENV_OPT,
+                 reason: str = typer.Option(..., "--reason"), key: str = key_option(),
+                 as_json: bool = JSON_OPT) -> None:
+    """End the running canary (alias removed, weight 0); stable is untouched."""
+    from govctl import release
+    from govctl.cli._common import load_key
+
+    _print_outcome(release.abort(repo(), load_key(key), service, reason, env), as_json)

@@ -1,0 +1,335 @@
+"""Promotion, canary steps and rollback: state in MLflow, history in the ledger.
+
+For an environment ENV the alias ``ENV`` names the stable version and ``ENV-canary`` the
+candidate while a canary runs; the canary's traffic share is the registered-model tag
+``govctl.ENV.canary_weight_bps`` (basis points), so a serving layer can route from MLflow
+alone. Every transition is an intent entry, the MLflow change, then a completion entry; a
+command that finds an intent without completion (a crash) finishes it first and says so.
+One transition per service at a time (a lease in the ledger database).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from govctl import clock, registry, trust
+from govctl.config import GovernedRepo
+from govctl.errors import CheckFailed, InputError, NotFound
+from govctl.keys import SigningKey
+from govctl.ledger import Ledger
+from govctl.policy import Policies
+
+RELEASE_ACTIONS = ("release.promote", "canary.step", "canary.promote", "canary.rollback",
+                   "canary.abort", "release.rollback")
+DEFAULT_PLAN = [5, 25, 50, 100]
+
+
+def canary_alias(env: str) -> str:
+    return f"{env}-canary"
+
+
+def weight_tag(env: str) -> str:
+    return f"govctl.{env}.canary_weight_bps"
+
+
+def _subject(service: str) -> dict[str, Any]:
+    return {"kind": "service", "name": service}
+
+
+@dataclass
+class State:
+    service: str
+    env: str
+    stable: str | None
+    canary: str | None
+    weight_bps: int
+    step: int | None = None
+    plan: list[int] = field(default_factory=list)
+    last: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.service, "env": self.env, "stable": self.stable,
+                "canary": self.canary, "canary_weight_pct": self.weight_bps / 100,
+                "step": self.step, "plan": self.plan, "last_decision": self.last}
+
+
+def plan_for(repo: GovernedRepo, env: str) -> list[int]:
+    plan = Policies.load(repo).param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
+    if not plan or plan[-1] != 100 or any(not 0 < int(p) <= 100 for p in plan):
+        raise InputError(f"policy GOV-CANARY-PLAN: the {env} plan must be percentages ending "
+                         f"at 100, got {plan}")
+    return [int(p) for p in plan]
+
+
+def _history(repo: GovernedRepo, service: str, env: str) -> list[Any]:
+    return [e for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}")
+            if e.subject.get("name") == service and e.action in RELEASE_ACTIONS
+            and e.evidence.get("env") == env]
+
+
+def state(repo: GovernedRepo, service: str, env: str = "production") -> State:
+    from govctl.adapters import mlflowstore as ml
+
+    aliases = ml.get_aliases(repo, service)
+    tags = ml.get_model_tags(repo, service)
+    st = State(service, env, aliases.get(env), aliases.get(canary_alias(env)),
+               int(tags.get(weight_tag(env), "0") or 0))
+    hist = [e for e in _history(repo, service, env) if e.phase in ("complete", "done")]
+    if hist:
+        last = hist[-1]
+        st.last = {"action": last.action, "time": last.time, "by": last.actor["name"],
+                   "note": last.note, "seq": last.seq}
+        if st.canary:
+            st.step = last.evidence.get("step")
+            st.plan = last.evidence.get("plan") or []
+    return st
+
+
+def stable_history(repo: GovernedRepo, service: str, env: str) -> list[str]:
+    """The successive stable versions of ENV as the ledger recorded them, oldest first."""
+    out: list[str] = []
+    for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}"):
+        if e.subject.get("name") != service or e.phase not in ("complete", "done"):
+            continue
+        v = (e.evidence.get("aliases") or {}).get(env)
+        if v and (not out or out[-1] != v):
+            out.append(str(v))
+    return out
+
+
+def _apply(repo: GovernedRepo, service: str, env: str, aliases: dict[str, str | None],
+           weight_bps: int) -> None:
+    from govctl.adapters import mlflowstore as ml
+
+    registry.apply_aliases(repo, service, aliases)
+    ml.set_model_tag(repo, service, weight_tag(env), str(weight_bps))
+
+
+def _transition(repo: GovernedRepo, key: SigningKey, service: str, env: str, action: str,
+                aliases: dict[str, str | None], weight_bps: int, evidence: dict[str, Any],
+                note: str | None = None) -> None:
+    from govctl.adapters.gitrepo import head_commit
+
+    ledger = Ledger.for_repo(repo)
+    ev = {**evidence, "env": env, "aliases": aliases, "weight_bps": weight_bps}
+    intent = ledger.intent(key, action, _subject(service), evidence=ev,
+                           git_commit=head_commit(repo.root), note=note)
+    _apply(repo, service, env, aliases, weight_bps)
+    ledger.complete(key, intent, evidence=ev, note=note)
+
+
+def recover(repo: GovernedRepo, key: SigningKey, service: str) -> list[str]:
+    """Finish transitions a crash left between intent and completion (idempotent)."""
+    ledger = Ledger.for_repo(repo)
+    done = []
+    for intent in ledger.open_intents(_subject(service)):
+        ev = intent.evidence
+        if "weight_bps" in ev:
+            _apply(repo, service, ev.get("env", "production"), ev.get("aliases") or {},
+                   int(ev["weight_bps"]))
+        elif "aliases" in ev:
+            registry.apply_aliases(repo, service, ev["aliases"])
+        ledger.complete(key, intent, evidence=ev,
+                        note=f"recovered: finished interrupted {intent.action} #{intent.seq}")
+        done.append(f"finished {intent.action} (ledger entry {intent.seq}) that an earlier "
+                     "command left half-done")
+    return done
+
+
+@dataclass
+class Outcome:
+    action: str
+    state: State
+    messages: list[str]
+    analysis: Any = None
+    gate: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"action": self.action, "state": self.state.to_json(), "messages": self.messages}
+        if self.analysis is not None:
+            out["analysis"] = self.analysis.to_json()
+        if self.gate is not None:
+            out["gate"] = self.gate.to_json()
+        return out
+
+
+def _promote_action(repo: GovernedRepo, env: str) -> str:
+    actions = Policies.load(repo).param("GOV-PROMOTE-ROLES", "actions") or {}
+    return actions.get(env, f"promote.{env}")
+
+
+def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
+            env: str = "production", *, no_canary: bool = False) -> Outcome:
+    from govctl import gate
+    from govctl.adapters import mlflowstore as ml
+
+    version = str(version)
+    policy = trust.load_verified(repo)
+    trust.may_act(policy, key, _promote_action(repo, env))
+    ml.ping(repo)
+    ledger = Ledger.for_repo(repo)
+    with ledger.lock(_subject(service), key.name):
+        messages = recover(repo, key, service)
+        report = gate.evaluate(repo, service, version, env)
+        gate.record(repo, key, report)
+        if not report.passed:
+            blocked = [f"{r.id} ({r.status}: {r.reason})" for r in report.results
+                       if r.status not in ("pass", "waived")]
+            raise CheckFailed(f"the gate blocks {service} v{version} for {env}: "
+                              + "; ".join(blocked))
+        st = state(repo, service, env)
+        if st.canary:
+            raise InputError(f"a canary of {service} v{st.canary} is running in {env}; "
+                             "advance, abort or roll it back first")
+        if st.stable == version:
+            raise InputError(f"{service} v{version} is already stable in {env}")
+        if no_canary:
+            allowed = Policies.load(repo).param("GOV-CANARY-PLAN", "allow_no_canary", env)
+            if not allowed:
+                raise CheckFailed(f"policy GOV-CANARY-PLAN does not allow --no-canary in {env}")
+            _transition(repo, key, service, env, "release.promote",
+                        {env: version, canary_alias(env): None}, 0,
+                        {"version": version, "previous_stable": st.stable,
+                         "gate": report.digests["results"]},
+                        note=f"{version} promoted to {env} without canary")
+            messages.append(f"{service} v{version} is now stable in {env} (no canary)")
+        else:
+            plan = plan_for(repo, env)
+            _transition(repo, key, service, env, "release.promote",
+                        {canary_alias(env): version}, plan[0] * 100,
+                        {"version": version, "previous_stable": st.stable, "step": 0,
+                         "plan": plan, "gate": report.digests["results"]},
+                        note=f"canary {version} at {plan[0]}%")
+            messages.append(f"canary {service} v{version} started in {env} at {plan[0]}% "
+                            f"(plan {' → '.join(map(str, plan))})")
+        return Outcome("promote", state(repo, service, env), messages, gate=report)
+
+
+def _limits(repo: GovernedRepo, service: str) -> dict[str, Decimal]:
+    from govctl import agreements
+
+    path = agreements.agreement_path(repo, service)
+    if not path.exists():
+        raise NotFound(f"no agreement for {service}: the canary needs its limits")
+    return agreements.load_agreement(path, source=repo.rel(path)).limits()
+
+
+def analyze(repo: GovernedRepo, service: str, source: str, env: str = "production", *,
+            baseline: str | None = None, candidate: str | None = None) -> Any:
+    from govctl import canary, telemetry
+
+    if baseline is None or candidate is None:
+        st = state(repo, service, env)
+        baseline = baseline or st.stable
+        candidate = candidate or st.canary
+        if candidate is None:
+            raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
+    batch = telemetry.read(source, repo)
+    cfg = canary.Config.from_policies(Policies.load(repo), env)
+    return canary.analyze(batch, baseline or "", candidate, _limits(repo, service), cfg)
+
+
+def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
+            env: str = "production") -> Outcome:
+    """Analyse; pass → next step (or make the candidate stable after the last step);
+    fail → roll the canary back automatically; inconclusive → change nothing."""
+    from govctl import ledger as ledger_mod
+
+    policy = trust.load_verified(repo)
+    trust.may_act(policy, key, "canary.advance")
+    ledger = Ledger.for_repo(repo)
+    with ledger.lock(_subject(service), key.name):
+        messages = recover(repo, key, service)
+        st = state(repo, service, env)
+        if st.canary is None:
+            raise InputError(f"no canary is running for {service} in {env}")
+        result = analyze(repo, service, source, env, baseline=st.stable or "",
+                         candidate=st.canary)
+        plan = st.plan or plan_for(repo, env)
+        step = st.step if st.step is not None else 0
+        summary = {"verdict": result.verdict, "reason": result.reason(),
+                   "failed": [c.metric for c in result.failed], "step": step,
+                   "weight_bps": st.weight_bps, "telemetry": result.telemetry}
+        ledger_mod.record(repo, key, "canary.analyze",
+                          {"kind": "service", "name": service, "version": st.canary},
+                          evidence={"env": env, **summary}, note=result.verdict)
+        if result.verdict == "inconclusive":
+            messages.append(f"inconclusive at {st.weight_bps / 100:g}%: {result.reason()}; "
+                            "nothing changed")
+        elif result.verdict == "fail":
+            _transition(repo, key, service, env, "canary.rollback",
+                        {canary_alias(env): None}, 0,
+                        {"version": st.canary, "analysis": summary},
+                        note=f"automatic rollback: {result.reason()}")
+            messages.append(f"canary v{st.canary} failed and was rolled back automatically: "
+                            f"{result.reason()}")
+        elif step + 1 < len(plan):
+            nxt = plan[step + 1]
+            _transition(repo, key, service, env, "canary.step", {canary_alias(env): st.canary},
+                        nxt * 100, {"version": st.canary, "step": step + 1, "plan": plan,
+                                    "analysis": summary},
+                        note=f"canary {st.canary} at {nxt}%")
+            messages.append(f"canary v{st.canary} passed at {plan[step]}%; now at {nxt}%")
+        else:
+            _transition(repo, key, service, env, "canary.promote",
+                        {env: st.canary, canary_alias(env): None}, 0,
+                        {"version": st.canary, "previous_stable": st.stable, "plan": plan,
+                         "analysis": summary},
+                        note=f"{st.canary} stable in {env}; rollback target {st.stable}")
+            messages.append(f"canary v{st.canary} passed every step and is now stable in {env}"
+                            + (f" (rollback target v{st.stable})" if st.stable else ""))
+        return Outcome("advance", state(repo, service, env), messages, analysis=result)
+
+
+def abort(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
+          env: str = "production") -> Outcome:
+    if not reason.strip():
+        raise InputError("--reason must say why the canary is aborted")
+    policy = trust.load_verified(repo)
+    trust.may_act(policy, key, "canary.advance")
+    with Ledger.for_repo(repo).lock(_subject(service), key.name):
+        messages = recover(repo, key, service)
+        st = state(repo, service, env)
+        if st.canary is None:
+            raise InputError(f"no canary is running for {service} in {env}")
+        _transition(repo, key, service, env, "canary.abort", {canary_alias(env): None}, 0,
+                    {"version": st.canary, "reason": reason}, note=reason)
+        messages.append(f"canary v{st.canary} aborted: {reason}")
+        return Outcome("abort", state(repo, service, env), messages)
+
+
+def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
+             env: str = "production", to_version: str | None = None) -> Outcome:
+    """The emergency path: no gate, no analysis. ENV goes back to the previous stable
+    version from the ledger (or ``to_version``), any canary ends; signed and logged."""
+    from govctl.adapters import mlflowstore as ml
+
+    if not reason.strip():
+        raise InputError("--reason must say why you roll back")
+    policy = trust.load_verified(repo)
+    trust.may_act(policy, key, "rollback")
+    with Ledger.for_repo(repo).lock(_subject(service), key.name):
+        messages = recover(repo, key, service)
+        st = state(repo, service, env)
+        if to_version is None:
+            history = stable_history(repo, service, env)
+            current = st.stable
+            earlier = [v for v in history if v != current]
+            if not earlier:
+                raise CheckFailed(f"the ledger has no earlier stable version of {service} in "
+                                  f"{env} to roll back to; pass --to-version")
+            target = earlier[-1]
+        else:
+            target = str(to_version)
+            versions = {v["version"] for v in ml.model_versions(repo, service)}
+            if target not in versions:
+                raise NotFound(f"{service} has no version {target}")
+        _transition(repo, key, service, env, "release.rollback",
+                    {env: target, canary_alias(env): None}, 0,
+                    {"version": target, "from": st.stable, "ended_canary": st.canary,
+                     "reason": reason, "time": clock.to_iso(clock.now())}, note=reason)
+        messages.append(f"{service} in {env} rolled back from v{st.stable} to v{target}"
+                        + (f"; canary v{st.canary} ended" if st.canary else ""))
+        return Outcome("rollback", state(repo, service, env), messages)

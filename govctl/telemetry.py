@@ -1,0 +1,179 @@
+"""Per-request telemetry: readers for JSONL, CSV and MLflow traces, into columnar arrays.
+
+One record per request: ``request_id``, ``version`` (the model version that served it),
+``latency_ms``, ``error`` (true/false), ``tokens_in``, ``tokens_out``, ``cost_usd``,
+``timestamp``, optional ``session_id`` and ``quality`` (0-1). Records that cannot be used
+are counted by reason and reported, never silently dropped.
+
+Reading dominates analysis time, so files go through polars (a vectorised reader); a file
+with malformed lines falls back to a line-by-line reader that counts each bad line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from govctl.errors import InputError
+
+FIELDS = ("request_id", "version", "latency_ms", "error", "tokens_in", "tokens_out",
+          "cost_usd", "timestamp", "session_id", "quality")
+
+
+@dataclass
+class Variant:
+    version: str
+    latency_ms: np.ndarray
+    error: np.ndarray
+    cost_usd: np.ndarray
+    tokens_in: np.ndarray
+    tokens_out: np.ndarray
+    quality: np.ndarray  # NaN where absent
+
+    @property
+    def n(self) -> int:
+        return int(self.latency_ms.size)
+
+
+@dataclass
+class TelemetryBatch:
+    source: str
+    variants: dict[str, Variant]
+    total: int
+    bad: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bad_total(self) -> int:
+        return sum(self.bad.values())
+
+    def variant(self, version: str) -> Variant:
+        v = self.variants.get(str(version))
+        if v is None:
+            empty = np.empty(0)
+            return Variant(str(version), empty, empty.astype(bool), empty, empty, empty, empty)
+        return v
+
+    def summary(self) -> dict[str, Any]:
+        return {"source": self.source, "records": self.total, "bad_records": self.bad,
+                "per_version": {k: v.n for k, v in sorted(self.variants.items())}}
+
+
+def _from_frame(df: Any, source: str, total: int, bad: dict[str, int]) -> TelemetryBatch:
+    import polars as pl
+
+    for col in FIELDS:
+        if col not in df.columns:
+            df = df.with_columns(pl.lit(None).alias(col))
+    df = df.with_columns(
+        pl.col("version").cast(pl.Utf8, strict=False),
+        pl.col("latency_ms").cast(pl.Float64, strict=False),
+        pl.col("cost_usd").cast(pl.Float64, strict=False),
+        pl.col("tokens_in").cast(pl.Float64, strict=False),
+        pl.col("tokens_out").cast(pl.Float64, strict=False),
+        pl.col("quality").cast(pl.Float64, strict=False),
+        pl.col("error").cast(pl.Utf8, strict=False).str.to_lowercase().alias("error"),
+    )
+    checks = [
+        ("missing version", pl.col("version").is_null() | (pl.col("version") == "")),
+        ("missing or invalid latency_ms",
+         pl.col("latency_ms").is_null() | (pl.col("latency_ms") < 0)
+         | pl.col("latency_ms").is_nan()),
+        ("missing or invalid error flag",
+         ~pl.col("error").is_in(["true", "false", "1", "0"]) | pl.col("error").is_null()),
+        ("quality outside 0-1", pl.col("quality").is_not_null()
+         & ((pl.col("quality") < 0) | (pl.col("quality") > 1))),
+        ("negative cost or tokens", (pl.col("cost_usd") < 0) | (pl.col("tokens_in") < 0)
+         | (pl.col("tokens_out") < 0)),
+    ]
+    bad_mask = pl.lit(False)
+    for reason, cond in checks:
+        cond = cond.fill_null(False)
+        n = int(df.select((cond & ~bad_mask).sum()).item())
+        if n:
+            bad[reason] = bad.get(reason, 0) + n
+        bad_mask = bad_mask | cond
+    good = df.filter(~bad_mask)
+    variants = {}
+    for (version,), part in good.group_by(["version"]):
+        variants[str(version)] = Variant(
+            str(version),
+            part["latency_ms"].to_numpy(),
+            part["error"].is_in(["true", "1"]).to_numpy(),
+            part["cost_usd"].fill_null(np.nan).to_numpy(),
+            part["tokens_in"].fill_null(np.nan).to_numpy(),
+            part["tokens_out"].fill_null(np.nan).to_numpy(),
+            part["quality"].fill_null(np.nan).to_numpy(),
+        )
+    return TelemetryBatch(source, variants, total, bad)
+
+
+def _read_lines(path: Path) -> tuple[Any, int, dict[str, int]]:
+    import orjson
+    import polars as pl
+
+    rows, bad, total = [], {}, 0
+    with path.open("rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            total += 1
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                bad["invalid JSON"] = bad.get("invalid JSON", 0) + 1
+                continue
+            if not isinstance(rec, dict):
+                bad["not a JSON object"] = bad.get("not a JSON object", 0) + 1
+                continue
+            rows.append({k: (None if rec.get(k) is None else str(rec.get(k))) for k in FIELDS})
+    return pl.DataFrame(rows, schema={k: pl.Utf8 for k in FIELDS}), total, bad
+
+
+def read_jsonl(path: Path) -> TelemetryBatch:
+    import polars as pl
+
+    try:
+        df = pl.read_ndjson(path, infer_schema_length=None)
+        return _from_frame(df, str(path), df.height, {})
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, ValueError):
+        df, total, bad = _read_lines(path)
+        return _from_frame(df, str(path), total, bad)
+
+
+def read_csv(path: Path) -> TelemetryBatch:
+    import polars as pl
+
+    try:
+        df = pl.read_csv(path, infer_schema_length=0)  # all columns as text; cast later
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    return _from_frame(df, str(path), df.height, {})
+
+
+def from_records(records: list[dict[str, Any]], source: str = "records") -> TelemetryBatch:
+    """Telemetry from Python dicts (the library API and the MLflow trace reader)."""
+    import polars as pl
+
+    rows = [{k: (None if r.get(k) is None else str(r.get(k))) for k in FIELDS} for r in records]
+    return _from_frame(pl.DataFrame(rows, schema={k: pl.Utf8 for k in FIELDS}), source,
+                       len(rows), {})
+
+
+def read(source: str, repo: Any = None) -> TelemetryBatch:
+    """``FILE.jsonl``, ``FILE.csv`` or ``mlflow:EXPERIMENT`` (traces tagged with the served
+    version by :func:`govctl.routing.tag_trace`)."""
+    if source.startswith("mlflow:"):
+        from govctl.adapters import mlflowtraces
+
+        return from_records(mlflowtraces.read(repo, source[len("mlflow:"):]), source)
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"telemetry source {source} is not a file (or mlflow:EXPERIMENT)")
+    if path.suffix == ".csv":
+        return read_csv(path)
+    if path.suffix in (".jsonl", ".ndjson", ".json"):
+        return read_jsonl(path)
+    raise InputError(f"{source}: unknown telemetry format; use .jsonl, .csv or mlflow:EXPERIMENT")

@@ -1,0 +1,109 @@
+"""The sequential tests: a reference implementation, and simulations of repeated looks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate
+
+from govctl import canary_stats as cs
+from govctl.canary import Config, analyze
+from govctl.telemetry import TelemetryBatch, Variant
+
+
+def reference_log_lr(x: int, n: int, p0: float) -> float:
+    """Straight from the definition: integrate the likelihood ratio over Uniform(p0, 1)."""
+    def integrand(p: float) -> float:
+        return np.exp(x * np.log(p / p0) + (n - x) * np.log((1 - p) / (1 - p0)))
+    peak = x / n if n else p0
+    points = [peak] if p0 < peak < 1 else None
+    value, _err = integrate.quad(integrand, p0, 1, limit=200, points=points)
+    return float(np.log(value / (1 - p0)))
+
+
+@given(st.integers(0, 40), st.integers(0, 60), st.floats(0.02, 0.9))
+@settings(max_examples=60, deadline=None)
+def test_closed_form_matches_numerical_integration(x, extra, p0):
+    n = x + extra
+    assert cs.log_msprt_bernoulli(x, n, p0) == pytest.approx(reference_log_lr(x, n, p0),
+                                                             rel=1e-6, abs=1e-6)
+
+
+def _variant(version, latency, error, quality=None):
+    n = latency.size
+    q = quality if quality is not None else np.full(n, np.nan)
+    return Variant(version, latency, error, np.full(n, 0.001), np.full(n, 100.0),
+                   np.full(n, 50.0), q)
+
+
+LIMITS = {}  # comparisons against the stable version only, to measure those tests
+
+
+def _simulate(rng, n_per_look, looks, base_err, can_err, lat_factor, runs):
+    """Fraction of runs in which any of `looks` cumulative analyses says fail."""
+    fails = 0
+    for _ in range(runs):
+        nb, nc = n_per_look * looks * 3, n_per_look * looks
+        lat_b = rng.lognormal(5.5, 0.5, nb)
+        lat_c = rng.lognormal(5.5, 0.5, nc) * lat_factor
+        err_b = rng.random(nb) < base_err
+        err_c = rng.random(nc) < can_err
+        for k in range(1, looks + 1):
+            b, c = nb * k // looks, nc * k // looks
+            batch = TelemetryBatch("sim", {"1": _variant("1", lat_b[:b], err_b[:b]),
+                                           "2": _variant("2", lat_c[:c], err_c[:c])}, b + c)
+            if analyze(batch, "1", "2", LIMITS, Config(min_samples=100)).verdict == "fail":
+                fails += 1
+                break
+    return fails / runs
+
+
+def test_false_alarm_rate_under_repeated_looks_is_within_alpha():
+    rng = np.random.default_rng(20261122)
+    runs = 300
+    rate = _simulate(rng, n_per_look=400, looks=10, base_err=0.01, can_err=0.01,
+                     lat_factor=1.0, runs=runs)
+    # alpha = 0.05 per test; two tests (latency, errors) share the run: <= 0.10 plus
+    # binomial slack (3 sigma at runs=300)
+    assert rate <= 0.10 + 3 * np.sqrt(0.1 * 0.9 / runs), rate
+
+
+def test_detects_rare_error_rise():
+    rng = np.random.default_rng(7)
+    rate = _simulate(rng, n_per_look=4000, looks=5, base_err=0.002, can_err=0.01,
+                     lat_factor=1.0, runs=40)
+    assert rate >= 0.9
+
+
+def test_detects_latency_regression():
+    rng = np.random.default_rng(8)
+    rate = _simulate(rng, n_per_look=300, looks=5, base_err=0.0, can_err=0.0,
+                     lat_factor=1.4, runs=40)
+    assert rate >= 0.9
+
+
+def test_too_little_data_is_inconclusive():
+    rng = np.random.default_rng(1)
+    batch = TelemetryBatch("sim", {
+        "1": _variant("1", rng.lognormal(5, 0.5, 10), np.zeros(10, bool)),
+        "2": _variant("2", rng.lognormal(5, 0.5, 10), np.zeros(10, bool))}, 20)
+    result = analyze(batch, "1", "2", {"latency_p95_ms": 10000, "error_rate": 0.01})
+    assert result.verdict == "inconclusive"
+    assert "needs 200 requests" in result.reason()
+
+
+def test_fixed_sample_test_rerun_at_every_look_would_not_be_valid():
+    """Why the mSPRT: re-running a fixed-sample z-test at 10 looks exceeds alpha."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    runs, hits = 400, 0
+    for _ in range(runs):
+        a, b = rng.normal(size=1000), rng.normal(size=1000)
+        for k in range(100, 1001, 100):
+            if stats.ttest_ind(a[:k], b[:k]).pvalue < 0.05:
+                hits += 1
+                break
+    assert hits / runs > 0.1  # the naive approach raises far more false alarms than 5%

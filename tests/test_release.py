@@ -1,0 +1,166 @@
+"""Promotion, canary analysis and rollback through the CLI on a real MLflow store."""
+
+from __future__ import annotations
+
+import pytest
+import telemetry_gen
+from lifecycle import ok, prepare, register, sign_all
+
+from govctl.config import find_repo
+
+
+@pytest.fixture
+def first(signers, repo, cli):
+    """v1 promoted straight to stable production (first release, canary completed)."""
+    prepare(cli, repo)
+    v1 = register(cli)
+    sign_all(cli, v1, first_release=True)
+    ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
+    return v1
+
+
+def _tele(tmp_path, name, **variants):
+    return telemetry_gen.write(tmp_path / f"{name}.jsonl", variants, seed=len(name))
+
+
+def _advance(cli, path):
+    return cli("canary", "advance", "support-bot", "--telemetry", path, "--key", "rita",
+               "--json")
+
+
+def _status(cli):
+    return cli("status", "support-bot", "--json").json
+
+
+def test_first_release_goes_through_every_step(first, cli, tmp_path):
+    st = _status(cli)
+    assert st["canary"] == first and st["canary_weight_pct"] == 5 and st["stable"] is None
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})
+    for weight in (25, 50, 100):
+        res = _advance(cli, good)
+        assert res.code == 0, res.out + res.err
+        assert res.json["state"]["canary_weight_pct"] == weight
+    res = _advance(cli, good)
+    assert res.code == 0
+    st = _status(cli)
+    assert st["stable"] == first and st["canary"] is None
+    assert cli("model", "verify").code == 0
+
+
+def test_good_candidate_becomes_stable_and_rollback_restores(first, cli, tmp_path):
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})
+    for _ in range(4):
+        ok(_advance(cli, good))
+    v2 = register(cli)
+    sign_all(cli, v2)
+    ok(cli("promote", "support-bot", "--version", v2, "--key", "rita"))
+    both = _tele(tmp_path, "both", **{first: {"n": 6000}, v2: {"n": 3000}})
+    for _ in range(4):
+        ok(_advance(cli, both))
+    st = _status(cli)
+    assert st["stable"] == v2 and st["canary"] is None
+    res = cli("rollback", "support-bot", "--reason", "support tickets spiking", "--key", "otto",
+              "--json")
+    assert res.code == 0, res.err
+    assert res.json["state"]["stable"] == first
+    assert cli("status", "support-bot").code == 0
+    log = cli("audit", "log", "--action", "release.rollback", "--json").json
+    assert log[-1]["note"] == "support tickets spiking" and log[-1]["actor"]["name"] == "otto"
+
+
+@pytest.mark.parametrize("regression,metric", [
+    ({"latency_factor": 1.4}, "latency_p95_ms"),
+    ({"error_rate": 0.01}, "error_rate"),
+])
+def test_regressed_candidate_is_rolled_back_automatically(first, cli, tmp_path, regression,
+                                                         metric):
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})
+    for _ in range(4):
+        ok(_advance(cli, good))
+    v2 = register(cli)
+    sign_all(cli, v2)
+    ok(cli("promote", "support-bot", "--version", v2, "--key", "rita"))
+    # rare errors need traffic: 0.2% -> 1% shows after ~10k canary requests
+    bad = _tele(tmp_path, "bad", **{first: {"n": 40000, "error_rate": 0.002},
+                                    v2: {"n": 10000, **regression}})
+    res = _advance(cli, bad)
+    assert res.code == 1, res.out
+    assert metric in res.json["analysis"]["reason"]
+    st = _status(cli)
+    assert st["canary"] is None and st["stable"] == first
+    log = cli("audit", "log", "--action", "canary.rollback", "--json").json
+    assert "automatic rollback" in log[-1]["note"] and metric in log[-1]["note"]
+
+
+def test_twenty_requests_is_inconclusive_and_moves_nothing(first, cli, tmp_path):
+    few = _tele(tmp_path, "few", **{first: {"n": 20}})
+    before = _status(cli)
+    res = cli("canary", "analyze", "support-bot", "--telemetry", few)
+    assert res.code == 5 and "inconclusive" in res.out
+    res = _advance(cli, few)
+    assert res.code == 5
+    assert _status(cli) == before
+
+
+def test_bad_records_are_counted(first, cli, tmp_path):
+    path = telemetry_gen.write(tmp_path / "t.jsonl", {first: {"n": 500}}, bad_lines=3)
+    with path.open("a") as fh:
+        fh.write('{"version": "1", "latency_ms": -4, "error": false}\n')
+    res = cli("canary", "analyze", "support-bot", "--telemetry", path, "--json")
+    bad = res.json["telemetry"]["bad_records"]
+    assert bad == {"invalid JSON": 3, "missing or invalid latency_ms": 1}
+    csv = tmp_path / "t.csv"
+    csv.write_text("request_id,version,latency_ms,error\n1,1,100,false\n2,1,abc,false\n")
+    res = cli("canary", "analyze", "support-bot", "--telemetry", csv, "--json")
+    assert res.json["telemetry"]["bad_records"] == {"missing or invalid latency_ms": 1}
+
+
+def test_crash_between_intent_and_mlflow_change_is_recovered(first, cli, tmp_path):
+    from govctl import release
+    from govctl.keys import KeyStore
+    from govctl.ledger import Ledger
+
+    repo = find_repo()
+    # what a crashed 'canary advance' leaves: the intent is written, MLflow never changed
+    Ledger.for_repo(repo).intent(
+        KeyStore().load("rita"), "canary.step", {"kind": "service", "name": "support-bot"},
+        evidence={"env": "production", "aliases": {"production-canary": first},
+                  "weight_bps": 2500, "version": first, "step": 1, "plan": [5, 25, 50, 100]})
+    assert _status(cli)["canary_weight_pct"] == 5
+    few = _tele(tmp_path, "few", **{first: {"n": 20}})
+    res = _advance(cli, few)
+    assert res.code == 5
+    assert any("left half-done" in m for m in res.json["messages"])
+    assert _status(cli)["canary_weight_pct"] == 25
+    assert Ledger.for_repo(repo).open_intents({"kind": "service", "name": "support-bot"}) == []
+    assert release.state(repo, "support-bot").step == 1
+
+
+def test_promote_refused_by_gate_and_roles(signers, repo, cli):
+    prepare(cli, repo)
+    v1 = register(cli)
+    res = cli("promote", "support-bot", "--version", v1, "--key", "mel")
+    assert res.code == 1 and "may not promote.production" in res.err
+    sign_all(cli, v1, skip=("use-case",))
+    res = cli("promote", "support-bot", "--version", v1, "--key", "rita")
+    assert res.code == 1 and "gate blocks" in res.err and "use-case" in res.err
+    res = cli("promote", "support-bot", "--version", v1, "--key", "rita", "--no-canary")
+    assert res.code == 1
+    assert cli("status", "support-bot", "--json").json["canary"] is None
+
+
+def test_drift_in_status(first, cli):
+    from govctl.adapters import mlflowstore
+
+    mlflowstore.client(find_repo()).set_registered_model_alias("support-bot", "production", first)
+    res = cli("status", "support-bot", "--json")
+    assert res.code == 4 and res.json["drift"][0]["kind"] == "alias"
+
+
+def test_lock_refuses_concurrent_transition(first, cli, tmp_path):
+    from govctl.ledger import Ledger
+
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})
+    with Ledger.for_repo(find_repo()).lock({"kind": "service", "name": "support-bot"}, "otto"):
+        res = _advance(cli, good)
+    assert res.code == 1 and "another operation is in progress" in res.err
