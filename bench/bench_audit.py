@@ -46,12 +46,12 @@ def build(repo: Path, n: int, home: Path) -> None:
 
 
 def floors(db: Path) -> tuple[float, float, int]:
+    import json
+
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from govctl import dsse
     from govctl.dsse import b64d
-
-    import json
 
     rows = sqlite3.connect(db).execute("select body, sig from govctl_entries").fetchall()
     items = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from govctl import clock, registry, trust
+from govctl import clock, trust
 from govctl.config import GovernedRepo
 from govctl.errors import CheckFailed, InputError, NotFound
 from govctl.keys import SigningKey
@@ -101,6 +101,7 @@ def stable_history(repo: GovernedRepo, service: str, env: str) -> list[str]:
 
 def _apply(repo: GovernedRepo, service: str, env: str, aliases: dict[str, str | None],
            weight_bps: int) -> None:
+    from govctl import registry
     from govctl.adapters import mlflowstore as ml
 
     registry.apply_aliases(repo, service, aliases)
@@ -130,6 +131,8 @@ def recover(repo: GovernedRepo, key: SigningKey, service: str) -> list[str]:
             _apply(repo, service, ev.get("env", "production"), ev.get("aliases") or {},
                    int(ev["weight_bps"]))
         elif "aliases" in ev:
+            from govctl import registry
+
             registry.apply_aliases(repo, service, ev["aliases"])
         ledger.complete(key, intent, evidence=ev,
                         note=f"recovered: finished interrupted {intent.action} #{intent.seq}")

@@ -61,53 +61,72 @@ class TelemetryBatch:
                 "per_version": {k: v.n for k, v in sorted(self.variants.items())}}
 
 
-def _from_frame(df: Any, source: str, total: int, bad: dict[str, int]) -> TelemetryBatch:
+USED = ("version", "latency_ms", "error", "tokens_in", "tokens_out", "cost_usd", "quality")
+
+
+def _error_flag(dtype: Any) -> Any:
+    """An expression turning the ``error`` column, whatever JSON/CSV made of it, into
+    True/False/None (None: unusable)."""
     import polars as pl
 
-    for col in FIELDS:
-        if col not in df.columns:
-            df = df.with_columns(pl.lit(None).alias(col))
-    df = df.with_columns(
+    col = pl.col("error")
+    if dtype == pl.Boolean:
+        return col
+    if dtype.is_integer():
+        return pl.when(col.is_in([0, 1])).then(col == 1).otherwise(None)
+    text = col.cast(pl.Utf8, strict=False).str.to_lowercase()
+    return (pl.when(text.is_in(["true", "1"])).then(True)
+            .when(text.is_in(["false", "0"])).then(False).otherwise(None))
+
+
+def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int]) -> TelemetryBatch:
+    """Validate and split a (lazy) polars frame into per-version numpy columns, counting
+    unusable records by reason. One vectorised pass; no per-record Python."""
+    import polars as pl
+
+    lf = frame.lazy()
+    schema = lf.collect_schema()
+    missing = [c for c in USED if c not in schema]
+    if missing:
+        lf = lf.with_columns([pl.lit(None).alias(c) for c in missing])
+        schema = lf.collect_schema()
+    num = [pl.col(c).cast(pl.Float64, strict=False) for c in
+           ("latency_ms", "cost_usd", "tokens_in", "tokens_out", "quality")]
+    lf = lf.select(
         pl.col("version").cast(pl.Utf8, strict=False),
-        pl.col("latency_ms").cast(pl.Float64, strict=False),
-        pl.col("cost_usd").cast(pl.Float64, strict=False),
-        pl.col("tokens_in").cast(pl.Float64, strict=False),
-        pl.col("tokens_out").cast(pl.Float64, strict=False),
-        pl.col("quality").cast(pl.Float64, strict=False),
-        pl.col("error").cast(pl.Utf8, strict=False).str.to_lowercase().alias("error"),
+        *num,
+        _error_flag(schema["error"]).alias("error"),
     )
-    checks = [
+    reasons = [
         ("missing version", pl.col("version").is_null() | (pl.col("version") == "")),
-        ("missing or invalid latency_ms",
-         pl.col("latency_ms").is_null() | (pl.col("latency_ms") < 0)
-         | pl.col("latency_ms").is_nan()),
-        ("missing or invalid error flag",
-         ~pl.col("error").is_in(["true", "false", "1", "0"]) | pl.col("error").is_null()),
-        ("quality outside 0-1", pl.col("quality").is_not_null()
-         & ((pl.col("quality") < 0) | (pl.col("quality") > 1))),
+        ("missing or invalid latency_ms", pl.col("latency_ms").is_null()
+         | (pl.col("latency_ms") < 0) | pl.col("latency_ms").is_nan()),
+        ("missing or invalid error flag", pl.col("error").is_null()),
+        ("quality outside 0-1", (pl.col("quality") < 0) | (pl.col("quality") > 1)),
         ("negative cost or tokens", (pl.col("cost_usd") < 0) | (pl.col("tokens_in") < 0)
          | (pl.col("tokens_out") < 0)),
     ]
-    bad_mask = pl.lit(False)
-    for reason, cond in checks:
-        cond = cond.fill_null(False)
-        n = int(df.select((cond & ~bad_mask).sum()).item())
-        if n:
-            bad[reason] = bad.get(reason, 0) + n
-        bad_mask = bad_mask | cond
-    good = df.filter(~bad_mask)
+    # the first reason that applies is the one counted
+    reason = pl.lit(None, dtype=pl.Utf8)
+    for text, cond in reversed(reasons):
+        reason = pl.when(cond.fill_null(False)).then(pl.lit(text)).otherwise(reason)
+    df = lf.with_columns(reason.alias("_bad")).collect()
+    counts = df.get_column("_bad").drop_nulls().value_counts()
+    for text, n in counts.iter_rows():
+        bad[text] = bad.get(text, 0) + int(n)
+    good = df.filter(pl.col("_bad").is_null())
     variants = {}
-    for (version,), part in good.group_by(["version"]):
+    for (version,), part in good.partition_by("version", as_dict=True).items():
         variants[str(version)] = Variant(
             str(version),
-            part["latency_ms"].to_numpy(),
-            part["error"].is_in(["true", "1"]).to_numpy(),
-            part["cost_usd"].fill_null(np.nan).to_numpy(),
-            part["tokens_in"].fill_null(np.nan).to_numpy(),
-            part["tokens_out"].fill_null(np.nan).to_numpy(),
-            part["quality"].fill_null(np.nan).to_numpy(),
+            part.get_column("latency_ms").to_numpy(),
+            part.get_column("error").to_numpy().astype(bool),
+            part.get_column("cost_usd").fill_null(np.nan).to_numpy(),
+            part.get_column("tokens_in").fill_null(np.nan).to_numpy(),
+            part.get_column("tokens_out").fill_null(np.nan).to_numpy(),
+            part.get_column("quality").fill_null(np.nan).to_numpy(),
         )
-    return TelemetryBatch(source, variants, total, bad)
+    return TelemetryBatch(source, variants, df.height if total is None else total, bad)
 
 
 def _read_lines(path: Path) -> tuple[Any, int, dict[str, int]]:
@@ -136,8 +155,7 @@ def read_jsonl(path: Path) -> TelemetryBatch:
     import polars as pl
 
     try:
-        df = pl.read_ndjson(path, infer_schema_length=None)
-        return _from_frame(df, str(path), df.height, {})
+        return _from_frame(pl.scan_ndjson(path, infer_schema_length=10_000), str(path), None, {})
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, ValueError):
         df, total, bad = _read_lines(path)
         return _from_frame(df, str(path), total, bad)
@@ -150,7 +168,7 @@ def read_csv(path: Path) -> TelemetryBatch:
         df = pl.read_csv(path, infer_schema_length=0)  # all columns as text; cast later
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
-    return _from_frame(df, str(path), df.height, {})
+    return _from_frame(df, str(path), None, {})
 
 
 def from_records(records: list[dict[str, Any]], source: str = "records") -> TelemetryBatch:
