@@ -19,8 +19,11 @@ from govctl.errors import InputError
 M = TypeVar("M", bound=BaseModel)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys."""
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
+
+
+class _StrictLoader(_Base):  # type: ignore[misc,valid-type]
+    """SafeLoader (libyaml-backed when possible) that refuses duplicate mapping keys."""
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -61,15 +64,18 @@ class DocumentError(InputError):
 
 def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """Parse YAML strictly; return the data and the node tree (for line numbers)."""
+    loader = _StrictLoader(text)
     try:
-        node = yaml.compose(text, Loader=_StrictLoader)
-        data = yaml.load(text, Loader=_StrictLoader) if node is not None else None
+        node = loader.get_single_node()  # parse once: the nodes give line numbers too
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise DocumentError([Problem(source, line, "", f"invalid YAML: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise DocumentError([Problem(source, None, "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
     return data, node
 
 

@@ -25,18 +25,7 @@ FILE_TAG = "govctl.source_file"
 VAR_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 DEFAULT_MAX_CHARS = 4000
 
-SECRET_PATTERNS = [
-    ("openai-key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}")),
-    ("aws-access-key", re.compile(r"\bAKIA[0-9A-Z]{16}\b")),
-    ("github-token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}")),
-    ("slack-token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("private-key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
-]
-PII_PATTERNS = [
-    ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
-    ("phone", re.compile(r"(?<![\w{])\+?\d[\d ().-]{7,}\d(?![\w}])")),
-]
+from govctl.patterns import PII_PATTERNS, SECRET_PATTERNS  # noqa: E402
 
 
 class PromptSpec(BaseModel):

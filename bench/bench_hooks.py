@@ -1,0 +1,47 @@
+"""One pre-commit hook on 200 files against bare ``python -c "import pydantic, yaml"``.
+Target: <= 1.5x.
+
+Run: python bench/bench_hooks.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import ROOT, env, report, time_command
+
+
+def main() -> int:
+    prompt = (ROOT / "registry" / "prompts" / "support-answer.yaml").read_text()
+    policy = (ROOT / "policies" / "release.yaml").read_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "registry" / "prompts").mkdir(parents=True)
+        (root / "policies").mkdir()
+        files = []
+        for i in range(150):
+            p = root / "registry" / "prompts" / f"p{i}.yaml"
+            p.write_text(prompt.replace("name: support-answer", f"name: p{i}"))
+            files.append(str(p.relative_to(root)))
+        for i in range(50):
+            p = root / "policies" / f"pack{i}.yaml"
+            p.write_text(policy)
+            files.append(str(p.relative_to(root)))
+        e = env()
+        floor = time_command([sys.executable, "-c", "import pydantic, yaml"], environ=e)
+        validate = time_command([sys.executable, "-m", "govctl.hooks", "validate", *files],
+                                cwd=root, environ=e)
+        lint = time_command([sys.executable, "-m", "govctl.hooks", "prompt-lint",
+                             *files[:150]], cwd=root, environ=e)
+        secrets = time_command([sys.executable, "-m", "govctl.hooks", "secrets", *files],
+                               cwd=root, environ=e)
+    ok = report("govctl-validate on 200 files", validate, floor, 1.5)
+    ok &= report("govctl-prompt-lint on 150 files", lint, floor, 1.5)
+    ok &= report("govctl-secrets on 200 files", secrets, floor, 1.5)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

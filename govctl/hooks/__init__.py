@@ -1,0 +1,91 @@
+"""pre-commit hooks: policy enforced on every commit, in any repo that uses govctl.
+
+Small entry points that read only the files pre-commit passes them and never import
+typer, rich, mlflow, dvc, git or sqlalchemy, so they start fast and can run in parallel on
+batches. Output: one line per finding, ``path:line: rule-id message``; exit 1 on findings
+(``--json`` for tools). A file that cannot be parsed is a finding, never a traceback.
+
+    govctl-hook validate FILE...        documents match their schemas
+    govctl-hook signatures [--mode warn|fail] FILE...   signed documents changed
+    govctl-hook prompt-lint FILE...     the registry's prompt lint
+    govctl-hook data-guard [--max-kb N] [--data-kb N] [--pattern GLOB ...] FILE...
+    govctl-hook secrets FILE...         private keys, API keys, .env files
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Finding:
+    path: str
+    line: int | None
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else f"{self.path}:1"
+        return f"{where}: {self.rule} {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "rule": self.rule, "message": self.message}
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The governed repo (``govctl.toml``), else the current directory (pre-commit runs
+    hooks from the repository root)."""
+    here = (start or Path.cwd()).resolve()
+    for c in (here, *here.parents):
+        if (c / "govctl.toml").is_file():
+            return c
+    return Path.cwd().resolve()
+
+
+def _guard(path: str, fn: Callable[[str], list[Finding]]) -> list[Finding]:
+    try:
+        return fn(path)
+    except Exception as exc:  # a hook reports, it never crashes on a bad file
+        msg = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        first = msg.splitlines()[0] if msg else type(exc).__name__
+        return [Finding(path, None, "unreadable", first)]
+
+
+def run(name: str, argv: list[str] | None = None) -> int:
+    from govctl.hooks import checks
+
+    hook = checks.HOOKS[name]
+    ap = argparse.ArgumentParser(prog=f"govctl-hook {name}", description=hook.__doc__)
+    ap.add_argument("files", nargs="*")
+    ap.add_argument("--json", action="store_true", help="findings as JSON")
+    extra = getattr(hook, "add_arguments", None)
+    if extra:
+        extra(ap)
+    args = ap.parse_args(argv)
+    findings: list[Finding] = []
+    for f in args.files:
+        findings += _guard(f, lambda p: hook(p, args))
+    warn_only = getattr(args, "mode", "fail") == "warn"
+    if args.json:
+        sys.stdout.write(json.dumps([x.to_json() for x in findings], indent=2) + "\n")
+    else:
+        for x in findings:
+            sys.stdout.write(f"{x}\n")
+        if findings and warn_only:
+            sys.stdout.write(f"({len(findings)} warning(s); --mode warn does not block)\n")
+    return 1 if findings and not warn_only else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    from govctl.hooks import checks
+
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in checks.HOOKS:
+        sys.stdout.write(__doc__ or "")
+        sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
+    sys.exit(run(argv[0], argv[1:]))

@@ -1,0 +1,3 @@
+from govctl.hooks import main
+
+main()

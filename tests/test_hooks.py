@@ -1,0 +1,157 @@
+"""The hooks through the real pre-commit framework and real `git commit`s."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, git
+
+HOOKS = {
+    "govctl-validate": ("validate", r"^(policies|agreements|checklists|registry)/.*\.ya?ml$"),
+    "govctl-signatures": ("signatures",
+                          r"^(policies/trust\.yaml|agreements/[^/]+\.ya?ml|"
+                          r"checklists/releases/.*\.ya?ml)$"),
+    "govctl-prompt-lint": ("prompt-lint", r"^registry/prompts/.*\.ya?ml$"),
+    "govctl-data-guard": ("data-guard", ""),
+    "govctl-secrets": ("secrets", ""),
+}
+
+
+def _config() -> str:
+    lines = ["repos:", "  - repo: local", "    hooks:"]
+    for hook_id, (sub, files) in HOOKS.items():
+        lines += [f"      - id: {hook_id}", f"        name: {hook_id}",
+                  f"        entry: {sys.executable} -m govctl.hooks {sub}",
+                  "        language: system"]
+        if files:
+            lines.append(f"        files: '{files}'")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def hooked(signers, repo, cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path / "pre-commit-home"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    assert cli("agreement", "new", "support-bot").code == 0
+    for k in ("erin", "paul", "cora"):
+        assert cli("agreement", "sign", "support-bot", "--key", k).code == 0
+    (repo / ".pre-commit-config.yaml").write_text(_config())
+    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=repo, check=True,
+                   capture_output=True)
+    res = commit(repo, "governed repo", ".")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return repo
+
+
+def commit(repo: Path, message: str, *paths: str) -> subprocess.CompletedProcess:
+    git(repo, "add", *paths)
+    return subprocess.run(["git", "commit", "-qm", message], cwd=repo, capture_output=True,
+                          text=True, env=os.environ.copy())
+
+
+def refused(repo: Path, *paths: str) -> str:
+    res = commit(repo, "change", *paths)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert "Traceback" not in out
+    git(repo, "reset", "-q", "--hard", "HEAD")
+    return out
+
+
+def test_clean_changes_pass(hooked):
+    (hooked / "notes.md").write_text("release notes\n")
+    (hooked / "data").mkdir()
+    (hooked / "data" / "small.csv").write_text("a,b\n1,2\n")
+    res = commit(hooked, "clean", "notes.md", "data/small.csv")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_malformed_agreement_refused(hooked):
+    path = hooked / "agreements" / "support-bot.yaml"
+    path.write_text(path.read_text().replace("p95: 1500", "p95: 1500.5"))
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "p95: 1500.5" in t)
+    out = refused(hooked, "agreements/support-bot.yaml")
+    assert f"agreements/support-bot.yaml:{line}: invalid-agreement" in out
+    assert "float" in out
+
+
+def test_edited_signed_agreement_refused(hooked):
+    path = hooked / "agreements" / "support-bot.yaml"
+    path.write_text(path.read_text().replace("p95: 1500", "p95: 1800"))
+    out = refused(hooked, "agreements/support-bot.yaml")
+    assert "agreement-signature-void" in out
+    assert "compliance, eng-lead, product-owner" in out, out
+
+
+def test_prompt_with_undeclared_variable_refused(hooked):
+    path = hooked / "registry" / "prompts" / "support-answer.yaml"
+    path.write_text(path.read_text().replace("Question: {{question}}",
+                                             "Question: {{question}} from {{customer_name}}"))
+    out = refused(hooked, "registry/prompts/support-answer.yaml")
+    assert "registry/prompts/support-answer.yaml:" in out
+    assert "prompt-undeclared-variable" in out and "customer_name" in out
+
+
+def test_large_csv_not_in_dvc_refused(hooked):
+    (hooked / "data").mkdir()
+    with (hooked / "data" / "big.csv").open("w") as fh:
+        row = "question,answer,intent,split\n"
+        fh.write(row * (5 * 1024 * 1024 // len(row)))
+    out = refused(hooked, "data/big.csv")
+    assert "data/big.csv:1: large-file" in out and "DVC" in out
+
+
+def test_private_key_refused(hooked, govctl_home):
+    key = (govctl_home / "keys" / "erin.key").read_text()
+    (hooked / "deploy").mkdir()
+    (hooked / "deploy" / "signing.pem").write_text("# oops\n" + key)
+    (hooked / ".env").write_text("OPENAI_API_KEY=sk-abcdefghijklmnopqrstuvwxyz123456\n")
+    out = refused(hooked, "deploy/signing.pem", ".env")
+    assert "deploy/signing.pem:2: private-key" in out
+    assert ".env:1: env-file" in out and ".env:1: api-key" in out
+
+
+def test_unparsable_file_is_reported_not_crashed(hooked):
+    (hooked / "policies" / "extra.yaml").write_text("rules: [\n  - {id: X\n")
+    out = refused(hooked, "policies/extra.yaml")
+    assert "policies/extra.yaml:" in out and "invalid YAML" in out
+
+
+def test_dvc_file_not_inventoried(hooked):
+    (hooked / "data").mkdir()
+    (hooked / "data" / "x.csv.dvc").write_text("outs:\n- md5: " + "a" * 32 + "\n  path: x.csv\n")
+    out = refused(hooked, "data/x.csv.dvc")
+    assert "dvc-not-inventoried" in out and "data/x.csv" in out
+
+
+def test_signatures_warn_mode_and_json(hooked):
+    path = hooked / "agreements" / "support-bot.yaml"
+    path.write_text(path.read_text().replace("p95: 1500", "p95: 1800"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = [sys.executable, "-m", "govctl.hooks", "signatures", "agreements/support-bot.yaml"]
+    res = subprocess.run([*run, "--mode", "warn"], cwd=hooked, capture_output=True, text=True,
+                         env=env)
+    assert res.returncode == 0 and "agreement-signature-void" in res.stdout
+    res = subprocess.run([*run, "--json"], cwd=hooked, capture_output=True, text=True, env=env)
+    assert res.returncode == 1
+    assert json.loads(res.stdout)[0]["rule"] == "agreement-signature-void"
+
+
+def test_hooks_import_nothing_heavy(hooked):
+    probe = ("import sys, runpy; sys.argv = ['govctl-hook', 'validate', "
+             "'agreements/support-bot.yaml', 'registry/prompts/support-answer.yaml', "
+             "'policies/trust.yaml', 'checklists/prelaunch.yaml']\n"
+             "try:\n    runpy.run_module('govctl.hooks', run_name='__main__')\n"
+             "except SystemExit as e:\n    code = e.code\n"
+             "heavy = {'typer', 'rich', 'mlflow', 'dvc', 'git', 'sqlalchemy'} & "
+             "{m.split('.')[0] for m in sys.modules}\n"
+             "print('HEAVY', sorted(heavy), 'CODE', code)\n")
+    res = subprocess.run([sys.executable, "-c", probe], cwd=hooked, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "HEAVY [] CODE 0" in res.stdout, res.stdout + res.stderr
