@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from govctl import canary_stats as st
-from govctl.telemetry import TelemetryBatch
+from govctl.telemetry import TelemetryBatch, Variant
 
 
 @dataclass
@@ -79,6 +79,23 @@ class Analysis:
                 "verdict": self.verdict, "reason": self.reason(),
                 "checks": [c.to_json() for c in self.checks], "telemetry": self.telemetry,
                 "config": self.config.__dict__}
+
+
+def variant_stats(v: Variant) -> dict[str, Any]:
+    """Summary of one variant's traffic (for the ledger, reports and charts)."""
+    if not v.n:
+        return {"n": 0}
+    q = np.percentile(v.latency_ms, [5, 25, 50, 75, 90, 95, 99])
+    costs = v.cost_usd[~np.isnan(v.cost_usd)]
+    # decimal strings: this goes into signed ledger entries, which hold no floats
+    return {
+        "n": v.n,
+        "latency_ms": dict(zip(["p5", "p25", "p50", "p75", "p90", "p95", "p99"],
+                               [f"{float(x):.6g}" for x in q], strict=True)),
+        "error_rate": f"{float(v.error.mean()):.6g}",
+        "errors": int(v.error.sum()),
+        "cost_per_request_usd": f"{float(costs.mean()):.6g}" if costs.size else None,
+    }
 
 
 def _p95(a: np.ndarray) -> float:
@@ -194,5 +211,6 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
     verdicts = {c.verdict for c in checks}
     verdict = ("fail" if "fail" in verdicts else "inconclusive"
                if "inconclusive" in verdicts or not checks or not enough else "pass")
-    return Analysis(str(baseline_version), str(canary_version), verdict, checks,
-                    batch.summary(), cfg)
+    summary = batch.summary()
+    summary["variants"] = {"baseline": variant_stats(base), "canary": variant_stats(can)}
+    return Analysis(str(baseline_version), str(canary_version), verdict, checks, summary, cfg)

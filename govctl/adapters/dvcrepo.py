@@ -53,6 +53,17 @@ def init_repo(root: Path) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _cwd(root: Path) -> Iterator[None]:
+    """DVC resolves paths and stage directories against the working directory."""
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def _open(root: Path):  # noqa: ANN202 - dvc.repo.Repo
     quiet_env()
     from dvc.repo import Repo
@@ -77,7 +88,7 @@ def track(root: Path, rel_path: str) -> dict[str, object]:
     old_ignore = gitignore.read_bytes() if gitignore.exists() else None
     repo = _open(root)
     try:
-        with quiet():
+        with quiet(), _cwd(root):
             stages = repo.add([rel_path])
         out = stages[0].outs[0]
         return _record(out.hash_info.value, out.meta.size, out.meta.nfiles)
@@ -115,7 +126,7 @@ def modified(root: Path, targets: list[str]) -> dict[str, str]:
     """Outputs whose workspace bytes differ from what DVC recorded: path -> state."""
     repo = _open(root)
     try:
-        with quiet():
+        with quiet(), _cwd(root):
             status = repo.status(targets=targets) if targets else {}
     except Exception as exc:
         raise ExternalError(f"dvc status failed: {exc}") from None
@@ -128,3 +139,27 @@ def modified(root: Path, targets: list[str]) -> dict[str, str]:
                 for path, state in (item.get("changed outs") or {}).items():
                     out[path] = str(state)
     return out
+
+
+def add_stage(root: Path, name: str, cmd: str, deps: list[str], outs: list[str]) -> None:
+    """``dvc stage add`` (overwriting a stage of the same name)."""
+    repo = _open(root)
+    try:
+        with quiet(), _cwd(root):
+            repo.stage.add(name=name, cmd=cmd, deps=deps, outs=outs, force=True)
+    except Exception as exc:
+        raise ExternalError(f"dvc stage add {name} failed: {exc}") from None
+    finally:
+        repo.close()
+
+
+def reproduce(root: Path) -> None:
+    """``dvc repro``: run the pipeline's changed stages and record their hashes in dvc.lock."""
+    repo = _open(root)
+    try:
+        with quiet(), _cwd(root):
+            repo.reproduce()
+    except Exception as exc:
+        raise ExternalError(f"dvc repro failed: {exc}") from None
+    finally:
+        repo.close()

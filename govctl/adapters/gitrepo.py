@@ -102,3 +102,14 @@ def dataset_versions(root: Path, files: list[str]) -> list[dict[str, object]]:
             "md5": md5,
         })
     return out
+
+
+def commit_all(root: Path, message: str, author: str = "govctl demo",
+               email: str = "demo@example.invalid") -> str:
+    """Stage everything (respecting .gitignore) and commit; returns the commit sha."""
+    import git
+
+    repo = git.Repo(root)
+    repo.git.add(A=True)
+    actor = git.Actor(author, email)
+    return repo.index.commit(message, author=actor, committer=actor).hexsha

@@ -20,7 +20,7 @@ def read(repo: GovernedRepo, experiment: str, max_traces: int = 100_000) -> list
         records: list[dict[str, Any]] = []
         token = None
         while len(records) < max_traces:
-            page = c.search_traces(experiment_ids=[exp.experiment_id], max_results=500,
+            page = c.search_traces(locations=[exp.experiment_id], max_results=500,
                                    page_token=token, include_spans=False,
                                    flush=token is None)
             for trace in page:

@@ -36,6 +36,15 @@ class RetrievalModel:
     latency_ms: int = 0
     degrade: float = 0.0  # fraction of answers deliberately misrouted (a regression)
 
+    def to_json(self) -> dict:
+        return {"weights": self.weights, "articles": self.articles,
+                "latency_ms": self.latency_ms, "degrade": self.degrade}
+
+    @classmethod
+    def from_json(cls, data: dict) -> RetrievalModel:
+        return cls(data["weights"], data["articles"], int(data.get("latency_ms", 0)),
+                   float(data.get("degrade", 0.0)))
+
     @classmethod
     def train(cls, questions: list[tuple[str, str]], corpus: list[dict[str, str]],
               **params: float) -> RetrievalModel:

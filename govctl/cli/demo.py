@@ -1,0 +1,48 @@
+"""govctl demo and govctl report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from govctl.cli._common import JSON_OPT, emit_json, ok, repo
+
+
+def demo(
+    directory: Path = typer.Option(Path("govctl-demo"), "--dir", help="Where to build the demo "
+                                   "(must not exist or be empty)."),
+    regression: str = typer.Option("latency", "--regression", help="What the third candidate "
+                                   "gets wrong: latency (rolled back by the canary) or none."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Build a governed example service end to end on embedded defaults and narrate it.
+
+    Inventoried data and a DVC pipeline, a trained model in a SQLite MLflow store, pinned
+    prompts, a signed agreement, checklist sign-offs, the gate, canaries fed by real calls
+    through the routing library, an automatic rollback, an emergency rollback, the audit
+    and release dossiers. The demo's keys stay in DIR/.keys.
+
+    Example: govctl demo --dir /tmp/govctl-demo
+    """
+    from govctl.demo.run import run
+
+    summary = run(directory, regression=regression, quiet=as_json)
+    if as_json:
+        emit_json(summary)
+
+
+def report(
+    service: str = typer.Argument(...),
+    version: str = typer.Option(..., "--version", "-v"),
+    out: Path = typer.Option(..., "--out", help="FILE.html (self-contained) or FILE.md."),
+) -> None:
+    """Write the release dossier: lineage, agreement and signers, checklist, gate, canary
+    steps with charts, ledger entries and whether the ledger verifies.
+
+    Example: govctl report support-bot --version 3 --out dossier.html
+    """
+    from govctl.report import write_report
+
+    path = write_report(repo(), service, version, out)
+    ok(f"wrote {path}")

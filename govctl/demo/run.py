@@ -1,0 +1,359 @@
+"""``govctl demo``: a real example service governed end to end on embedded defaults.
+
+Everything goes through the same library functions as the CLI: a git + DVC repo, a DVC
+pipeline, a trained model logged to a SQLite MLflow store, prompts, signed agreement,
+checklist sign-offs, the gate, canaries fed by real calls through the routing library
+(MLflow traces), an automatic rollback of a regressed candidate, an emergency rollback, the
+audit, and the release dossier.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from govctl.errors import InputError
+
+SERVICE = "support-bot"
+SIGNERS = {  # name -> roles
+    "alex": ["admin", "ml-engineer", "releaser", "oncall"],
+    "erin": ["eng-lead"],
+    "paul": ["product-owner"],
+    "cora": ["compliance"],
+}
+SIGNOFF_BY_ROLE = {"eng-lead": "erin", "product-owner": "paul", "compliance": "cora",
+                   "oncall": "alex"}
+
+
+@dataclass
+class Narrator:
+    quiet: bool = False
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=self.quiet, highlight=False)
+
+    def step(self, title: str) -> None:
+        self.steps.append({"step": title, "t": round(time.monotonic() - self.started, 1)})
+        if not self.quiet:
+            self.console.rule(f"[bold]{len(self.steps)}. {title}", align="left")
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(f"  {text}")
+
+
+class Service:
+    """The demo's serving layer: routes each request with govctl.routing, loads the routed
+    model version's weights from MLflow, answers, and tags the MLflow trace."""
+
+    def __init__(self, repo: Any, experiment: str) -> None:
+        from govctl.adapters import mlflowstore
+        from govctl.routing import Router
+
+        self.repo = repo
+        self.router = Router.for_repo(str(repo.root), SERVICE, ttl_seconds=0)
+        self.models: dict[str, Any] = {}
+        self.client = mlflowstore.client(repo)
+        import mlflow
+
+        mlflowstore.configure(repo)
+        mlflow.set_experiment(experiment)
+
+    def model(self, version: str) -> Any:
+        if version not in self.models:
+            import mlflow
+
+            from govctl.demo.model import RetrievalModel
+
+            mv = self.client.get_model_version(SERVICE, version)
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"runs:/{mv.run_id}/model/weights.json")
+            self.models[version] = RetrievalModel.from_json(json.loads(Path(path).read_text()))
+        return self.models[version]
+
+    def handle(self, session: str, question: str, intent: str) -> None:
+        import mlflow
+
+        from govctl.routing import tag_trace
+
+        @mlflow.trace(name="answer")
+        def answer() -> dict[str, str]:
+            variant, version = self.router.route(session)
+            reply = self.model(version).answer(question)
+            tokens_in = 180 + 4 * len(question.split()) + 60
+            tokens_out = len(reply["answer"].split()) + 8
+            tag_trace(version, variant=variant, tokens_in=tokens_in, tokens_out=tokens_out,
+                      cost_usd=round(tokens_in * 1e-7 + tokens_out * 4e-7, 8),
+                      quality=1.0 if reply["intent"] == intent else 0.0, session_id=session)
+            return reply
+
+        answer()
+
+
+def _write_policy(root: Path) -> None:
+    path = root / "policies" / "release.yaml"
+    text = path.read_text()
+    text = text.replace("production: [5, 25, 50, 100]", "production: [20, 50, 100]")
+    text = text.replace("min_samples: 200 ", "min_samples: 50  ")
+    path.write_text(text)
+
+
+def _write_agreement(repo: Any) -> None:
+    from govctl import agreements
+
+    path = agreements.new(repo, SERVICE)
+    text = path.read_text()
+    for old, new in (("p50: 600", "p50: 40"), ("p95: 1500", "p95: 300"),
+                     ("p99: 3000", "p99: 600"), ('error_rate: "0.01"', 'error_rate: "0.02"'),
+                     ('max_cost_per_request_usd: "0.02"', 'max_cost_per_request_usd: "0.002"'),
+                     ("eval_dataset: support-bot-eval", "eval_dataset: support-eval")):
+        text = text.replace(old, new)
+    path.write_text(text)
+
+
+def _train(repo: Any, n: Narrator, version_note: str, **params: Any) -> str:
+    import mlflow
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    from govctl import datasets
+    from govctl.adapters import mlflowstore
+    from govctl.demo import corpus
+    from govctl.demo.model import RetrievalModel
+
+    root = repo.root
+    train = corpus.read_questions(root / "data/prepared/train.csv")
+    evals = corpus.read_questions(root / "data/prepared/eval.csv")
+    docs = corpus.read_corpus(root / "data/corpus/articles.jsonl")
+    model = RetrievalModel.train(train, docs, **params)
+    accuracy = model.accuracy(evals)
+    grounded = sum(model.answer(q)["citation"] == i for q, i in evals) / len(evals)
+    exp = mlflowstore.configure(repo)
+    with mlflow.start_run(experiment_id=exp, run_name=f"train {version_note}") as run:
+        mlflow.log_params({"latency_ms": params.get("latency_ms", 0),
+                           "degrade": params.get("degrade", 0.0), "note": version_note})
+        mlflow.log_metrics({"accuracy": accuracy, "groundedness": grounded})
+        for name, context in (("support-train", "training"), ("support-eval", "eval"),
+                              ("help-articles", "training")):
+            e = datasets.get(repo, name)
+            mlflow.log_input(MetaDataset(HTTPDatasetSource(f"dvc://{e.path}"), name=name,
+                                         digest=e.hash[:8]), context=context)
+        mlflow.log_dict(model.to_json(), "model/weights.json")
+        mlflow.log_text("flavors: {govctl_demo: {loader: govctl.demo.model}}\n",
+                        "model/MLmodel")
+    n.say(f"trained ({version_note}): accuracy {accuracy:.3f}, groundedness {grounded:.3f} "
+          f"on the held-out eval set; run {run.info.run_id[:12]}")
+    return run.info.run_id
+
+
+def _traffic(service: Service, n_requests: int, seed: int) -> None:
+    from govctl.demo import corpus
+
+    qs = corpus.read_questions(service.repo.root / "data/prepared/eval.csv")
+    for i in range(n_requests):
+        q, intent = qs[(i * 7 + seed) % len(qs)]
+        service.handle(f"session-{seed}-{i}", q, intent)
+
+
+def _rollout(repo: Any, key: Any, n: Narrator, version: str, experiment: str, seed: int,
+             min_samples: int) -> str:
+    """Feed each canary step with real traffic and advance until pass, fail or stable."""
+    from govctl import release
+
+    service = Service(repo, experiment)
+    while True:
+        st = release.state(repo, SERVICE)
+        if st.canary != version:
+            return "stable" if st.stable == version else "rolled back"
+        share = st.weight_bps / 10_000 if st.stable else 1.0
+        other = 1.0 - share
+        need = min_samples / max(min(share, other) if other > 0 else share, 0.01)
+        _traffic(service, math.ceil(need * 1.25), seed)
+        seed += 1
+        outcome = release.advance(repo, key, SERVICE, f"mlflow:{experiment}")
+        for c in outcome.analysis.checks:
+            if c.kind == "baseline" and c.metric == "latency_p95_ms":
+                n.say(f"  p95 latency canary {c.canary:.0f} ms vs stable {c.baseline:.0f} ms "
+                      f"(n={c.n_canary}/{c.n_baseline})")
+        for m in outcome.messages:
+            n.say(m)
+        if outcome.analysis.verdict == "inconclusive":
+            continue
+
+
+def run(directory: Path, *, regression: str = "latency", quiet: bool = False) -> dict[str, Any]:
+    from govctl import agreements, datasets, registry, release
+    from govctl.adapters import dvcrepo, gitrepo
+    from govctl.bootstrap import init
+    from govctl.config import find_repo
+    from govctl.demo import corpus
+    from govctl.keys import KeyStore
+    from govctl.report import write_report
+
+    if regression not in ("latency", "none"):
+        raise InputError("--regression must be 'latency' or 'none'")
+    directory = directory.expanduser().resolve()
+    if directory.exists() and any(directory.iterdir()):
+        raise InputError(f"{directory} exists and is not empty; choose another --dir")
+    n = Narrator(quiet=quiet)
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # the narration says what happens
+    home = directory / ".keys"
+    os.environ["GOVCTL_HOME"] = str(home)
+    os.environ.pop("GOVCTL_KEY_PASSPHRASE", None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("GOVCTL_LEDGER_URL", None)
+    store = KeyStore(home / "keys")
+
+    n.step("Keys and a governed repo")
+    for name in SIGNERS:
+        store.generate(name, passphrase_env=None)
+    root = directory / "support-bot"
+    init(root, "alex", keystore=store)
+    (directory / ".gitignore").write_text(".keys/\n")
+    repo = find_repo(root)
+    from govctl import trust
+
+    keys = {name: store.load(name) for name in SIGNERS}
+    policy_signers = [s.model_dump(exclude_none=True) for s in trust.read_current(repo).signers]
+    for name, roles in SIGNERS.items():
+        if name == "alex":
+            policy_signers[0]["roles"] = roles
+            continue
+        k = keys[name]
+        from govctl.dsse import b64e
+
+        policy_signers.append({"name": name, "key_id": k.key_id,
+                               "public_key": b64e(k.public_raw), "roles": roles})
+    trust.amend(repo, {"signers": policy_signers}, [keys["alex"]])
+    from govctl import ledger
+
+    ledger.record(repo, keys["alex"], "trust.update",
+                  {"kind": "trust", "name": "policy", "version": 2},
+                  note="demo signers: erin eng-lead, paul product-owner, cora compliance")
+    _write_policy(root)
+    n.say(f"repo {root} (git + DVC), keys in {home}, trust policy v2 with 4 signers")
+
+    n.step("Data: inventory and a DVC pipeline")
+    corpus.write_raw_questions(root / "data/raw/tickets.csv")
+    corpus.write_corpus(root / "data/corpus/articles.jsonl")
+    a = keys["alex"]
+    datasets.add(repo, a, root / "data/raw/tickets.csv", name="raw-tickets", kind="raw",
+                 sensitivity="confidential", pii="pseudonymized", owner="support-ops",
+                 regulations=["GDPR"], retention_days=365, source="support ticket export")
+    datasets.add(repo, a, root / "data/corpus/articles.jsonl", name="help-articles",
+                 kind="retrieval", sensitivity="public", pii="none", owner="docs-team",
+                 source="help centre")
+    (root / "data/prepared").mkdir(parents=True, exist_ok=True)
+    cmd = f'"{sys.executable}" -m govctl.demo.stages prepare data/raw/tickets.csv data/prepared'
+    dvcrepo.add_stage(root, "prepare", cmd, ["data/raw/tickets.csv"],
+                      ["data/prepared/train.csv", "data/prepared/eval.csv"])
+    dvcrepo.reproduce(root)
+    datasets.add(repo, a, root / "data/prepared/train.csv", name="support-train", kind="train",
+                 sensitivity="confidential", pii="pseudonymized", owner="ml-team")
+    datasets.add(repo, a, root / "data/prepared/eval.csv", name="support-eval", kind="eval",
+                 sensitivity="confidential", pii="pseudonymized", owner="ml-team")
+    n.say("raw tickets → prepare → train / held-out eval, plus the retrieval corpus; "
+          "all four inventoried with their DVC hashes")
+
+    n.step("Agreement: SLOs and budget, signed by three roles")
+    _write_agreement(repo)
+    for name in ("erin", "paul", "cora"):
+        report, _ = agreements.sign(repo, SERVICE, keys[name])
+    n.say(f"agreement v1 {report.state}: p95 ≤ 300 ms, error rate ≤ 2%, ≤ $0.002/request")
+
+    n.step("Prompts registered and pinned")
+    synced = registry.sync_prompts(repo, a)
+    n.say(", ".join(f"{p['name']} v{p['version']} ({p['sha256'][:12]})" for p in synced))
+    gitrepo.commit_all(root, "governed support-bot: data, pipeline, agreement, prompts")
+
+    min_samples = 50
+    versions = {}
+    n.step("Model v1: trained, registered, gated, canaried, stable")
+    run1 = _train(repo, n, "v1 baseline", latency_ms=10)
+    versions["v1"] = registry.register_model(repo, a, SERVICE, run1,
+                                             dataset_names=["support-train", "support-eval",
+                                                            "help-articles"])["version"]
+    _release(repo, keys, n, versions["v1"], first=True)
+    n.say(_rollout(repo, a, n, versions["v1"], "traffic-v1", 1, min_samples))
+
+    n.step("Model v2: an improvement, rolled out step by step")
+    run2 = _train(repo, n, "v2 tuned", latency_ms=10)
+    versions["v2"] = registry.register_model(repo, a, SERVICE, run2, dataset_names=[
+        "support-train", "support-eval", "help-articles"])["version"]
+    _release(repo, keys, n, versions["v2"])
+    n.say(_rollout(repo, a, n, versions["v2"], "traffic-v2", 100, min_samples))
+
+    n.step(f"Model v3: a candidate with {'a latency' if regression == 'latency' else 'no'} "
+           "regression")
+    run3 = _train(repo, n, "v3 bigger context", latency_ms=40 if regression == "latency" else 10)
+    versions["v3"] = registry.register_model(repo, a, SERVICE, run3, dataset_names=[
+        "support-train", "support-eval", "help-articles"])["version"]
+    _release(repo, keys, n, versions["v3"])
+    v3_outcome = _rollout(repo, a, n, versions["v3"], "traffic-v3", 200, min_samples)
+    n.say(f"v3: {v3_outcome}")
+
+    n.step("Emergency rollback")
+    out = release.rollback(repo, a, SERVICE, "incident drill: refund answers under review")
+    for m in out.messages:
+        n.say(m)
+
+    n.step("Audit and the release dossier")
+    from govctl.ledger import Ledger, trusted_keys
+
+    check = Ledger.for_repo(repo).verify(trusted=trusted_keys(repo))
+    n.say(f"audit verify: {'intact' if check.ok else 'BROKEN'} — {check.entries} entries, "
+          f"{check.signatures_checked} signatures")
+    reports = directory / "reports"
+    files = []
+    for label in ("v2", "v3"):
+        for ext in ("html", "md"):
+            path = reports / f"{SERVICE}-{label}.{ext}"
+            write_report(repo, SERVICE, versions[label], path)
+            files.append(str(path))
+    gitrepo.commit_all(root, "release records")
+    n.say("dossiers: " + ", ".join(files))
+    final = release.state(repo, SERVICE)
+    summary = {
+        "directory": str(directory), "repo": str(root), "govctl_home": str(home),
+        "versions": versions, "v3": v3_outcome, "stable": final.stable,
+        "audit_ok": check.ok, "ledger_entries": check.entries, "reports": files,
+        "mlflow": f"sqlite:///{root / '.govctl' / 'mlflow.db'}",
+        "seconds": round(time.monotonic() - n.started, 1), "steps": n.steps,
+    }
+    if not quiet:
+        n.console.rule("[bold green]done", align="left")
+        n.console.print(f"governed repo: {root}\nMLflow store:  {summary['mlflow']}\n"
+                        f"ledger:        {root / '.govctl' / 'ledger.db'}\n"
+                        f"dossiers:      {reports}\n"
+                        f"finished in {summary['seconds']} s. Act as the demo's signers with:\n")
+        n.console.print(f"  export GOVCTL_HOME={home}\n  cd {root} && govctl status")
+    return summary
+
+
+def _release(repo: Any, keys: dict[str, Any], n: Narrator, version: str,
+             first: bool = False) -> None:
+    from govctl import checklists, gate, release
+
+    cl = checklists.new(repo, SERVICE, version, first_release=first)
+    for item in cl.items:
+        if item.kind == "signoff":
+            checklists.sign_off(repo, SERVICE, version, item.id,
+                                keys[SIGNOFF_BY_ROLE[item.role]], note="demo review")
+    report = gate.evaluate(repo, SERVICE, version)
+    passed = sum(r.status == "pass" for r in report.results)
+    n.say(f"checklist signed off; gate: {passed}/{len(report.results)} items pass")
+    out = release.promote(repo, keys["alex"], SERVICE, version)
+    for m in out.messages:
+        n.say(m)

@@ -1,0 +1,98 @@
+"""The quickstart demo end to end (as the README runs it), and its dossier in a browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import run_subprocess
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo") / "govctl-demo"
+    res = run_subprocess("demo", "--dir", str(d), "--json", cwd=d.parent,
+                         env={"GOVCTL_NOW": "", "NO_COLOR": "1"})
+    assert res.code == 0, res.err[-3000:]
+    return d, json.loads(res.out)
+
+
+def test_demo_runs_the_whole_lifecycle(demo):
+    d, summary = demo
+    assert summary["audit_ok"] is True and summary["ledger_entries"] > 50
+    assert summary["v3"] == "rolled back"            # the canary analysis caught v3
+    assert summary["stable"] == summary["versions"]["v1"]  # after the emergency rollback
+    for f in summary["reports"]:
+        assert Path(f).stat().st_size > 1000
+    assert summary["seconds"] < 120
+    keys = Path(summary["govctl_home"]) / "keys"
+    assert keys.is_dir() and str(keys).startswith(str(d))  # keys stay inside the demo
+    # the repo it leaves behind works with every govctl command
+    env = {"GOVCTL_HOME": summary["govctl_home"], "GOVCTL_NOW": ""}
+    repo = Path(summary["repo"])
+    assert run_subprocess("audit", "verify", cwd=repo, env=env).code == 0
+    assert run_subprocess("trust", "verify", cwd=repo, env=env).code == 0
+    assert run_subprocess("agreement", "verify", "support-bot", cwd=repo, env=env).code == 0
+    assert run_subprocess("data", "verify", cwd=repo, env=env).code == 0
+    assert run_subprocess("prompt", "verify", cwd=repo, env=env).code == 0
+    status = run_subprocess("status", "support-bot", "--json", cwd=repo, env=env)
+    assert status.code == 0 and json.loads(status.out)["stable"] == summary["versions"]["v1"]
+    log = json.loads(run_subprocess("audit", "log", "--action", "canary.rollback", "--json",
+                                    cwd=repo, env=env).out)
+    assert "latency_p95_ms" in log[-1]["note"]
+
+
+def test_dossier_content(demo):
+    d, summary = demo
+    html = (d / "reports" / "support-bot-v3.html").read_text()
+    for section in ("lineage", "model", "agreement", "checklist", "gate", "canary", "ledger"):
+        assert f"<section id='{section}'>" in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
+    assert "fail" in html and "latency" in html and "<svg" in html
+    md = (d / "reports" / "support-bot-v2.md").read_text()
+    assert "```mermaid" in md and "## Canary steps" in md and "intact" in md
+
+
+def test_report_command_and_bad_suffix(demo, tmp_path):
+    _d, summary = demo
+    env = {"GOVCTL_HOME": summary["govctl_home"], "GOVCTL_NOW": ""}
+    repo = Path(summary["repo"])
+    out = tmp_path / "dossier.html"
+    res = run_subprocess("report", "support-bot", "--version", "2", "--out", str(out), cwd=repo,
+                         env=env)
+    assert res.code == 0 and out.exists()
+    res = run_subprocess("report", "support-bot", "--version", "2", "--out",
+                         str(tmp_path / "x.pdf"), cwd=repo, env=env)
+    assert res.code == 2 and "use a .html or .md" in res.err
+
+
+def test_without_regression_the_third_candidate_passes(tmp_path):
+    res = run_subprocess("demo", "--dir", str(tmp_path / "d"), "--regression", "none",
+                         "--json", cwd=tmp_path, env={"GOVCTL_NOW": ""})
+    assert res.code == 0, res.err[-3000:]
+    summary = json.loads(res.out)
+    assert summary["v3"] == "stable"
+
+
+def test_dossier_renders_in_a_real_browser(demo, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    d, _ = demo
+    page = (d / "reports" / "support-bot-v3.html").as_uri()
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    shot = tmp_path / "dossier.png"
+    subprocess.run([*flags, "--window-size=1200,2000", f"--screenshot={shot}", page],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 20_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dom = subprocess.run([*flags, "--dump-dom", page], capture_output=True, text=True,
+                         timeout=120).stdout
+    for section in ("lineage", "agreement", "checklist", "canary", "ledger"):
+        assert f'<section id="{section}">' in dom
+    assert dom.count("<svg") >= 3 and 'class="chart latency"' in dom
