@@ -299,6 +299,34 @@ def verify(repo: GovernedRepo, name: str | None = None) -> list[Finding]:
     return findings
 
 
+def dvc_target(repo: GovernedRepo, e: DatasetEntry) -> str:
+    if e.tracked_by == "dvc-file":
+        return f"{e.path}.dvc"
+    node = lineage.build(repo).nodes.get(lineage.data_id(e.path))
+    return node.attrs.get("produced_by", "") if node else ""
+
+
+def check_pushed(repo: GovernedRepo, names: Iterable[str]) -> tuple[str | None, list[Finding]]:
+    """Which of the datasets are not in the DVC default remote yet. Returns (remote name,
+    findings); (None, []) when no remote is configured."""
+    from govctl.adapters import dvcrepo
+
+    remote = dvcrepo.default_remote(repo.root)
+    if remote is None:
+        return None, []
+    entries = {e.name: e for e in inventory(repo)}
+    targets = {dvc_target(repo, entries[n]): n for n in names if n in entries}
+    missing = dvcrepo.not_pushed(repo.root, [t for t in targets if t])
+    out = []
+    for e in (entries[n] for n in names if n in entries):
+        gone = [p for p in missing if p == e.path or p.startswith(e.path + "/")]
+        if gone:
+            out.append(Finding(e.name, "not-pushed",
+                               f"{e.path} is not in DVC remote {remote!r} ({len(gone)} "
+                               "file(s) missing); run 'govctl data push'"))
+    return remote, out
+
+
 def used_by(repo: GovernedRepo, name: str) -> list[dict[str, str]]:
     """Model versions registered with this dataset, from the ledger."""
     from govctl.ledger import Ledger

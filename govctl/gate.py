@@ -118,6 +118,23 @@ def _verified(ctx: Context) -> Check:
     return Check(True, "every dataset's bytes match its recorded DVC hash", {"datasets": recorded})
 
 
+@check("data.pushed")
+def _pushed(ctx: Context) -> Check:
+    from govctl import datasets
+
+    required = bool(ctx.policies.param("GOV-DATA-REMOTE", "required", ctx.env, default=False))
+    remote, found = datasets.check_pushed(ctx.repo, ctx.dataset_names())
+    if remote is None:
+        if required:
+            return Check(False, f"policy GOV-DATA-REMOTE requires a DVC remote for {ctx.env}; "
+                         "none is configured (dvc remote add -d NAME URL)")
+        return Check(True, "no DVC remote configured (single-machine mode; policy "
+                     "GOV-DATA-REMOTE does not require one here)")
+    if found:
+        return Check(False, "; ".join(f.message for f in found), {"remote": remote})
+    return Check(True, f"every dataset is in DVC remote {remote!r}", {"remote": remote})
+
+
 @check("data.eval-disjoint")
 def _disjoint(ctx: Context) -> Check:
     from govctl import datasets

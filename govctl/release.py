@@ -316,7 +316,9 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
     with Ledger.for_repo(repo).lock(_subject(service), key.name):
         messages = recover(repo, key, service)
         st = state(repo, service, env)
-        if to_version is None:
+        if to_version is None and st.canary and st.stable:
+            target = st.stable  # during a canary the emergency is the canary: end it
+        elif to_version is None:
             history = stable_history(repo, service, env)
             current = st.stable
             earlier = [v for v in history if v != current]

@@ -207,3 +207,21 @@ def test_key_without_role_cannot_add(data_repo, cli):
               "--sensitivity", "public", "--pii", "none", "--owner", "o", "--key", "cora")
     assert res.code == 1 and "may not data.add" in res.err
     assert _snapshot(data_repo) == before
+
+
+def test_remote_push_and_gate_evidence(data_repo, cli, tmp_path):
+    from govctl import datasets
+    from govctl.config import find_repo
+
+    assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
+               *ADD).code == 0
+    res = cli("data", "push")
+    assert res.code == 2 and "no DVC default remote" in res.err
+    dvc(data_repo, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    r = find_repo()
+    remote, missing = datasets.check_pushed(r, ["support-train"])
+    assert remote == "shared" and [f.code for f in missing] == ["not-pushed"]
+    res = cli("data", "push", "--json")
+    assert res.code == 0 and res.json["not_pushed"] == []
+    assert datasets.check_pushed(r, ["support-train"]) == ("shared", [])
+    assert cli("data", "verify").code == 0

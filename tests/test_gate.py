@@ -28,6 +28,7 @@ def test_blocks_on_missing_signoffs_then_passes(release, cli):
     assert items["pii-retention"]["status"] == "pending"
     assert "needs a sign-off by compliance" in items["pii-retention"]["reason"]
     assert {k for k, v in items.items() if v["status"] != "pass"} == {"pii-retention"}
+    assert "no DVC remote configured" in items["data-pushed"]["reason"]
     assert items["eval-metrics"]["status"] == "pass"
     assert "accuracy 0.91 >= 0.85" in items["eval-metrics"]["reason"]
     table = cli("gate", "support-bot", "--version", release, "--key", "rita")
@@ -152,3 +153,16 @@ def test_unknown_check_fails_closed(release, cli, repo):
     ok(cli("checklist", "new", "support-bot", "--version", release, "--template", "custom"))
     res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
     assert res.code == 1 and "failing closed" in _items(res)["magic"]["reason"]
+
+
+def test_datasets_must_be_pushed_when_a_remote_exists(release, cli, repo, tmp_path):
+    from test_data import dvc
+
+    sign_all(cli, release, first_release=True)
+    dvc(repo, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 1
+    assert "not in DVC remote 'shared'" in _items(res)["data-pushed"]["reason"]
+    ok(cli("data", "push"))
+    res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
+    assert res.code == 0, res.out

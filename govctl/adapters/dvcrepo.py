@@ -163,3 +163,42 @@ def reproduce(root: Path) -> None:
         raise ExternalError(f"dvc repro failed: {exc}") from None
     finally:
         repo.close()
+
+
+def default_remote(root: Path) -> str | None:
+    """The DVC default remote's name, read from .dvc/config (no DVC import)."""
+    import configparser
+
+    conf = configparser.ConfigParser()
+    conf.read([Path(root) / ".dvc" / "config", Path(root) / ".dvc" / "config.local"])
+    for section in ("core", "'core'"):
+        if conf.has_option(section, "remote"):
+            return conf.get(section, "remote").strip("'\"")
+    return None
+
+
+def not_pushed(root: Path, targets: list[str]) -> dict[str, str]:
+    """Outputs of ``targets`` (.dvc files or stage names) missing from the default remote."""
+    if not targets:
+        return {}
+    repo = _open(root)
+    try:
+        with quiet(), _cwd(root):
+            status = repo.status(targets=targets, cloud=True)
+    except Exception as exc:
+        raise ExternalError(f"checking the DVC remote failed: {exc}") from None
+    finally:
+        repo.close()
+    return {str(k): str(v) for k, v in status.items() if v in ("new", "missing", "deleted")}
+
+
+def push(root: Path, targets: list[str] | None = None) -> int:
+    """``dvc push`` to the default remote; returns the number of files pushed."""
+    repo = _open(root)
+    try:
+        with quiet(), _cwd(root):
+            return int(repo.push(targets=targets or None) or 0)
+    except Exception as exc:
+        raise ExternalError(f"dvc push failed: {exc}") from None
+    finally:
+        repo.close()

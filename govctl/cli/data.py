@@ -193,3 +193,26 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
     table(f"history of {name}", ["commit", "date", "author", "md5", "message"],
           [[x["commit"][:10], x["date"], x["author"], (x["md5"] or "")[:12], x["message"]]
            for x in rows])
+
+
+@app.command("push")
+def push(name: list[str] = typer.Argument(None, help="Datasets (default: all)."),
+         as_json: bool = JSON_OPT) -> None:
+    """Push datasets' bytes to the DVC default remote (what the gate's data-pushed checks)."""
+    from govctl import datasets
+    from govctl.adapters import dvcrepo
+    from govctl.errors import InputError
+
+    r = repo()
+    if dvcrepo.default_remote(r.root) is None:
+        raise InputError("no DVC default remote is configured",
+                         hint="dvc remote add -d storage s3://bucket/path (or a shared folder)")
+    entries = [datasets.get(r, n) for n in name] if name else datasets.inventory(r)
+    targets = [datasets.dvc_target(r, e) for e in entries]
+    pushed = dvcrepo.push(r.root, [t for t in targets if t])
+    _remote, missing = datasets.check_pushed(r, [e.name for e in entries])
+    if as_json:
+        emit_json({"pushed_files": pushed, "not_pushed": [f.to_json() for f in missing]})
+        return
+    ok(f"pushed {pushed} file(s); {len(entries) - len(missing)} of {len(entries)} dataset(s) "
+       "are in the remote")
