@@ -8,29 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+from lifecycle import log_run
 
 from govctl.config import find_repo
 
 ADD = ["--sensitivity", "internal", "--pii", "none", "--owner", "ml-team", "--key", "mel"]
-
-
-def log_run(metrics: dict[str, float], inputs: tuple[tuple[str, str], ...] = ()) -> str:
-    import mlflow
-    from mlflow.data.http_dataset_source import HTTPDatasetSource
-    from mlflow.data.meta_dataset import MetaDataset
-
-    from govctl.adapters import mlflowstore
-
-    exp = mlflowstore.configure(find_repo())
-    with mlflow.start_run(experiment_id=exp) as run:
-        for k, v in metrics.items():
-            mlflow.log_metric(k, v)
-        for name, context in inputs:
-            ds = MetaDataset(HTTPDatasetSource(f"https://example.invalid/{name}"), name=name,
-                             digest=name[:8])
-            mlflow.log_input(ds, context=context)
-        mlflow.log_text("flavors: {}\n", "model/MLmodel")
-    return run.info.run_id
 
 
 @pytest.fixture

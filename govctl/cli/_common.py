@@ -76,3 +76,18 @@ def load_key(name: str) -> Any:
     from govctl.keys import KeyStore
 
     return KeyStore().load(name)
+
+
+def report_findings(findings: list[Any], *, as_json: bool, key: str, clean: str,
+                    exit_code: int) -> None:
+    """Print a verify command's findings (or ``clean`` when there are none) and exit with
+    ``exit_code`` if there were any. JSON: ``{"ok": bool, key: [finding, ...]}``."""
+    if as_json:
+        emit_json({"ok": not findings, key: [f.to_json() for f in findings]})
+    elif findings:
+        for f in findings:
+            fail(str(f))
+    else:
+        ok(clean)
+    if findings:
+        raise typer.Exit(exit_code)

@@ -11,10 +11,10 @@ from govctl.cli._common import (
     console,
     emit_json,
     err_console,
-    fail,
     key_option,
     ok,
     repo,
+    report_findings,
     table,
 )
 
@@ -134,15 +134,8 @@ def verify(name: str = typer.Argument(None, help="One dataset (default: all)."),
     from govctl.errors import EXIT_CHECK_FAILED
 
     findings = datasets.verify(repo(), name)
-    if as_json:
-        emit_json({"ok": not findings, "problems": [f.to_json() for f in findings]})
-    elif findings:
-        for f in findings:
-            fail(str(f))
-    else:
-        ok("every dataset matches its recorded hash")
-    if findings:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    report_findings(findings, as_json=as_json, key="problems", exit_code=EXIT_CHECK_FAILED,
+                    clean="every dataset matches its recorded hash")
 
 
 @app.command("lineage")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, fail, key_option, ok, repo, table
+from govctl.cli._common import (
+    JSON_OPT,
+    console,
+    emit_json,
+    key_option,
+    ok,
+    repo,
+    report_findings,
+    table,
+)
 
 app = typer.Typer(help="Register model versions in MLflow with their datasets; detect drift.",
                   no_args_is_help=True)
@@ -116,12 +125,5 @@ def verify(name: str = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
     from govctl.errors import EXIT_INTEGRITY
 
     drifts = registry.verify_drift(repo(), name)
-    if as_json:
-        emit_json({"ok": not drifts, "drift": [d.to_json() for d in drifts]})
-    elif drifts:
-        for d in drifts:
-            fail(str(d))
-    else:
-        ok("MLflow matches the ledger")
-    if drifts:
-        raise typer.Exit(EXIT_INTEGRITY)
+    report_findings(drifts, as_json=as_json, key="drift", exit_code=EXIT_INTEGRITY,
+                    clean="MLflow matches the ledger")

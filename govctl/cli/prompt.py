@@ -6,7 +6,17 @@ from pathlib import Path
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, fail, key_option, ok, repo, table
+from govctl.cli._common import (
+    JSON_OPT,
+    console,
+    emit_json,
+    fail,
+    key_option,
+    ok,
+    repo,
+    report_findings,
+    table,
+)
 
 app = typer.Typer(help="Prompts declared in registry/prompts/, registered in MLflow, pinned "
                   "by SHA-256.", no_args_is_help=True)
@@ -136,12 +146,5 @@ def verify(name: str = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
     from govctl.errors import EXIT_INTEGRITY
 
     drifts = registry.verify_prompts(repo(), name)
-    if as_json:
-        emit_json({"ok": not drifts, "drift": [d.to_json() for d in drifts]})
-    elif drifts:
-        for d in drifts:
-            fail(str(d))
-    else:
-        ok("every registered prompt matches its pinned hash")
-    if drifts:
-        raise typer.Exit(EXIT_INTEGRITY)
+    report_findings(drifts, as_json=as_json, key="drift", exit_code=EXIT_INTEGRITY,
+                    clean="every registered prompt matches its pinned hash")
