@@ -35,6 +35,24 @@ def time_command(argv: list[str], *, runs: int = 7, cwd: Path | None = None,
     return statistics.median(samples) if samples else 0.0
 
 
+def time_interleaved(commands: dict[str, list[str]], *, runs: int = 15, cwd: Path | None = None,
+                     environ: dict[str, str] | None = None) -> dict[str, float]:
+    """Median wall time of each command, run in rounds (one of each per round, after a
+    warm-up round) so that a load change on a shared machine hits floor and subject alike."""
+    samples: dict[str, list[float]] = {k: [] for k in commands}
+    for i in range(runs + 1):
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            proc = subprocess.run(argv, cwd=cwd, env=environ or env(), capture_output=True)
+            elapsed = time.perf_counter() - start
+            if proc.returncode not in (0, 1):  # 1: a hook that found something
+                sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n"
+                         f"{proc.stderr.decode()}")
+            if i:
+                samples[name].append(elapsed)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
 def report(name: str, measured: float, floor: float, target: float, *, unit: str = "s",
            higher_is_better: bool = False) -> bool:
     ratio = measured / floor if floor else float("inf")

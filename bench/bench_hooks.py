@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, env, report, time_command
+from _common import ROOT, env, report, time_interleaved
 
 
 def main() -> int:
@@ -29,14 +29,13 @@ def main() -> int:
             p = root / "policies" / f"pack{i}.yaml"
             p.write_text(policy)
             files.append(str(p.relative_to(root)))
-        e = env()
-        floor = time_command([sys.executable, "-c", "import pydantic, yaml"], environ=e)
-        validate = time_command([sys.executable, "-m", "govctl.hooks", "validate", *files],
-                                cwd=root, environ=e)
-        lint = time_command([sys.executable, "-m", "govctl.hooks", "prompt-lint",
-                             *files[:150]], cwd=root, environ=e)
-        secrets = time_command([sys.executable, "-m", "govctl.hooks", "secrets", *files],
-                               cwd=root, environ=e)
+        t = time_interleaved({
+            "floor": [sys.executable, "-c", "import pydantic, yaml"],
+            "validate": [sys.executable, "-m", "govctl.hooks", "validate", *files],
+            "lint": [sys.executable, "-m", "govctl.hooks", "prompt-lint", *files[:150]],
+            "secrets": [sys.executable, "-m", "govctl.hooks", "secrets", *files],
+        }, cwd=root, environ=env())
+    floor, validate, lint, secrets = t["floor"], t["validate"], t["lint"], t["secrets"]
     ok = report("govctl-validate on 200 files", validate, floor, 1.5)
     ok &= report("govctl-prompt-lint on 150 files", lint, floor, 1.5)
     ok &= report("govctl-secrets on 200 files", secrets, floor, 1.5)

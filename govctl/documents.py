@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic_core import ValidationError  # what pydantic raises; no pydantic.main import
 
 from govctl.errors import InputError
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
@@ -127,14 +130,18 @@ def model_from_data(model: type[M], data: Any, source: str, node: yaml.Node | No
 def load_model(model: type[M], path: Path, *, source: str | None = None) -> M:
     """Read ``path`` and validate it as ``model``; errors name file, line and field."""
     source = source or str(path)
+    data, node = parse_yaml(read_text(path, source), source)
+    return model_from_data(model, data, source, node)
+
+
+def read_text(path: Path, source: str) -> str:
+    """A document's text; a missing or non-UTF-8 file is an InputError naming ``source``."""
     try:
-        text = Path(path).read_text("utf-8")
+        return Path(path).read_text("utf-8")
     except FileNotFoundError:
         raise InputError(f"{source}: file not found") from None
     except UnicodeDecodeError:
         raise InputError(f"{source}: not UTF-8 text") from None
-    data, node = parse_yaml(text, source)
-    return model_from_data(model, data, source, node)
 
 
 def dump_yaml(data: Any, header: str = "") -> str:

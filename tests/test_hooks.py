@@ -154,3 +154,46 @@ def test_hooks_import_nothing_heavy(hooked):
     res = subprocess.run([sys.executable, "-c", probe], cwd=hooked, capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert "HEAVY [] CODE 0" in res.stdout, res.stdout + res.stderr
+
+
+def _hook(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "govctl.hooks", *args], cwd=cwd,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_prompt_lint_fast_path_matches_validated_path(tmp_path):
+    """A plainly valid prompt is linted without building PromptSpec; one that only
+    PromptSpec can judge (here max_chars as a string, which it coerces) gets the same
+    findings; one it rejects is reported with the field at fault."""
+    from govctl.promptlint import FIELDS
+    from govctl.prompts import PromptSpec
+
+    assert set(PromptSpec.model_fields) == FIELDS
+    d = tmp_path / "registry" / "prompts"
+    d.mkdir(parents=True)
+    body = "variables: [q]\ntemplate: |\n  Answer {{q}} for {{who}} in full detail please.\n"
+    (d / "plain.yaml").write_text(f"name: plain\nmax_chars: 20\n{body}")
+    (d / "coerced.yaml").write_text(f"name: coerced\nmax_chars: '20'\n{body}")
+    (d / "broken.yaml").write_text(f"name: broken\nmax_chars: twenty\n{body}")
+    res = _hook(tmp_path, "prompt-lint", "--json", *(f"registry/prompts/{n}.yaml"
+                                                     for n in ("plain", "coerced", "broken")))
+    assert res.returncode == 1, res.stderr
+    by_file: dict[str, list[tuple[int | None, str]]] = {}
+    for f in json.loads(res.stdout):
+        by_file.setdefault(Path(f["path"]).stem, []).append((f["line"], f["rule"]))
+    assert sorted(by_file["plain"]) == sorted(by_file["coerced"])
+    assert {r for _, r in by_file["plain"]} == {"prompt-undeclared-variable", "prompt-too-long"}
+    assert by_file["broken"] == [(2, "invalid-prompt")]
+    assert "max_chars" in res.stdout
+
+
+def test_prompt_lint_hook_skips_pydantic_models(hooked):
+    probe = ("import sys, runpy; sys.argv = ['govctl-hook', 'prompt-lint', "
+             "'registry/prompts/support-answer.yaml']\n"
+             "try:\n    runpy.run_module('govctl.hooks', run_name='__main__')\n"
+             "except SystemExit as e:\n    code = e.code\n"
+             "print('MAIN', 'pydantic.main' in sys.modules, 'CODE', code)\n")
+    res = subprocess.run([sys.executable, "-c", probe], cwd=hooked, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "MAIN False CODE 0" in res.stdout, res.stdout + res.stderr

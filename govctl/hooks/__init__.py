@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +84,9 @@ def run(name: str, argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    # Hooks validate govctl's own documents; third-party pydantic plugins (tracing and the
+    # like) have nothing to do there, and looking them up scans every installed package.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from govctl.hooks import checks
 
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in checks.HOOKS:

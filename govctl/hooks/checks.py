@@ -162,7 +162,7 @@ signatures.add_arguments = _signature_args  # type: ignore[attr-defined]
 def prompt_lint(path: str, args: argparse.Namespace) -> list[Finding]:
     """The registry's prompt lint: variables, braces, length, secrets, PII."""
     from govctl.errors import GovctlError
-    from govctl.prompts import lint_file
+    from govctl.promptlint import lint_file
 
     rel = _rel(path)
     try:
