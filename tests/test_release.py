@@ -83,6 +83,10 @@ def test_regressed_candidate_is_rolled_back_automatically(first, cli, tmp_path, 
     # rare errors need traffic: 0.2% -> 1% shows after ~10k canary requests
     bad = _tele(tmp_path, "bad", **{first: {"n": 40000, "error_rate": 0.002},
                                     v2: {"n": 10000, **regression}})
+    human = cli("canary", "analyze", "support-bot", "--telemetry", bad)
+    assert human.code == 1
+    assert f"✗ {metric} vs stable version: fail" in human.out, human.out
+    assert "…" not in human.out  # nothing cut off, whatever the terminal width
     res = _advance(cli, bad)
     assert res.code == 1, res.out
     assert metric in res.json["analysis"]["reason"]

@@ -97,11 +97,32 @@ def status(
         raise typer.Exit(EXIT_INTEGRITY)
 
 
+_MARK = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]",
+         "inconclusive": "[yellow]?[/yellow]"}
+
+
 def _print_analysis(result) -> None:
-    table(f"canary v{result.canary_version} vs stable v{result.baseline_version or '-'}",
-          ["metric", "against", "verdict", "canary", "stable", "threshold", "n", "test", "detail"],
-          [[c.metric, c.kind, c.verdict, _fmt(c.canary), _fmt(c.baseline), _fmt(c.threshold),
-            f"{c.n_canary}/{c.n_baseline}", c.test, c.detail] for c in result.checks])
+    """Per check: the verdict, the numbers, how it was judged. Readable at 80 columns."""
+    import textwrap
+
+    from rich.markup import escape
+
+    out = console()
+
+    def indented(text: str, style: str = "") -> None:
+        for line in textwrap.wrap(text, max(out.width, 40), initial_indent="    ",
+                                  subsequent_indent="    "):
+            out.print(escape(line), style=style, soft_wrap=True)
+
+    out.print(f"[bold]canary v{result.canary_version} vs stable "
+              f"v{result.baseline_version or '-'}[/bold]")
+    for c in result.checks:
+        against = "agreement limit" if c.kind == "limit" else "stable version"
+        out.print(f"{_MARK.get(c.verdict, '-')} {c.metric} vs {against}: "
+                  f"[bold]{c.verdict}[/bold]")
+        indented(f"canary {_fmt(c.canary)} · stable {_fmt(c.baseline)} · threshold "
+                 f"{_fmt(c.threshold)} · n {c.n_canary}/{c.n_baseline}")
+        indented(f"{c.test}; {c.detail}", "dim")
     bad = result.telemetry.get("bad_records") or {}
     if bad:
         warn("bad telemetry records (not used): " + ", ".join(f"{k}: {v}" for k, v in bad.items()))
