@@ -159,3 +159,15 @@ def test_lint_does_not_import_mlflow(govctl_home):
 
     mods = loaded_modules("prompt", "lint", str(ROOT / "registry/prompts/support-answer.yaml"))
     assert "mlflow" not in mods and "dvc" not in mods
+
+
+def test_mlflow_info_chatter_stays_out_of_the_output(ml_repo):
+    """The first command on a new store makes MLflow create its tables; its INFO lines
+    about that (and about experiment creation) are not govctl's output."""
+    from conftest import run_subprocess
+
+    res = run_subprocess("prompt", "register", "registry/prompts/support-answer.yaml",
+                         "--key", "mel", cwd=ml_repo)
+    assert res.code == 0, res.err
+    assert (ml_repo / ".govctl" / "mlflow.db").exists()
+    assert "INFO" not in res.err and "INFO" not in res.out, res.err

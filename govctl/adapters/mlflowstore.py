@@ -27,11 +27,9 @@ def _quiet_env() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import logging
-
-    for name in ("mlflow", "alembic"):  # store migrations and experiment creation are chatter
-        if logging.getLogger(name).level == logging.NOTSET:
-            logging.getLogger(name).setLevel(logging.WARNING)
+    # mlflow sets its loggers' level from this when imported (default INFO), overriding any
+    # level set before: store migrations, experiment creation and trace flushing are chatter
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 def tracking_uri(repo: GovernedRepo) -> str:

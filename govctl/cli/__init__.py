@@ -19,6 +19,7 @@ from govctl.cli import init as init_cmd
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its INFO chatter
 
 app = typer.Typer(
     name="govctl",
