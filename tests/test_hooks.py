@@ -142,18 +142,24 @@ def test_signatures_warn_mode_and_json(hooked):
     assert json.loads(res.stdout)[0]["rule"] == "agreement-signature-void"
 
 
-def test_hooks_import_nothing_heavy(hooked):
-    probe = ("import sys, runpy; sys.argv = ['govctl-hook', 'validate', "
-             "'agreements/support-bot.yaml', 'registry/prompts/support-answer.yaml', "
-             "'policies/trust.yaml', 'checklists/prelaunch.yaml']\n"
+def _modules_after_hook(cwd: Path, *argv: str) -> tuple[set[str], int]:
+    """Run a hook in a fresh interpreter; the modules it loaded and its exit code."""
+    probe = (f"import json, sys, runpy; sys.argv = ['govctl-hook', *{list(argv)!r}]\n"
              "try:\n    runpy.run_module('govctl.hooks', run_name='__main__')\n"
              "except SystemExit as e:\n    code = e.code\n"
-             "heavy = {'typer', 'rich', 'mlflow', 'dvc', 'git', 'sqlalchemy'} & "
-             "{m.split('.')[0] for m in sys.modules}\n"
-             "print('HEAVY', sorted(heavy), 'CODE', code)\n")
-    res = subprocess.run([sys.executable, "-c", probe], cwd=hooked, capture_output=True,
+             "print(json.dumps([sorted(sys.modules), code]))\n")
+    res = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert "HEAVY [] CODE 0" in res.stdout, res.stdout + res.stderr
+    modules, code = json.loads(res.stdout.splitlines()[-1])
+    return set(modules), code
+
+
+def test_hooks_import_nothing_heavy(hooked):
+    modules, code = _modules_after_hook(
+        hooked, "validate", "agreements/support-bot.yaml", "registry/prompts/support-answer.yaml",
+        "policies/trust.yaml", "checklists/prelaunch.yaml")
+    heavy = {"typer", "rich", "mlflow", "dvc", "git", "sqlalchemy"}
+    assert code == 0 and not heavy & {m.split(".")[0] for m in modules}
 
 
 def _hook(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -189,11 +195,6 @@ def test_prompt_lint_fast_path_matches_validated_path(tmp_path):
 
 
 def test_prompt_lint_hook_skips_pydantic_models(hooked):
-    probe = ("import sys, runpy; sys.argv = ['govctl-hook', 'prompt-lint', "
-             "'registry/prompts/support-answer.yaml']\n"
-             "try:\n    runpy.run_module('govctl.hooks', run_name='__main__')\n"
-             "except SystemExit as e:\n    code = e.code\n"
-             "print('MAIN', 'pydantic.main' in sys.modules, 'CODE', code)\n")
-    res = subprocess.run([sys.executable, "-c", probe], cwd=hooked, capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert "MAIN False CODE 0" in res.stdout, res.stdout + res.stderr
+    modules, code = _modules_after_hook(hooked, "prompt-lint",
+                                        "registry/prompts/support-answer.yaml")
+    assert code == 0 and "pydantic.main" not in modules and "govctl.prompts" not in modules
