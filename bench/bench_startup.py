@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import env, report, time_command
+from _common import env, report, time_command, time_interleaved
 
 
 def main() -> int:
@@ -21,10 +21,14 @@ def main() -> int:
         e = env(GOVCTL_HOME=str(Path(tmp) / "home"))
         for name in ("alice", "bob", "carol"):
             time_command([py, "-m", "govctl", "keys", "generate", name], runs=0, environ=e)
-        floor_tpy = time_command([py, "-c", "import typer, pydantic, yaml"], environ=e)
-        keys = time_command([py, "-m", "govctl", "keys", "list"], environ=e)
-        floor_typer = time_command([py, "-c", "import typer"], environ=e)
-        helptime = time_command([py, "-m", "govctl", "--help"], environ=e)
+        t = time_interleaved({
+            "floor_tpy": [py, "-c", "import typer, pydantic, yaml"],
+            "keys": [py, "-m", "govctl", "keys", "list"],
+            "floor_typer": [py, "-c", "import typer"],
+            "help": [py, "-m", "govctl", "--help"],
+        }, environ=e)
+        floor_tpy, keys, floor_typer, helptime = (t["floor_tpy"], t["keys"], t["floor_typer"],
+                                                  t["help"])
     ok = report("govctl keys list", keys, floor_tpy, 1.5)
     ok &= report("govctl --help", helptime, floor_typer, 3.0)
     return 0 if ok else 1
