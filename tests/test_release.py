@@ -103,6 +103,10 @@ def test_twenty_requests_is_inconclusive_and_moves_nothing(first, cli, tmp_path)
     assert res.code == 5 and "inconclusive" in res.out
     res = _advance(cli, few)
     assert res.code == 5
+    typo = cli("canary", "analyze", "support-bot", "--telemetry", few, "--canary", "99")
+    assert typo.code == 5
+    assert "no telemetry records for the canary version v99" in typo.err
+    assert f"versions present: {first}" in typo.err
     assert _status(cli) == before
 
 
@@ -134,6 +138,10 @@ def test_crash_between_intent_and_mlflow_change_is_recovered(first, cli, tmp_pat
     few = _tele(tmp_path, "few", **{first: {"n": 20}})
     res = _advance(cli, few)
     assert res.code == 5
+    typo = cli("canary", "analyze", "support-bot", "--telemetry", few, "--canary", "99")
+    assert typo.code == 5
+    assert "no telemetry records for the canary version v99" in typo.err
+    assert f"versions present: {first}" in typo.err
     assert any("left half-done" in m for m in res.json["messages"])
     assert _status(cli)["canary_weight_pct"] == 25
     assert Ledger.for_repo(repo).open_intents({"kind": "service", "name": "support-bot"}) == []

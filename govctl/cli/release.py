@@ -123,6 +123,12 @@ def _print_analysis(result) -> None:
         indented(f"canary {_fmt(c.canary)} · stable {_fmt(c.baseline)} · threshold "
                  f"{_fmt(c.threshold)} · n {c.n_canary}/{c.n_baseline}")
         indented(f"{c.test}; {c.detail}", "dim")
+    seen = result.telemetry.get("per_version") or {}
+    for role, version in (("canary", result.canary_version), ("stable", result.baseline_version)):
+        if version and version not in seen:
+            warn(f"no telemetry records for the {role} version v{version} in "
+                 f"{result.telemetry.get('source')} (versions present: "
+                 f"{', '.join(map(str, seen)) or 'none'})")
     bad = result.telemetry.get("bad_records") or {}
     if bad:
         warn("bad telemetry records (not used): " + ", ".join(f"{k}: {v}" for k, v in bad.items()))
