@@ -141,6 +141,18 @@ def md5_file(path: Path, progress: Callable[[int, int], None] | None = None) -> 
     return h.hexdigest()
 
 
+def _entry(name: str, fields: dict[str, Any], record: dict[str, Any]) -> DatasetEntry:
+    """A validated inventory entry; a bad field is an InputError naming it."""
+    from pydantic import ValidationError
+
+    from govctl.documents import DocumentError, validation_problems
+
+    try:
+        return DatasetEntry.model_validate({**fields, "dvc": record})
+    except ValidationError as exc:
+        raise DocumentError(validation_problems(exc, f"dataset {name!r}")) from None
+
+
 def add(
     repo: GovernedRepo,
     key: SigningKey,
@@ -184,6 +196,14 @@ def add(
             raise InputError(f"{rel} is already in the inventory as {other.name!r}")
     policy = trust.load_verified(repo)
     trust.may_act(policy, key, "data.add")
+    fields = {
+        "schema": "govctl.dataset/v1",
+        "name": name, "path": rel, "kind": kind, "sensitivity": sensitivity, "pii": pii,
+        "owner": owner, "regulations": list(regulations), "retention_days": retention_days,
+        "source": source, "license": license,
+        "added": clock.to_iso(at or clock.now()), "added_by": key.name,
+    }
+    _entry(name, fields, {"md5": "0" * 32})  # every field checked before DVC runs
 
     full = repo.root / rel
     pipeline = _pipeline_out(repo, rel)
@@ -200,14 +220,8 @@ def add(
             raise IntegrityError(
                 f"DVC recorded {record['md5']} for {rel} but its bytes hash to {expected}"
             )
-    entry = DatasetEntry.model_validate({
-        "schema": "govctl.dataset/v1",
-        "name": name, "path": rel, "kind": kind, "sensitivity": sensitivity, "pii": pii,
-        "owner": owner, "regulations": list(regulations), "retention_days": retention_days,
-        "source": source, "license": license, "tracked_by": tracked_by,
-        "dvc": {k: v for k, v in record.items() if v is not None},
-        "added": clock.to_iso(at or clock.now()), "added_by": key.name,
-    })
+    entry = _entry(name, {**fields, "tracked_by": tracked_by},
+                   {k: v for k, v in record.items() if v is not None})
     new_version = previous is None or previous.hash != entry.hash
     atomic_write(existing, dump_yaml(entry.to_doc(), "# Dataset inventory entry; written by "
                                      "'govctl data add'. Classification fields may be edited.\n"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from govctl import clock
 from govctl.config import GovernedRepo
-from govctl.errors import GovctlError, InputError
+from govctl.errors import ExternalError, GovctlError, InputError
 from govctl.fsutil import atomic_write
 
 
@@ -55,10 +55,9 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
         if mid in graph.nodes:
             graph.link(pid, mid)
     keep = {mid} | graph.upstream(mid) if mid in graph.nodes else set(graph.nodes)
-    model = None
     try:
         model = registry.model_version_info(repo, service, version)
-    except GovctlError:
+    except ExternalError:  # MLflow down: the ledger still tells the story
         model = None
     agreement, limits, sigs = None, {}, []
     try:

@@ -178,6 +178,8 @@ def _snapshot(repo: Path) -> set[str]:
         (["../outside.csv", "--name", "t", "--kind", "train"], "outside the governed repo"),
         (["data/nope.csv", "--name", "t", "--kind", "train"], "does not exist"),
         (["data/train.csv", "--name", "Bad Name", "--kind", "train"], "invalid dataset name"),
+        (["data/train.csv", "--name", "t", "--kind", "train", "--retention", "-5"],
+         "retention_days: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_input_leaves_nothing(data_repo, cli, args, fragment, tmp_path):

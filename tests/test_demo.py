@@ -67,6 +67,10 @@ def test_report_command_and_bad_suffix(demo, tmp_path):
     res = run_subprocess("report", "support-bot", "--version", "2", "--out",
                          str(tmp_path / "x.pdf"), cwd=repo, env=env)
     assert res.code == 2 and "use a .html or .md" in res.err
+    res = run_subprocess("report", "support-bot", "--version", "99", "--out",
+                         str(tmp_path / "none.html"), cwd=repo, env=env)
+    assert res.code == 2 and "has no version 99" in res.err
+    assert not (tmp_path / "none.html").exists()
 
 
 def test_without_regression_the_third_candidate_passes(tmp_path):

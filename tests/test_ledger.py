@@ -57,6 +57,7 @@ def test_verify_clean_ledger(repo, cli):
     log = cli("audit", "log", "--action", "test.event", "--json").json
     assert [e["subject"]["i"] for e in log] == list(range(6))
     assert len(cli("audit", "log", "--subject", "service:bot", "-n", "2", "--json").json) == 2
+    assert cli("audit", "log", "-n", "-1").code == 2  # a usage error, not a crash
 
 
 def test_edited_entry_is_found(repo, cli):

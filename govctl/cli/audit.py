@@ -16,7 +16,8 @@ def log(
     subject: str = typer.Option(
         None, "--subject", help="Only entries whose subject starts with this, e.g. service:bot."
     ),
-    limit: int = typer.Option(50, "--limit", "-n", help="Show the last N entries (0: all)."),
+    limit: int = typer.Option(50, "--limit", "-n", min=0,
+                               help="Show the last N entries (0: all)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Show ledger entries, newest last."""

@@ -204,7 +204,8 @@ def canary_status(service: str = typer.Argument(...), env: str = ENV_OPT,
         emit_json(st.to_json())
         return
     if not st.canary:
-        console().print(f"no canary running for {service} in {env} (stable: v{st.stable or '-'})")
+        console().print(f"no canary running for {service} in {env} "
+                        f"({'stable: v' + st.stable if st.stable else 'no stable version'})")
         return
     console().print(f"canary v{st.canary} at {st.weight_bps / 100:g}% (step "
                     f"{(st.step or 0) + 1} of {len(st.plan)}: {' → '.join(map(str, st.plan))}); "
