@@ -203,3 +203,22 @@ def test_lock_is_exclusive_and_expires(repo, monkeypatch):
     monkeypatch.setenv("GOVCTL_NOW", "2026-11-22T10:02:00Z")
     with ledger.lock(subject, "bob"):
         pass
+
+
+def test_ledger_file_that_is_not_a_database_fails_closed(repo, cli):
+    from conftest import run_subprocess
+
+    _fill(repo)
+    for f in (repo / ".govctl").glob("ledger.db*"):
+        f.unlink()
+    (repo / ".govctl" / "ledger.db").write_bytes(b"not a database at all\n" * 100)
+    for args in (("audit", "verify"), ("audit", "log")):
+        res = run_subprocess(*args, cwd=repo)  # a fresh process: no pooled connection
+        assert res.code == 4, res.err
+        assert "ledger.db is unreadable" in res.err and "bug" not in res.err
+
+
+def test_invalid_ledger_url_is_a_usage_error(repo, cli, monkeypatch):
+    monkeypatch.setenv("GOVCTL_LEDGER_URL", "not-a-url")
+    res = cli("audit", "verify")
+    assert res.code == 2 and "the ledger URL not-a-url is not valid" in res.err

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from govctl.errors import ExternalError, IntegrityError
+from govctl.errors import ExternalError, InputError, IntegrityError
 
 _ADVISORY_KEY = 0x60C7_1ED6  # arbitrary constant naming "the govctl ledger append lock"
 
@@ -74,7 +74,12 @@ class LedgerStore:
             kwargs["connect_args"] = {"connect_timeout": 5}
         try:
             self.engine = sa.create_engine(url, **kwargs)
-        except Exception as exc:  # bad URL, missing driver
+        except sa.exc.ArgumentError as exc:  # not a database URL
+            raise InputError(f"the ledger URL {_redact(url)} is not valid: {exc}",
+                             hint="set GOVCTL_LEDGER_URL (or ledger_url in govctl.toml) to "
+                                  "an SQLAlchemy URL, e.g. postgresql+psycopg://host/db"
+                             ) from None
+        except Exception as exc:  # missing driver
             raise ExternalError(f"cannot open the ledger at {_redact(url)}: {exc}") from None
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
@@ -104,6 +109,15 @@ class LedgerStore:
             ) from None
         except sa.exc.IntegrityError as exc:
             raise IntegrityError(f"the ledger refused a write: {exc.orig}") from None
+        except sa.exc.DatabaseError as exc:
+            if type(exc) is sa.exc.DatabaseError:  # e.g. SQLite: "file is not a database"
+                raise IntegrityError(
+                    f"the ledger database at {_redact(self.url)} is unreadable: {exc.orig} "
+                    "(corrupted or replaced?)"
+                ) from None
+            raise ExternalError(  # permissions, missing tables, ...
+                f"the ledger database at {_redact(self.url)} failed: {exc.orig}"
+            ) from None
 
     def ensure_schema(self) -> None:
         with self._errors():
