@@ -171,3 +171,14 @@ def test_mlflow_info_chatter_stays_out_of_the_output(ml_repo):
     assert res.code == 0, res.err
     assert (ml_repo / ".govctl" / "mlflow.db").exists()
     assert "INFO" not in res.err and "INFO" not in res.out, res.err
+
+
+def test_corrupt_mlflow_store_is_exit_3(repo):
+    from conftest import run_subprocess
+
+    (repo / ".govctl").mkdir(exist_ok=True)
+    (repo / ".govctl" / "mlflow.db").write_bytes(b"not a database\n" * 100)
+    res = run_subprocess("model", "list", cwd=repo)
+    assert res.code == 3, res.err
+    assert "the store is unreadable (file is not a database)" in res.err
+    assert "bug" not in res.err

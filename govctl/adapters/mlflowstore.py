@@ -72,6 +72,9 @@ def errors(what: str = "MLflow") -> Iterator[None]:
         name = type(exc).__name__
         if "Connection" in name or "Operational" in name or "Timeout" in name:
             raise ExternalError(f"{what} is unreachable: {str(exc)[:300]}") from None
+        if "DatabaseError" in name:  # e.g. SQLite: "file is not a database"
+            orig = getattr(exc, "orig", None) or str(exc).splitlines()[0]
+            raise ExternalError(f"{what}: the store is unreadable ({orig})") from None
         raise
 
 
