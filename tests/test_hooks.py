@@ -198,3 +198,10 @@ def test_prompt_lint_hook_skips_pydantic_models(hooked):
     modules, code = _modules_after_hook(hooked, "prompt-lint",
                                         "registry/prompts/support-answer.yaml")
     assert code == 0 and "pydantic.main" not in modules and "govctl.prompts" not in modules
+
+
+def test_unknown_hook_is_named(tmp_path):
+    res = _hook(tmp_path, "bogus")
+    assert res.returncode == 2
+    assert "unknown hook 'bogus'" in res.stderr and "prompt-lint" in res.stderr
+    assert _hook(tmp_path, "--help").returncode == 0

@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     from govctl.hooks import checks
 
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in checks.HOOKS:
+        if argv and argv[0] not in ("-h", "--help"):
+            sys.stderr.write(f"govctl-hook: unknown hook {argv[0]!r} (hooks: "
+                             f"{', '.join(checks.HOOKS)})\n")
         sys.stdout.write(__doc__ or "")
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
     sys.exit(run(argv[0], argv[1:]))
