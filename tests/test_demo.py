@@ -100,3 +100,12 @@ def test_dossier_renders_in_a_real_browser(demo, tmp_path):
     for section in ("lineage", "agreement", "checklist", "canary", "ledger"):
         assert f'<section id="{section}">' in dom
     assert dom.count("<svg") >= 3 and 'class="chart latency"' in dom
+
+
+def test_demo_refuses_a_file_or_a_non_empty_directory(tmp_path):
+    (tmp_path / "f").write_text("x")
+    res = run_subprocess("demo", "--dir", str(tmp_path / "f"), cwd=tmp_path)
+    assert res.code == 2 and "is a file, not a directory" in res.err
+    res = run_subprocess("demo", "--dir", str(tmp_path), cwd=tmp_path)
+    assert res.code == 2 and "exists and is not empty" in res.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]

@@ -203,6 +203,8 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
     if regression not in ("latency", "none"):
         raise InputError("--regression must be 'latency' or 'none'")
     directory = directory.expanduser().resolve()
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"{directory} is a file, not a directory; choose another --dir")
     if directory.exists() and any(directory.iterdir()):
         raise InputError(f"{directory} exists and is not empty; choose another --dir")
     n = Narrator(quiet=quiet)
