@@ -109,7 +109,9 @@ def _rel_inside(repo: GovernedRepo, path: Path) -> str:
         raise InputError(f"{path} is outside the governed repo {repo.root}") from None
     if not full.exists():
         raise InputError(f"{path} does not exist")
-    if rel.parts and rel.parts[0] in (".git", ".dvc", ".govctl"):
+    if not rel.parts:
+        raise InputError(f"{path} is the governed repo itself; add a data file or folder in it")
+    if rel.parts[0] in (".git", ".dvc", ".govctl"):
         raise InputError(f"{path} is inside {rel.parts[0]}/, which govctl does not track")
     return rel.as_posix()
 

@@ -178,6 +178,7 @@ def _snapshot(repo: Path) -> set[str]:
         (["../outside.csv", "--name", "t", "--kind", "train"], "outside the governed repo"),
         (["data/nope.csv", "--name", "t", "--kind", "train"], "does not exist"),
         (["data/train.csv", "--name", "Bad Name", "--kind", "train"], "invalid dataset name"),
+        ([".", "--name", "t", "--kind", "train"], "is the governed repo itself"),
         (["data/train.csv", "--name", "t", "--kind", "train", "--retention", "-5"],
          "retention_days: Input should be greater than or equal to 1"),
     ],

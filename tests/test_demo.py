@@ -71,6 +71,11 @@ def test_report_command_and_bad_suffix(demo, tmp_path):
                          str(tmp_path / "none.html"), cwd=repo, env=env)
     assert res.code == 2 and "has no version 99" in res.err
     assert not (tmp_path / "none.html").exists()
+    (tmp_path / "taken.html").mkdir()  # the file system says no: exit 3 naming the path
+    res = run_subprocess("report", "support-bot", "--version", "2", "--out",
+                         str(tmp_path / "taken.html"), cwd=repo, env=env)
+    assert res.code == 3 and f"cannot write {tmp_path / 'taken.html'}: Is a directory" in res.err
+    assert "bug" not in res.err and not list(tmp_path.glob(".taken.html.*"))
 
 
 def test_without_regression_the_third_candidate_passes(tmp_path):

@@ -87,3 +87,4 @@ def test_unused_path_is_created(tmp_path, cli):
     path: Path = tmp_path / "a" / "b"
     assert cli("init", path, "--admin", "alice").code == 0
     assert (path / "govctl.toml").exists()
+

@@ -102,6 +102,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    except OSError as exc:  # the file system said no: a path, a permission, a full disk
+        if debug:
+            raise
+        where = exc.filename2 or exc.filename
+        sys.stderr.write(f"error: {f'{where}: ' if where else ''}{exc.strerror or exc}\n")
+        sys.exit(EXIT_EXTERNAL)
     except Exception as exc:
         if debug:
             raise
@@ -109,4 +115,4 @@ def main(argv: list[str] | None = None) -> None:
             f"error: unexpected {type(exc).__name__}: {exc}\n"
             "hint: this is a bug in govctl; rerun with --debug for the traceback and report it\n"
         )
-        sys.exit(EXIT_EXTERNAL if isinstance(exc, OSError) else EXIT_BUG)
+        sys.exit(EXIT_BUG)
