@@ -20,12 +20,21 @@ def test_add_remove_and_verify(repo, cli):
     assert {"name": "bob"}.items() <= doc["signers"][1].items()
     assert doc["signers"][1]["roles"] == ["eng-lead", "oncall"]
     assert cli("trust", "verify").code == 0
+    # --role replaces an existing signer's roles, and says what was dropped
+    res = cli("trust", "add", "bob", "--role", "oncall", "--key", "alice")
+    assert res.code == 0 and "bob no longer holds eng-lead" in res.err
+    assert _policy(repo)["signers"][1]["roles"] == ["oncall"]
+    # a validity that has already ended is refused, nothing written
+    res = cli("trust", "add", "bob", "--role", "oncall", "--valid-until", "2020-01-01",
+              "--key", "alice")
+    assert res.code == 2 and "is not in the future" in res.err
+    assert _policy(repo)["version"] == 3
     res = cli("trust", "remove", "bob", "--key", "alice")
-    assert res.code == 0 and _policy(repo)["version"] == 3
+    assert res.code == 0 and _policy(repo)["version"] == 4
     report = cli("trust", "verify", "--json").json
-    assert report["ok"] and report["versions_checked"] == 3
+    assert report["ok"] and report["versions_checked"] == 4
     actions = [e["action"] for e in cli("audit", "log", "--json").json]
-    assert actions.count("trust.update") == 3
+    assert actions.count("trust.update") == 4
 
 
 def test_add_with_public_key_file(repo, cli, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, fail, ok, repo, table
+from govctl.cli._common import JSON_OPT, console, emit_json, fail, ok, repo, table, warn
 
 app = typer.Typer(
     help="The trust policy (policies/trust.yaml): signers, roles and who may do what.",
@@ -119,8 +119,11 @@ def add(
             valid_until = clock.to_iso(clock.parse_time(valid_until))
         except ValueError:
             raise InputError(f"--valid-until {valid_until!r} is not an ISO date") from None
+        if clock.parse_time(valid_until) <= clock.now():
+            raise InputError(f"--valid-until {valid_until} is not in the future")
     signing = [KeyStore().load(k) for k in keys]
     current = trust.read_current(r)
+    before = next((list(s.roles) for s in current.signers if s.name == name), None)
     signers = [s.model_dump(exclude_none=True) for s in current.signers if s.name != name]
     entry = {"name": name, "key_id": key_id(raw), "public_key": b64e(raw), "roles": list(roles)}
     if valid_until:
@@ -131,6 +134,10 @@ def add(
         emit_json({"version": new.version, "signer": entry})
         return
     ok(f"trust policy version {new.version}: {name} has roles {', '.join(roles)}")
+    dropped = [x for x in before or [] if x not in roles]
+    if dropped:
+        warn(f"{name} no longer holds {', '.join(dropped)} (--role replaces a signer's roles); "
+             "signatures that counted for those roles stop counting")
 
 
 @app.command("remove")
