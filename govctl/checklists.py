@@ -134,6 +134,13 @@ def new(repo: GovernedRepo, service: str, version: str, *, template: str = "prel
     path = release_path(repo, service, version)
     if path.exists():
         raise InputError(f"{repo.rel(path)} already exists")
+    from govctl.adapters import mlflowstore as ml
+
+    versions = [v["version"] for v in ml.model_versions(repo, service)]
+    if str(version) not in versions:  # a checklist is for a version that exists
+        raise NotFound(f"{service} has no version {version} in MLflow "
+                       f"(versions: {', '.join(versions) or 'none'})",
+                       hint="register it first with 'govctl model register'")
     checklist = ReleaseChecklist.model_validate({
         "schema": "govctl.release-checklist/v1", "service": service, "version": str(version),
         "template": tpl.name, "first_release": first_release,

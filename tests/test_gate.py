@@ -166,3 +166,9 @@ def test_datasets_must_be_pushed_when_a_remote_exists(release, cli, repo, tmp_pa
     ok(cli("data", "push"))
     res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
     assert res.code == 0, res.out
+
+
+def test_checklist_for_a_version_mlflow_lacks_is_refused(release, cli, repo):
+    res = cli("checklist", "new", "support-bot", "--version", "99")
+    assert res.code == 2 and "support-bot has no version 99 in MLflow" in res.err
+    assert not (repo / "checklists" / "releases" / "support-bot" / "99.yaml").exists()
