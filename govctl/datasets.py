@@ -126,7 +126,8 @@ def _pipeline_out(repo: GovernedRepo, rel: str) -> dict[str, Any] | None:
             f"{rel} is produced by stage {node.attrs['produced_by']!r} but dvc.lock has no "
             "hash for it yet", hint="run 'dvc repro' first",
         )
-    return {"hash": "md5", "md5": node.hash, "size": None, "nfiles": None}
+    return {"hash": "md5", "md5": node.hash, "size": node.attrs.get("size"),
+            "nfiles": node.attrs.get("nfiles")}
 
 
 def md5_file(path: Path, progress: Callable[[int, int], None] | None = None) -> str:
@@ -274,11 +275,13 @@ def verify(repo: GovernedRepo, name: str | None = None) -> list[Finding]:
     findings: list[Finding] = []
     g = lineage.build(repo)
     targets = []
+    missing: set[str] = set()
     for e in entries:
         node = g.nodes.get(lineage.data_id(e.path))
         if not (repo.root / e.path).exists():
             findings.append(Finding(e.name, "missing", f"{e.path} is missing from the workspace "
                                     "(dvc pull or dvc checkout?)"))
+            missing.add(e.path)
             continue
         if e.tracked_by == "dvc-file":
             rec = dvcrepo.read_dvc_file(repo.root / f"{e.path}.dvc")
@@ -302,7 +305,7 @@ def verify(repo: GovernedRepo, name: str | None = None) -> list[Finding]:
     by_path = {e.path: e for e in entries}
     for path, state in sorted(changed.items()):
         e = by_path.get(path)
-        if e is not None:
+        if e is not None and path not in missing:  # a missing file is reported once
             findings.append(Finding(e.name, "bytes-changed",
                                     f"{path} was {state}: its bytes no longer match the DVC hash"))
     if name is None:

@@ -120,9 +120,13 @@ def build(repo: GovernedRepo) -> LineageGraph:
             path = dep if isinstance(dep, str) else next(iter(dep))
             g.add(Node(data_id(path), "data", path, hashes.get(path)))
             g.link(data_id(path), sid)
+        sizes = {d["path"]: d for d in locked.get("outs") or []}
         for out in stage.get("outs") or []:
             path = out if isinstance(out, str) else next(iter(out))
-            g.add(Node(data_id(path), "data", path, hashes.get(path), {"produced_by": name}))
+            attrs = {"produced_by": name, **{k: sizes.get(path, {}).get(k)
+                                             for k in ("size", "nfiles")
+                                             if sizes.get(path, {}).get(k) is not None}}
+            g.add(Node(data_id(path), "data", path, hashes.get(path), attrs))
             g.link(sid, data_id(path))
     import govctl.registry  # noqa: F401  (registers the model-version extension; no MLflow import)
 

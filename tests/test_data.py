@@ -113,6 +113,8 @@ def test_two_stage_pipeline_lineage(data_repo, cli):
               "--json")
     assert res.code == 0, res.err
     assert res.json["tracked_by"] == "pipeline"
+    # the size comes from dvc.lock, as for a .dvc file
+    assert res.json["dvc"]["size"] == (data_repo / "data" / "features.csv").stat().st_size
     assert not (data_repo / "data" / "features.csv.dvc").exists()
     lin = cli("data", "lineage", "features", "--json").json
     stages = {n["label"] for n in lin["nodes"] if n["kind"] == "stage"}
@@ -126,6 +128,9 @@ def test_two_stage_pipeline_lineage(data_repo, cli):
         res = cli("data", "lineage", "features", "--format", fmt)
         assert res.code == 0 and marker in res.out and "prepare" in res.out
     assert cli("data", "verify").code == 1  # prepared.csv is a tracked output, not inventoried
+    (data_repo / "data" / "features.csv").unlink()  # a missing pipeline output: one finding
+    problems = cli("data", "verify", "features", "--json").json["problems"]
+    assert [(p["dataset"], p["code"]) for p in problems] == [("features", "missing")]
 
 
 def test_leakage_found_by_hash_through_lineage(data_repo, cli):

@@ -20,13 +20,23 @@ _console = None
 _err_console = None
 
 
+def _width(stream: Any) -> int | None:
+    """Output piped to a file or a pager is not wrapped at rich's default of 80 columns
+    (tables would be folded for no one); ``COLUMNS`` still wins."""
+    import os
+
+    if "COLUMNS" in os.environ or getattr(stream, "isatty", lambda: False)():
+        return None
+    return 160
+
+
 def console() -> Any:
-    """rich Console for people (respects NO_COLOR and non-terminals)."""
+    """rich Console for people (respects NO_COLOR, COLUMNS and non-terminals)."""
     global _console
     if _console is None:
         from rich.console import Console
 
-        _console = Console(highlight=False)
+        _console = Console(highlight=False, width=_width(sys.stdout))
     return _console
 
 
@@ -35,7 +45,7 @@ def err_console() -> Any:
     if _err_console is None:
         from rich.console import Console
 
-        _err_console = Console(stderr=True, highlight=False)
+        _err_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
     return _err_console
 
 
@@ -48,7 +58,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
 
     t = Table(title=title, title_justify="left", show_lines=False)
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")  # narrow terminals wrap a value, never cut it
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
     console().print(t)
