@@ -55,3 +55,14 @@ def test_audit_verify_needs_only_sqlalchemy(repo, govctl_home):
     mods = loaded_modules("audit", "verify", cwd=repo, env={"GOVCTL_HOME": str(govctl_home)})
     assert "sqlalchemy" in mods
     assert not mods & {"mlflow", "dvc", "git"}
+
+
+def test_piped_output_is_not_squeezed_to_80_columns(monkeypatch):
+    import io
+
+    from govctl.cli._common import _width
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert _width(io.StringIO()) == 160  # a pipe or a file
+    monkeypatch.setenv("COLUMNS", "72")
+    assert _width(io.StringIO()) is None  # COLUMNS wins (rich reads it)
