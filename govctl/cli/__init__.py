@@ -29,7 +29,8 @@ app = typer.Typer(
         "(MLflow), SLO and budget agreements signed, and releases behind a pre-launch gate "
         "and a canary, with every decision in a signed, tamper-evident ledger.\n\n"
         "Commands act on the governed repo containing the current directory. Exit codes: "
-        "0 ok, 1 check said no, 2 bad input, 3 external system failed, 4 integrity violation."
+        "0 ok, 1 check said no, 2 bad input, 3 external system failed, 4 integrity violation, "
+        "5 canary inconclusive (wait for more traffic), 70 a bug in govctl."
     ),
     no_args_is_help=True,
     add_completion=False,
