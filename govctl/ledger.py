@@ -30,7 +30,7 @@ from govctl.config import GovernedRepo
 from govctl.dsse import b64d, b64e
 from govctl.errors import Busy, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
-from govctl.keys import SigningKey, verify_signature
+from govctl.keys import SigningKey, key_id, verify_signature
 
 PHASES = ("done", "intent", "complete", "abort")
 
@@ -378,6 +378,7 @@ class Ledger:
         n = 0
         with self.store.reading() as conn:
             roots: dict[int, str] = {}
+            bound: dict[str, str] = {}  # public key (base64) -> its key id, computed once
             last_cp = None
             for row in self.store.iter_checkpoints(conn):
                 try:
@@ -403,6 +404,11 @@ class Ledger:
                     problems.append((seq, f"entry {seq} holds seq {declared} (reordered?)"))
                 if actor is not None:
                     kid = actor.get("key_id", "")
+                    if not _binds(actor.get("public_key"), kid, bound):
+                        problems.append(
+                            (seq, f"entry {seq} claims key {kid[:16]}... but carries a "
+                             "different public key (forged?)")
+                        )
                     if trusted is not None and kid not in trusted:
                         problems.append(
                             (seq, f"entry {seq} is signed by key {kid[:16]}... that no trust "
@@ -451,6 +457,9 @@ class Ledger:
                     cp_ok = False
                 if not cp_ok:
                     problems.append((size, f"checkpoint {size}'s signature does not verify"))
+                elif trusted is not None and key_id(cp_pub) not in trusted:
+                    problems.append((size, f"checkpoint {size} is signed by a key that no "
+                                     "trust policy version knows"))
             head = self._read_head()
             if head is not None:
                 if head.get("_broken"):
@@ -477,6 +486,21 @@ class Ledger:
             problems=[p[1] for p in problems],
             root=root_hex,
         )
+
+
+def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:
+    """Whether ``public_b64`` is the key whose id is ``kid`` (a key id is the SHA-256 of
+    the raw public key, so an entry cannot claim someone else's id with its own key)."""
+    if not isinstance(public_b64, str):
+        return False
+    got = cache.get(public_b64)
+    if got is None:
+        try:
+            got = key_id(b64d(public_b64, "public key"))
+        except IntegrityError:
+            got = ""
+        cache[public_b64] = got
+    return got == kid
 
 
 def trusted_keys(repo: GovernedRepo) -> dict[str, str]:

@@ -135,6 +135,34 @@ def test_entry_by_untrusted_key_is_found(repo, cli):
     assert res.code == 4 and "no trust policy version knows" in res.json["problems"][0]
 
 
+def test_history_rewritten_under_a_trusted_key_id_is_found(repo, cli):
+    """Someone with write access to the database rebuilds the ledger with their own key,
+    claiming alice's key id: the ids are the keys' hashes, so the claim fails."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from govctl.keys import SigningKey
+
+    _fill(repo, 3)
+    r = find_repo()
+    old = list(Ledger.for_repo(r).entries())
+    os.remove(r.state / "ledger.db")
+    os.remove(r.state / "ledger.head.json")
+    forged = Ledger.for_repo(r)
+    forged.init()
+    for e in old:
+        k = SigningKey(e.actor["name"], Ed25519PrivateKey.generate())
+        k.key_id = e.actor["key_id"]
+        forged.append(k, e.action, e.subject, evidence=e.evidence,
+                      note="REWRITTEN" if e.seq == 3 else e.note)
+    res = cli("audit", "verify", "--json")
+    assert res.code == 4, res.out
+    assert "carries a different public key" in res.json["problems"][0]
+    assert any("checkpoint" in p and "no trust policy version knows" in p
+               for p in res.json["problems"])
+    # the binding is checked in hash-only mode too: it costs one hash per distinct key
+    assert cli("audit", "verify", "--fast").code == 4
+
+
 def test_intent_and_completion(repo):
 
     key = KeyStore().load("alice")

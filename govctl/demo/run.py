@@ -299,7 +299,10 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
 
     n.step(f"Model v3: a candidate with {'a latency' if regression == 'latency' else 'no'} "
            "regression")
-    run3 = _train(repo, n, "v3 bigger context", latency_ms=40 if regression == "latency" else 10)
+    # +110 ms per call: far beyond the 20% p95 tolerance even when a busy machine inflates
+    # the stable version's tail (a +30 ms regression could hide in that noise).
+    run3 = _train(repo, n, "v3 bigger context",
+                  latency_ms=120 if regression == "latency" else 10)
     versions["v3"] = registry.register_model(repo, a, SERVICE, run3, dataset_names=[
         "support-train", "support-eval", "help-articles"])["version"]
     _release(repo, keys, n, versions["v3"])
