@@ -510,12 +510,21 @@ def sign(
             f"{signer.name} (roles: {', '.join(signer.roles)}) may not sign agreements: "
             f"it needs one of {', '.join(sorted(roles))}; nothing was signed"
         )
+    from govctl import ledger
+
+    ledger.require(repo)
     payload = canonical_bytes(agreement.to_doc())
     sig_file = signature_path(repo, service)
     env = _load_envelope(sig_file, repo.rel(sig_file))
     if env is not None and env.payload_type != dsse.AGREEMENT:
         raise IntegrityError(
             f"{repo.rel(sig_file)} holds a {env.payload_type!r} envelope, not an agreement's"
+        )
+    before = verify_agreement(repo, service, at=at, policy=policy)
+    if before.state == "invalid":  # never sign on top of a tampered envelope
+        raise IntegrityError(
+            f"{repo.rel(sig_file)}: {'; '.join(before.problems)}; nothing was signed "
+            "(restore the file from git, or delete it so that every role signs again)"
         )
     if env is None or env.payload != payload:
         env = Envelope(dsse.AGREEMENT, payload, [])
@@ -527,8 +536,6 @@ def sign(
     report = verify_agreement(repo, service, at=at, policy=policy)
     if report.state in ("valid", "expired") and not report.missing_roles:
         atomic_write(signed_path(repo, service), env.dumps())
-    from govctl import ledger
-
     ledger.record(
         repo, key, SIGN,
         {"kind": "service", "name": service, "document": "agreement",
@@ -547,11 +554,47 @@ def diff(repo: GovernedRepo, service: str) -> dict[str, Any]:
     env = _load_envelope(signed_file, repo.rel(signed_file))
     if env is None:
         return {"service": service, "signed_version": None, "changes": None}
+    _check_signed_copy(repo, env, repo.rel(signed_file))
     signed = env.payload_json(source=repo.rel(signed_file))
     changes = {}
     for f in trust.changed_fields(signed, current):
         changes[f] = {"signed": _at(signed, f), "now": _at(current, f)}
     return {"service": service, "signed_version": signed.get("version"), "changes": changes}
+
+
+def _check_signed_copy(repo: GovernedRepo, env: Envelope, source: str) -> None:
+    """The last fully signed copy counts only if its signatures still verify under the
+    trust policy (a hand-edited copy would make ``diff`` report numbers nobody signed)."""
+    if env.payload_type != dsse.AGREEMENT:
+        raise IntegrityError(f"{source} holds a {env.payload_type!r} envelope, not an "
+                             "agreement's")
+    policy = trust.load_verified(repo)
+    problems = [p for a in _requirements(policy)
+                for p in trust.evaluate(env, policy, a, payload_type=dsse.AGREEMENT,
+                                        source=source).integrity]
+    if problems:
+        raise IntegrityError(f"{source}: {'; '.join(sorted(set(problems)))}")
+
+
+def signed_agreement(repo: GovernedRepo, service: str, *, at: datetime | None = None
+                     ) -> Agreement:
+    """The agreement as its signers signed it, only if it is valid and in force now.
+
+    Everything that acts on the agreement's numbers (the canary analysis) reads them from
+    here, so an edited number counts for nothing until every role has signed it again.
+    """
+    at = at or clock.now()
+    report = verify_agreement(repo, service, at=at)
+    if report.exit_code == EXIT_INTEGRITY:
+        raise IntegrityError(f"agreement for {service}: {'; '.join(report.problems)}")
+    if not report.ok or not report.in_force:
+        why = "; ".join(report.problems + report.notes) or report.state
+        raise CheckFailed(f"the agreement for {service} is not in force ({why}); its numbers "
+                          "count only when fully signed",
+                          hint=f"govctl agreement verify {service}")
+    env = _load_envelope(signature_path(repo, service), "")
+    assert env is not None  # a valid report implies a signature envelope
+    return Agreement.model_validate(env.payload_json(source=str(signature_path(repo, service))))
 
 
 def _at(doc: Any, dotted: str) -> Any:

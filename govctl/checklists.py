@@ -193,9 +193,11 @@ def sign_off(repo: GovernedRepo, service: str, version: str, item_id: str, key: 
     payload = {"service": service, "version": str(version), "checklist": digest(cl.to_doc()),
                "item": item_id, "role": item.role, "signer": signer.name, "note": note or "",
                "time": clock.to_iso(at)}
+    from govctl import ledger
+
+    ledger.require(repo)
     path = _write_envelope(repo, service, version, "signoff", item_id, signer.name, payload, key,
                            dsse.CHECKLIST_SIGNOFF)
-    from govctl import ledger
 
     ledger.record(repo, key, "checklist.signoff",
                   {"kind": "service", "name": service, "version": str(version), "item": item_id},
@@ -234,9 +236,11 @@ def waive(repo: GovernedRepo, service: str, version: str, item_id: str, key: Sig
                "item": item_id, "justification": justification.strip(),
                "granted": clock.to_iso(at), "expires": clock.to_iso(until),
                "granted_by": signer.name}
+    from govctl import ledger
+
+    ledger.require(repo)
     path = _write_envelope(repo, service, version, "waiver", item_id, signer.name, payload, key,
                            dsse.WAIVER)
-    from govctl import ledger
 
     ledger.record(repo, key, "waiver.grant",
                   {"kind": "service", "name": service, "version": str(version), "item": item_id},

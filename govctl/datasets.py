@@ -207,6 +207,9 @@ def add(
         "added": clock.to_iso(at or clock.now()), "added_by": key.name,
     }
     _entry(name, fields, {"md5": "0" * 32})  # every field checked before DVC runs
+    from govctl import ledger
+
+    ledger.require(repo)  # and the ledger is there to record it
 
     full = repo.root / rel
     pipeline = _pipeline_out(repo, rel)
@@ -228,7 +231,6 @@ def add(
     new_version = previous is None or previous.hash != entry.hash
     atomic_write(existing, dump_yaml(entry.to_doc(), "# Dataset inventory entry; written by "
                                      "'govctl data add'. Classification fields may be edited.\n"))
-    from govctl import ledger
 
     ledger.record(
         repo, key, "data.add",

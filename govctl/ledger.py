@@ -488,6 +488,12 @@ class Ledger:
         )
 
 
+def require(repo: GovernedRepo) -> None:
+    """Fail before anything is written when the repo's ledger is missing: a decision that
+    cannot be recorded must not half-happen (files changed, no entry)."""
+    Ledger.for_repo(repo)._require()
+
+
 def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:
     """Whether ``public_b64`` is the key whose id is ``kid`` (a key id is the SHA-256 of
     the raw public key, so an entry cannot claim someone else's id with its own key)."""

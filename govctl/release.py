@@ -216,7 +216,7 @@ def _limits(repo: GovernedRepo, service: str) -> dict[str, Decimal]:
     path = agreements.agreement_path(repo, service)
     if not path.exists():
         raise NotFound(f"no agreement for {service}: the canary needs its limits")
-    return agreements.load_agreement(path, source=repo.rel(path)).limits()
+    return agreements.signed_agreement(repo, service).limits()  # signed numbers only
 
 
 def analyze(repo: GovernedRepo, service: str, source: str, env: str = "production", *,

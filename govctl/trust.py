@@ -409,6 +409,7 @@ def verify(repo: GovernedRepo, *, at: datetime | None = None) -> TrustReport:
                 f"(of version {signer_policy.version})"
             )
         prev = policy
+    _check_against_ledger(repo, chain)
     latest, latest_env = chain[-1]
     current = read_current(repo)
     if canonical_bytes(current.to_doc()) != latest_env.payload:
@@ -424,6 +425,36 @@ def verify(repo: GovernedRepo, *, at: datetime | None = None) -> TrustReport:
     if expired:
         problems.append(f"trust policy version {latest.version} expired {latest.expires}")
     return TrustReport(latest, len(chain), expired, problems)
+
+
+def _check_against_ledger(repo: GovernedRepo, chain: list[tuple[TrustPolicy, Envelope]]) -> None:
+    """Every trust change the ledger records must be in the repo's history, unchanged.
+
+    The history files live in git, so ``git checkout`` of an older trust.yaml plus deleting
+    the newest history file would otherwise bring a removed signer back; the ledger
+    (append-only, signed) remembers the newest version, like TUF's rollback protection.
+    """
+    from govctl.ledger import Ledger
+
+    ledger = Ledger.for_repo(repo)
+    if not ledger.store.exists():
+        return  # a fresh clone without its ledger: nothing recorded to compare with
+    for e in ledger.entries(action=TRUST_UPDATE):
+        v, recorded = e.subject.get("version"), (e.evidence or {}).get("digest")
+        if not isinstance(v, int) or v < 1:
+            continue
+        if v > len(chain):
+            raise IntegrityError(
+                f"the ledger records trust policy version {v} (entry {e.seq}) but this "
+                f"checkout's history ends at version {len(chain)}: it is behind, or the "
+                "policy was rolled back by hand",
+                hint="git pull; if the history files were deleted, restore them from git",
+            )
+        if recorded and policy_digest(chain[v - 1][0]) != recorded:
+            raise IntegrityError(
+                f"trust policy version {v} in policies/trust.history differs from the one "
+                f"the ledger recorded (entry {e.seq}): the history was rewritten"
+            )
 
 
 def load_verified(repo: GovernedRepo, *, at: datetime | None = None) -> TrustPolicy:
@@ -496,8 +527,11 @@ def amend(
     ``trust.update`` threshold. Nothing is written unless all of that holds.
     Returns (old, new).
     """
+    from govctl import ledger
+
     at = at or clock.now()
     old = verify(repo, at=at).policy
+    ledger.require(repo)  # a trust change that cannot be recorded is not made
     doc = old.to_doc()
     doc.update(change)
     doc["version"] = old.version + 1

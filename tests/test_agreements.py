@@ -96,6 +96,49 @@ def test_tampered_envelope_is_integrity_violation(agreement, cli):
     assert res.code == 4 and "does not verify" in res.out
 
 
+def test_signing_on_top_of_a_tampered_envelope_is_refused(agreement, cli):
+    """A fourth signature must not launder a forged one into a rewritten envelope."""
+    _sign_all(cli, "erin", "paul")
+    sig = agreement.parent / "support-bot.sig.json"
+    env = json.loads(sig.read_text())
+    import base64
+
+    raw = bytearray(base64.b64decode(env["signatures"][1]["sig"]))
+    raw[5] ^= 0xFF
+    env["signatures"][1]["sig"] = base64.b64encode(bytes(raw)).decode()
+    sig.write_text(json.dumps(env))
+    before = sig.read_bytes()
+    entries = len(cli("audit", "log", "--json").json)
+    res = cli("agreement", "sign", "support-bot", "--key", "cora")
+    assert res.code == 4 and "does not verify" in res.err and "nothing was signed" in res.err
+    assert sig.read_bytes() == before
+    assert len(cli("audit", "log", "--json").json) == entries
+
+
+def test_diff_refuses_a_hand_edited_signed_copy(agreement, cli):
+    _sign_all(cli, "erin", "paul", "cora")
+    signed = agreement.parent / "support-bot.signed.json"
+    env = json.loads(signed.read_text())
+    import base64
+
+    doc = json.loads(base64.b64decode(env["payload"]))
+    doc["slo"]["latency_ms"]["p95"] = 99999
+    env["payload"] = base64.b64encode(json.dumps(doc).encode()).decode()
+    signed.write_text(json.dumps(env))
+    res = cli("agreement", "diff", "support-bot")
+    assert res.code == 4 and "support-bot.signed.json" in res.err
+    assert "99999" not in res.out
+
+
+def test_nothing_is_signed_without_a_ledger_to_record_it(agreement, cli, repo):
+    """A fresh clone has no ledger (.govctl/ is not in git): signing must fail before any
+    file changes, not after."""
+    (repo / ".govctl" / "ledger.db").rename(repo / "ledger.db.away")
+    res = cli("agreement", "sign", "support-bot", "--key", "erin")
+    assert res.code == 2 and "no ledger" in res.err
+    assert not (agreement.parent / "support-bot.sig.json").exists()
+
+
 def test_signature_from_another_document_kind(agreement, cli, repo):
     """A trust-policy signature by the same admin replayed as an agreement signature."""
     _sign_all(cli, "erin")

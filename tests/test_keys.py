@@ -60,6 +60,16 @@ def test_encrypted_key_needs_right_passphrase(tmp_path, cli, monkeypatch, govctl
     assert cli("init", path, "--admin", "alice").code == 0
 
 
+def test_passphrase_env_that_is_not_set_is_refused(cli, govctl_home, monkeypatch):
+    monkeypatch.delenv("NOPE_UNSET", raising=False)
+    res = cli("keys", "generate", "k1", "--passphrase-env", "NOPE_UNSET")
+    assert res.code == 2 and "NOPE_UNSET" in res.err
+    assert not (govctl_home / "keys" / "k1.key").exists()  # not even unencrypted
+    monkeypatch.setenv("NOPE_UNSET", "s3cret")
+    assert cli("keys", "generate", "k1", "--passphrase-env", "NOPE_UNSET").code == 0
+    assert b"ENCRYPTED" in (govctl_home / "keys" / "k1.key").read_bytes()
+
+
 def test_world_readable_private_key_refused(tmp_path, cli, govctl_home):
     assert cli("keys", "generate", "alice").code == 0
     os.chmod(govctl_home / "keys" / "alice.key", 0o644)

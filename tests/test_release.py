@@ -110,6 +110,19 @@ def test_twenty_requests_is_inconclusive_and_moves_nothing(first, cli, tmp_path)
     assert _status(cli) == before
 
 
+def test_canary_reads_only_signed_numbers(first, cli, tmp_path, repo):
+    """Raising a limit in the YAML without the signatures must not loosen the analysis."""
+    slow = _tele(tmp_path, "slow", **{first: {"n": 400}, "2": {"n": 400, "latency_factor": 3}})
+    res = cli("canary", "analyze", "support-bot", "--telemetry", slow, "--baseline", first,
+              "--canary", "2", "--json")
+    assert res.code == 1 and res.json["verdict"] == "fail"  # p95 2500 ms > signed 1500
+    path = repo / "agreements" / "support-bot.yaml"
+    path.write_text(path.read_text().replace("p95: 1500", "p95: 5000"))
+    res = cli("canary", "analyze", "support-bot", "--telemetry", slow, "--baseline", first,
+              "--canary", "2")
+    assert res.code == 1 and "not in force" in res.err and "latency_ms.p95" in res.err
+
+
 def test_bad_records_are_counted(first, cli, tmp_path):
     path = telemetry_gen.write(tmp_path / "t.jsonl", {first: {"n": 500}}, bad_lines=3)
     with path.open("a") as fh:

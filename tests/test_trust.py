@@ -37,6 +37,38 @@ def test_add_remove_and_verify(repo, cli):
     assert actions.count("trust.update") == 4
 
 
+def test_rolled_back_policy_is_caught_by_the_ledger(repo, cli):
+    """git checkout of an older trust.yaml plus deleting the newest history file would
+    bring a removed signer back; the ledger remembers the newest version."""
+    import shutil
+
+    assert cli("keys", "generate", "bob").code == 0
+    assert cli("trust", "add", "bob", "--role", "eng-lead", "--key", "alice").code == 0
+    saved = (repo / "policies" / "trust.yaml").read_bytes()
+    assert cli("trust", "remove", "bob", "--key", "alice").code == 0
+    (repo / "policies" / "trust.yaml").write_bytes(saved)
+    (repo / "policies" / "trust.history" / "0003.json").unlink()
+    res = cli("trust", "verify")
+    assert res.code == 4 and "records trust policy version 3" in res.err
+    # and whatever relies on the policy fails closed with it
+    assert cli("trust", "add", "bob", "--role", "oncall", "--key", "alice").code == 4
+    # a rewritten version (same number, other content) is caught too
+    shutil.copy(repo / "policies" / "trust.history" / "0001.json",
+                repo / "policies" / "trust.history" / "0003.json")
+    assert cli("trust", "verify").code == 4
+
+
+def test_trust_change_without_a_ledger_changes_nothing(repo, cli):
+    assert cli("keys", "generate", "bob").code == 0
+    (repo / ".govctl" / "ledger.db").rename(repo / "ledger.db.away")
+    before = (repo / "policies" / "trust.yaml").read_bytes()
+    res = cli("trust", "add", "bob", "--role", "eng-lead", "--key", "alice")
+    assert res.code == 2 and "no ledger" in res.err
+    assert (repo / "policies" / "trust.yaml").read_bytes() == before
+    assert sorted(p.name for p in (repo / "policies" / "trust.history").iterdir()) == [
+        "0001.json"]
+
+
 def test_add_with_public_key_file(repo, cli, tmp_path):
     assert cli("keys", "generate", "carol").code == 0
     exported = tmp_path / "carol.pub"
@@ -123,7 +155,10 @@ def test_unknown_key_and_unknown_role(repo, cli):
     assert res.code == 2 and "no key named 'ghost'" in res.err
     assert cli("keys", "generate", "bob").code == 0
     res = cli("trust", "add", "bob", "--role", "Bad Role", "--key", "alice")
-    assert res.code == 2 and "invalid role" in res.err
+    assert res.code == 2 and "unknown role 'Bad Role'" in res.err
+    # a typo would grant a role no requirement uses: refused, with the roles that exist
+    res = cli("trust", "add", "bob", "--role", "eng-leads", "--key", "alice")
+    assert res.code == 2 and "unknown role 'eng-leads'" in res.err and "eng-lead," in res.err
     assert _policy(repo)["version"] == 1
 
 

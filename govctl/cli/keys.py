@@ -16,10 +16,11 @@ app = typer.Typer(
 def generate(
     name: str = typer.Argument(..., help="Name of the new key, e.g. your user name."),
     passphrase_env: str = typer.Option(
-        "GOVCTL_KEY_PASSPHRASE",
+        None,
         "--passphrase-env",
-        help="Encrypt the private key with the passphrase in this environment variable "
-        "(if it is set).",
+        help="Encrypt the private key with the passphrase in this environment variable, "
+        "which must then be set. Without the option: GOVCTL_KEY_PASSPHRASE, if set.",
+        show_default=False,
     ),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -28,10 +29,16 @@ def generate(
     The private key never leaves $GOVCTL_HOME/keys. Give the public key to an admin
     (govctl keys export NAME) so they can add you to the trust policy.
     """
-    from govctl.keys import KeyStore
+    import os
 
+    from govctl.errors import InputError
+    from govctl.keys import PASSPHRASE_ENV, KeyStore
+
+    if passphrase_env is not None and not os.environ.get(passphrase_env):
+        raise InputError(f"--passphrase-env {passphrase_env}: that environment variable is "
+                         "not set (or empty); no key was written, unencrypted or otherwise")
     store = KeyStore()
-    pub = store.generate(name, passphrase_env=passphrase_env)
+    pub = store.generate(name, passphrase_env=passphrase_env or PASSPHRASE_ENV)
     if as_json:
         emit_json({**pub.to_json(), "path": str(store.root / f"{name}.key")})
         return

@@ -123,6 +123,13 @@ def add(
             raise InputError(f"--valid-until {valid_until} is not in the future")
     signing = [KeyStore().load(k) for k in keys]
     current = trust.read_current(r)
+    known = set(trust.ROLES) | {x for s in current.signers for x in s.roles}
+    for req in current.requirements.values():
+        known |= set(req.roles) | set(req.any_of)
+    unknown = [x for x in roles if x not in known]
+    if unknown:
+        raise InputError(f"unknown role {unknown[0]!r}: no requirement of the trust policy "
+                         f"uses it (roles: {', '.join(sorted(known))}); nothing was changed")
     before = next((list(s.roles) for s in current.signers if s.name == name), None)
     signers = [s.model_dump(exclude_none=True) for s in current.signers if s.name != name]
     entry = {"name": name, "key_id": key_id(raw), "public_key": b64e(raw), "roles": list(roles)}
