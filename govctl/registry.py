@@ -158,10 +158,21 @@ def set_aliases(repo: GovernedRepo, key: SigningKey, name: str, changes: dict[st
     from govctl.adapters import mlflowstore as ml
 
     ml.ping(repo)
+    wanted = {str(v) for v in changes.values() if v is not None}
+    if wanted:  # checked before the intent: a typo must not leave an intent to replay
+        have = {v["version"] for v in ml.model_versions(repo, name)}
+        missing = sorted(wanted - have)
+        if missing:
+            raise NotFound(f"{name} has no version {missing[0]} (versions: "
+                           f"{', '.join(sorted(have, key=int)) or 'none'}); nothing was changed")
     ledger = Ledger.for_repo(repo)
     ev = {**(evidence or {}), "aliases": changes}
     intent = ledger.intent(key, action, _subject(name), evidence=ev, git_commit=_commit(repo))
-    apply_aliases(repo, name, changes)
+    try:
+        apply_aliases(repo, name, changes)
+    except InputError as exc:  # MLflow refused: nothing to finish later
+        ledger.abort(key, intent, note=f"MLflow refused: {exc.message}")
+        raise
     return ledger.complete(key, intent, evidence=ev, note=note)
 
 

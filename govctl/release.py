@@ -63,6 +63,10 @@ def plan_for(repo: GovernedRepo, env: str) -> list[int]:
     return [int(p) for p in plan]
 
 
+def _vkey(v: str) -> tuple[int, str]:
+    return (int(v), v) if v.isdigit() else (1 << 30, v)
+
+
 def _history(repo: GovernedRepo, service: str, env: str) -> list[Any]:
     return [e for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}")
             if e.subject.get("name") == service and e.action in RELEASE_ACTIONS
@@ -87,16 +91,27 @@ def state(repo: GovernedRepo, service: str, env: str = "production") -> State:
     return st
 
 
-def stable_history(repo: GovernedRepo, service: str, env: str) -> list[str]:
-    """The successive stable versions of ENV as the ledger recorded them, oldest first."""
-    out: list[str] = []
+def stable_history(repo: GovernedRepo, service: str, env: str) -> tuple[list[str], set[str]]:
+    """The versions ENV may roll back to, oldest first, and every version ever stable there.
+
+    A stack of stable versions from the ledger: a promotion pushes; a rollback removes the
+    version rolled back from (it must not come back by a second rollback) and puts its
+    target on top.
+    """
+    stack: list[str] = []
+    ever: set[str] = set()
     for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}"):
         if e.subject.get("name") != service or e.phase not in ("complete", "done"):
             continue
         v = (e.evidence.get("aliases") or {}).get(env)
-        if v and (not out or out[-1] != v):
-            out.append(str(v))
-    return out
+        if not v:
+            continue
+        v = str(v)
+        ever.add(v)
+        if e.action == "release.rollback" and e.evidence.get("from"):
+            stack = [x for x in stack if x != str(e.evidence["from"])]
+        stack = [x for x in stack if x != v] + [v]
+    return stack, ever
 
 
 def _apply(repo: GovernedRepo, service: str, env: str, aliases: dict[str, str | None],
@@ -127,13 +142,21 @@ def recover(repo: GovernedRepo, key: SigningKey, service: str) -> list[str]:
     done = []
     for intent in ledger.open_intents(_subject(service)):
         ev = intent.evidence
-        if "weight_bps" in ev:
-            _apply(repo, service, ev.get("env", "production"), ev.get("aliases") or {},
-                   int(ev["weight_bps"]))
-        elif "aliases" in ev:
-            from govctl import registry
+        try:
+            if "weight_bps" in ev:
+                _apply(repo, service, ev.get("env", "production"), ev.get("aliases") or {},
+                       int(ev["weight_bps"]))
+            elif "aliases" in ev:
+                from govctl import registry
 
-            registry.apply_aliases(repo, service, ev["aliases"])
+                registry.apply_aliases(repo, service, ev["aliases"])
+        except InputError as exc:
+            # MLflow refuses it (a version since deleted, say): it can never be finished,
+            # and must not block the commands (rollback above all) that recover first.
+            ledger.abort(key, intent, note=f"could not be finished: {exc.message}")
+            done.append(f"abandoned {intent.action} (ledger entry {intent.seq}) that an "
+                        f"earlier command left half-done: {exc.message}")
+            continue
         ledger.complete(key, intent, evidence=ev,
                         note=f"recovered: finished interrupted {intent.action} #{intent.seq}")
         done.append(f"finished {intent.action} (ledger entry {intent.seq}) that an earlier "
@@ -319,18 +342,24 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
         if to_version is None and st.canary and st.stable:
             target = st.stable  # during a canary the emergency is the canary: end it
         elif to_version is None:
-            history = stable_history(repo, service, env)
-            current = st.stable
-            earlier = [v for v in history if v != current]
+            history, _ = stable_history(repo, service, env)
+            earlier = [v for v in history if v != st.stable]
             if not earlier:
                 raise CheckFailed(f"the ledger has no earlier stable version of {service} in "
-                                  f"{env} to roll back to; pass --to-version")
+                                  f"{env} to roll back to (versions rolled back from do not "
+                                  "count); pass --to-version")
             target = earlier[-1]
         else:
             target = str(to_version)
             versions = {v["version"] for v in ml.model_versions(repo, service)}
             if target not in versions:
                 raise NotFound(f"{service} has no version {target}")
+            _, ever = stable_history(repo, service, env)
+            if target not in ever:
+                raise CheckFailed(
+                    f"v{target} was never stable in {env} (stable before: "
+                    f"{', '.join(sorted(ever, key=_vkey)) or 'none'}); a rollback only goes "
+                    "back to a version that was. To release it, use 'govctl promote' (gated)")
         _transition(repo, key, service, env, "release.rollback",
                     {env: target, canary_alias(env): None}, 0,
                     {"version": target, "from": st.stable, "ended_canary": st.canary,

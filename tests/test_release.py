@@ -66,6 +66,19 @@ def test_good_candidate_becomes_stable_and_rollback_restores(first, cli, tmp_pat
     assert cli("status", "support-bot").code == 0
     log = cli("audit", "log", "--action", "release.rollback", "--json").json
     assert log[-1]["note"] == "support tickets spiking" and log[-1]["actor"]["name"] == "otto"
+    # a second rollback must not bring back the version just rolled back from
+    res = cli("rollback", "support-bot", "--reason", "again", "--key", "otto")
+    assert res.code == 1 and "no earlier stable version" in res.err
+    assert _status(cli)["stable"] == first
+    # nor may --to-version release a version that was never stable (that is a promote)
+    v3 = register(cli)
+    res = cli("rollback", "support-bot", "--reason", "x", "--to-version", v3, "--key", "otto")
+    assert res.code == 1 and f"v{v3} was never stable" in res.err
+    assert _status(cli)["stable"] == first
+    # going back to a version that was stable, explicitly, is allowed
+    res = cli("rollback", "support-bot", "--reason", "fixed upstream", "--to-version", v2,
+              "--key", "otto", "--json")
+    assert res.code == 0 and res.json["state"]["stable"] == v2
 
 
 @pytest.mark.parametrize("regression,metric", [
@@ -159,6 +172,31 @@ def test_crash_between_intent_and_mlflow_change_is_recovered(first, cli, tmp_pat
     assert _status(cli)["canary_weight_pct"] == 25
     assert Ledger.for_repo(repo).open_intents({"kind": "service", "name": "support-bot"}) == []
     assert release.state(repo, "support-bot").step == 1
+
+
+def test_an_intent_mlflow_refuses_never_blocks_rollback(first, cli, tmp_path):
+    """A half-done change that can never finish (its version does not exist) is abandoned
+    by the next command, not replayed forever in front of the emergency path."""
+    from govctl.keys import KeyStore
+    from govctl.ledger import Ledger
+
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})
+    for _ in range(4):
+        ok(_advance(cli, good))
+
+    res = cli("model", "alias", "support-bot", "canaryx", "99", "--key", "mel")
+    assert res.code == 2 and "has no version 99" in res.err  # refused before any intent
+    subject = {"kind": "service", "name": "support-bot"}
+    repo = find_repo()
+    assert Ledger.for_repo(repo).open_intents(subject) == []
+    # an older govctl, or a version deleted since: an open intent MLflow will refuse
+    Ledger.for_repo(repo).intent(KeyStore().load("mel"), "model.alias", subject,
+                                 evidence={"aliases": {"canaryx": "99"}})
+    res = cli("rollback", "support-bot", "--reason", "drill", "--to-version", first,
+              "--key", "otto", "--json")
+    assert res.code == 0, res.err
+    assert any("abandoned model.alias" in m for m in res.json["messages"])
+    assert Ledger.for_repo(repo).open_intents(subject) == []
 
 
 def test_promote_refused_by_gate_and_roles(signers, repo, cli):
