@@ -34,11 +34,15 @@ def main() -> int:
             "validate": [sys.executable, "-m", "govctl.hooks", "validate", *files],
             "lint": [sys.executable, "-m", "govctl.hooks", "prompt-lint", *files[:150]],
             "secrets": [sys.executable, "-m", "govctl.hooks", "secrets", *files],
+            "data-guard": [sys.executable, "-m", "govctl.hooks", "data-guard", *files],
+            "signatures": [sys.executable, "-m", "govctl.hooks", "signatures", *files],
         }, cwd=root, environ=env())
-    floor, validate, lint, secrets = t["floor"], t["validate"], t["lint"], t["secrets"]
-    ok = report("govctl-validate on 200 files", validate, floor, 1.5)
-    ok &= report("govctl-prompt-lint on 150 files", lint, floor, 1.5)
-    ok &= report("govctl-secrets on 200 files", secrets, floor, 1.5)
+    floor = t["floor"]
+    ok = report("govctl-validate on 200 files", t["validate"], floor, 1.5)
+    ok &= report("govctl-prompt-lint on 150 files", t["lint"], floor, 1.5)
+    ok &= report("govctl-secrets on 200 files", t["secrets"], floor, 1.5)
+    ok &= report("govctl-data-guard on 200 files", t["data-guard"], floor, 1.5)
+    ok &= report("govctl-signatures on 200 files", t["signatures"], floor, 1.5)
     return 0 if ok else 1
 
 

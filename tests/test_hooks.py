@@ -11,26 +11,23 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, git
 
-HOOKS = {
-    "govctl-validate": ("validate", r"^(policies|agreements|checklists|registry)/.*\.ya?ml$"),
-    "govctl-signatures": ("signatures",
-                          r"^(policies/trust\.yaml|agreements/[^/]+\.ya?ml|"
-                          r"checklists/releases/.*\.ya?ml)$"),
-    "govctl-prompt-lint": ("prompt-lint", r"^registry/prompts/.*\.ya?ml$"),
-    "govctl-data-guard": ("data-guard", ""),
-    "govctl-secrets": ("secrets", ""),
-}
-
 
 def _config() -> str:
-    lines = ["repos:", "  - repo: local", "    hooks:"]
-    for hook_id, (sub, files) in HOOKS.items():
-        lines += [f"      - id: {hook_id}", f"        name: {hook_id}",
-                  f"        entry: {sys.executable} -m govctl.hooks {sub}",
-                  "        language: system"]
-        if files:
-            lines.append(f"        files: '{files}'")
-    return "\n".join(lines) + "\n"
+    """The shipped .pre-commit-hooks.yaml, hook for hook (ids, names, file patterns), run as
+    ``language: system`` with this interpreter instead of a pre-commit-built environment."""
+    import yaml
+
+    shipped = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    hooks = []
+    for h in shipped:
+        assert h["entry"].startswith("govctl-hook "), h
+        sub = h["entry"].split(" ", 1)[1]
+        hooks.append({**h, "entry": f"{sys.executable} -m govctl.hooks {sub}",
+                      "language": "system"})
+    assert {h["id"] for h in hooks} == {"govctl-validate", "govctl-signatures",
+                                        "govctl-prompt-lint", "govctl-data-guard",
+                                        "govctl-secrets"}
+    return yaml.safe_dump({"repos": [{"repo": "local", "hooks": hooks}]}, sort_keys=False)
 
 
 @pytest.fixture
@@ -127,6 +124,13 @@ def test_dvc_file_not_inventoried(hooked):
     (hooked / "data" / "x.csv.dvc").write_text("outs:\n- md5: " + "a" * 32 + "\n  path: x.csv\n")
     out = refused(hooked, "data/x.csv.dvc")
     assert "dvc-not-inventoried" in out and "data/x.csv" in out
+
+
+def test_malformed_dvc_file_is_named(hooked):
+    (hooked / "data").mkdir()
+    (hooked / "data" / "y.dvc").write_text("- 1\n")
+    out = refused(hooked, "data/y.dvc")
+    assert "data/y.dvc:1: invalid-dvc-file not a DVC file" in out
 
 
 def test_signatures_warn_mode_and_json(hooked):

@@ -205,11 +205,18 @@ def data_guard(path: str, args: argparse.Namespace) -> list[Finding]:
     rel = _rel(path)
     name = PurePosixPath(rel).name
     if name.endswith(".dvc"):
-        data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+        try:
+            data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+        except yaml.YAMLError as exc:
+            return [Finding(rel, None, "invalid-dvc-file", f"not valid YAML: {exc}".splitlines()[0])]
+        outs = data.get("outs") if isinstance(data, dict) else None
+        if not isinstance(outs, list) or not all(isinstance(o, dict) for o in outs):
+            return [Finding(rel, None, "invalid-dvc-file",
+                            "not a DVC file: expected a mapping with an 'outs' list of entries")]
         root = repo_root()
         known = _inventory_paths(root)
         out = []
-        for o in data.get("outs") or []:
+        for o in outs:
             target = (PurePosixPath(rel).parent / str(o.get("path", ""))).as_posix()
             if target not in known:
                 out.append(Finding(rel, None, "dvc-not-inventoried",
