@@ -28,10 +28,17 @@ class Config:
     def from_policies(cls, policies: Any, env: str) -> Config:
         rule = "GOV-CANARY-ANALYSIS"
         c = cls()
-        for name in ("alpha", "min_samples", "max_latency_increase", "max_error_rate_ratio"):
-            value = policies.param(rule, name, env) if policies else None
-            if value is not None:
-                setattr(c, name, type(getattr(c, name))(Decimal(str(value))))
+        if not policies:
+            return c
+        c.alpha = policies.number(rule, "alpha", env, c.alpha, low=1e-6, high=0.5)
+        c.min_samples = policies.number(rule, "min_samples", env, c.min_samples, integer=True,
+                                        low=1)
+        c.max_latency_increase = policies.number(rule, "max_latency_increase", env,
+                                                 c.max_latency_increase, low=0, high=10)
+        c.max_error_rate_ratio = policies.number(rule, "max_error_rate_ratio", env,
+                                                 c.max_error_rate_ratio, low=1, high=1000)
+        c.max_quality_drop = policies.number(rule, "max_quality_drop", env, c.max_quality_drop,
+                                             low=0, high=1)
         return c
 
 
@@ -108,7 +115,15 @@ def _exceed_test(values: np.ndarray, threshold: float, p0: float, cfg: Config) -
 
 
 def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
-            limits: dict[str, Decimal], config: Config | None = None) -> Analysis:
+            limits: dict[str, Decimal], config: Config | None = None, *,
+            require_baseline: bool = True) -> Analysis:
+    """Check the canary against the signed limits and against the stable version.
+
+    A check passes only when the data are sufficient *and* the estimate is within its
+    tolerance; "not yet proven bad" with the estimate beyond it is inconclusive, never a
+    pass. ``require_baseline`` (off only at a 100% step, where the stable version gets no
+    traffic) makes a window without stable records inconclusive.
+    """
     cfg = config or Config()
     base = batch.variant(baseline_version)
     can = batch.variant(canary_version)
@@ -168,7 +183,7 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
             continue
         rejected, x = _exceed_test(vals, limit, 0.01, cfg)
         verdict = ("fail" if rejected else "inconclusive" if vals.size < cfg.min_samples
-                   else "pass")
+                   else "pass" if x <= 0.01 * vals.size else "inconclusive")
         add(metric, "limit", verdict, float(vals.max()), None, limit,
             "mSPRT: share of requests over the token limit > 1%",
             f"{x} of {vals.size} canary requests over {limit:g} tokens")
@@ -178,7 +193,8 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
         base_p95 = _p95(base.latency_ms)
         bound = base_p95 * (1 + cfg.max_latency_increase)
         rejected, x = _exceed_test(can.latency_ms, bound, 0.05, cfg) if can.n else (False, 0)
-        verdict = "fail" if rejected else "pass" if enough_both else "inconclusive"
+        verdict = ("fail" if rejected else "inconclusive" if not enough_both
+                   else "pass" if _p95(can.latency_ms) <= bound else "inconclusive")
         add("latency_p95_ms", "baseline", verdict, _p95(can.latency_ms), base_p95, bound,
             f"mSPRT: share of canary above stable p95 x {1 + cfg.max_latency_increase:g} > 5%",
             f"{x} of {can.n} canary requests above {bound:.1f} ms" if enough_both or rejected
@@ -186,7 +202,12 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
         e_c, e_b = int(can.error.sum()), int(base.error.sum())
         p0 = st.rate_ratio_p0(can.n, base.n, cfg.max_error_rate_ratio)
         rejected = bool(st.rejects(e_c, e_c + e_b, p0, cfg.alpha)) if e_c + e_b else False
-        verdict = "fail" if rejected else "pass" if enough_both else "inconclusive"
+        # the observed ratio, with half an error added to each side so that zero stable
+        # errors do not make one canary error an infinite ratio
+        within = ((e_c + 0.5) / (can.n + 0.5)
+                  <= cfg.max_error_rate_ratio * (e_b + 0.5) / (base.n + 0.5))
+        verdict = ("fail" if rejected else "inconclusive" if not enough_both
+                   else "pass" if within else "inconclusive")
         add("error_rate", "baseline", verdict, e_c / can.n if can.n else None,
             e_b / base.n, cfg.max_error_rate_ratio,
             f"mSPRT on errors conditional on their total: rate ratio > "
@@ -196,8 +217,9 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
         if qc.size and qb.size:
             _lo, hi = st.always_valid_mean_bounds(float(qc.mean()), qc.size, 0.5, cfg.alpha)
             floor = float(qb.mean()) - cfg.max_quality_drop
-            verdict = ("fail" if hi < floor else "pass" if min(qc.size, qb.size)
-                       >= cfg.min_samples else "inconclusive")
+            verdict = ("fail" if hi < floor else "inconclusive"
+                       if min(qc.size, qb.size) < cfg.min_samples or qc.mean() < floor
+                       else "pass")
             add("quality", "baseline", verdict, float(qc.mean()), float(qb.mean()), floor,
                 "confidence sequence on the canary mean vs stable mean - tolerance",
                 f"upper bound {hi:.3f} over {qc.size} scores", nb=qb.size)
@@ -208,6 +230,11 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
             add("tokens_out", "baseline", "pass" if enough_both else "inconclusive",
                 float(tc.mean()), float(tb.mean()), None, "reported, not judged",
                 f"mean tokens out ratio {ratio:.2f}")
+    elif require_baseline:
+        add("baseline", "baseline", "inconclusive", None, None, None,
+            "the stable version must be in the window to compare against",
+            f"no telemetry records for the stable version v{baseline_version}"
+            if baseline_version else "no stable version to compare against", nb=0)
     verdicts = {c.verdict for c in checks}
     verdict = ("fail" if "fail" in verdicts else "inconclusive"
                if "inconclusive" in verdicts or not checks or not enough else "pass")

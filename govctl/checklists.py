@@ -221,17 +221,17 @@ def waive(repo: GovernedRepo, service: str, version: str, item_id: str, key: Sig
     if until <= at:
         raise InputError(f"--expires {expires} is not in the future")
     policies = Policies.load(repo)
-    max_days = policies.param("GOV-WAIVERS", "max_days", default=30)
+    max_days = policies.number("GOV-WAIVERS", "max_days", default=30, integer=True, low=1)
     if until - at > timedelta(days=int(max_days)):
         raise InputError(f"a waiver may run at most {max_days} days (policy GOV-WAIVERS); "
                          f"{expires} is {(until - at).days} days away")
-    roles = policies.param("GOV-WAIVERS", "roles") or trust.DEFAULT_REQUIREMENTS[
-        "waiver.grant"]["any_of"]
+    roles = sorted(waiver_roles(policies))
     policy = trust.load_verified(repo, at=at)
     signer = policy.signer_by_key(key.key_id)
     if signer is None or not set(roles) & set(signer.roles):
         who = signer.name if signer else key.name
         raise CheckFailed(f"{who} may not grant waivers: it needs one of {', '.join(roles)}")
+    trust.may_act(policy, key, "waiver.grant")  # and the trust policy's requirement too
     payload = {"service": service, "version": str(version), "checklist": digest(cl.to_doc()),
                "item": item_id, "justification": justification.strip(),
                "granted": clock.to_iso(at), "expires": clock.to_iso(until),
@@ -258,27 +258,45 @@ class Evidence:
     problems: list[str]
 
 
+def waiver_roles(policies: Policies) -> set[str]:
+    """Who may grant waivers: policy GOV-WAIVERS ``roles``, else the default requirement."""
+    return set(policies.param("GOV-WAIVERS", "roles")
+               or trust.DEFAULT_REQUIREMENTS["waiver.grant"]["any_of"])
+
+
+def _item_of(name: str, items: list[str]) -> str | None:
+    """The item a sign-off/waiver file is about, from its name (``KIND-ITEM-SIGNER.json``)."""
+    stem = name.split("-", 1)[-1]
+    return max((i for i in items if stem.startswith(f"{i}-")), key=len, default=None)
+
+
 def collect(repo: GovernedRepo, cl: ReleaseChecklist, policy: trust.TrustPolicy,
-            at: datetime) -> dict[str, Evidence]:
-    """Verify every sign-off and waiver file; return what counts per item."""
+            at: datetime, *, grant_roles: set[str] | None = None) -> dict[str, Evidence]:
+    """Verify every sign-off and waiver file; return what counts per item.
+
+    A file that cannot be read is reported on its item (found from its file name), never
+    dropped silently; a waiver counts only if its granter holds one of ``grant_roles`` now
+    and it was granted for this version of the checklist.
+    """
     out = {i.id: Evidence([], [], []) for i in cl.items}
     d = evidence_dir(repo, cl.service, cl.version)
     current = digest(cl.to_doc())
     if not d.is_dir():
         return out
+    ids = [i.id for i in cl.items]
     for path in sorted(d.glob("*.json")):
         source = repo.rel(path)
-        try:
-            env = Envelope.loads(path.read_bytes(), source=source)
-        except IntegrityError as exc:
-            out.setdefault("_", Evidence([], [], [])).problems.append(exc.message)
-            continue
         kind = "signoff" if path.name.startswith("signoff-") else "waiver"
         ptype = dsse.CHECKLIST_SIGNOFF if kind == "signoff" else dsse.WAIVER
         try:
+            env = Envelope.loads(path.read_bytes(), source=source)
             payload = env.payload_json(source=source)
             item_id = payload["item"]
-        except (IntegrityError, KeyError, TypeError):
+        except (IntegrityError, KeyError, TypeError) as exc:
+            guess = _item_of(path.name, ids)
+            if guess is not None:
+                why = getattr(exc, "message", None) or f"no {exc} field"
+                out[guess].problems.append(f"{source} is unreadable and does not count ({why})")
             continue
         ev = out.get(item_id)
         if ev is None:
@@ -293,6 +311,15 @@ def collect(repo: GovernedRepo, cl: ReleaseChecklist, policy: trust.TrustPolicy,
         if res.integrity:
             ev.problems += res.integrity
         if kind == "waiver":
+            if valid and grant_roles is not None and not any(
+                    payload.get("granted_by") in names
+                    for role, names in res.counted.items() if role in grant_roles):
+                ev.problems.append(f"{source}: {payload.get('granted_by')} no longer holds a "
+                                   f"role that may grant waivers ({', '.join(sorted(grant_roles))})")
+                valid = False
+            elif valid and payload.get("checklist") != current:
+                ev.problems.append(f"{source}: granted for an earlier version of the checklist")
+                valid = False
             ev.waivers.append((payload, valid))
             continue
         if not valid:

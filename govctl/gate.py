@@ -316,8 +316,9 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
     cl = checklists.load(repo, service, version)
     policies = Policies.load(repo)
     ctx = Context(repo, service, version, env, at, policies, cl, policy)
-    evidence = checklists.collect(repo, cl, policy, at)
-    max_days = policies.param("GOV-WAIVERS", "max_days", default=30)
+    evidence = checklists.collect(repo, cl, policy, at,
+                                  grant_roles=checklists.waiver_roles(policies))
+    max_days = policies.number("GOV-WAIVERS", "max_days", default=30, integer=True, low=1)
     results = []
     for item in cl.items:
         ev = evidence[item.id]

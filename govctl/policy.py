@@ -83,6 +83,34 @@ class Policies:
             return value.get(env, default)
         return value
 
+    def number(self, rule_id: str, name: str, env: str | None = None, default: Any = None, *,
+               integer: bool = False, low: float | None = None, high: float | None = None,
+               ) -> Any:
+        """A numeric parameter (an integer, or a decimal written as a string), checked:
+        a wrong value is an InputError naming the rule and parameter, never a crash."""
+        from decimal import Decimal, InvalidOperation
+
+        value = self.param(rule_id, name, env, default)
+        if value is None or value is default:
+            return default
+        where = f"policy {rule_id}: {name}" + (f" ({env})" if env else "")
+        try:
+            if isinstance(value, bool):
+                raise InvalidOperation
+            d = Decimal(str(value).strip())
+            if not d.is_finite():
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            raise InputError(f"{where} is {value!r}, not a number") from None
+        if integer and d != d.to_integral_value():
+            raise InputError(f"{where} is {value!r}, not a whole number")
+        if (low is not None and d < Decimal(str(low))) or (
+                high is not None and d > Decimal(str(high))):
+            span = (f"between {low:g} and {high:g}" if low is not None and high is not None
+                    else f"at least {low:g}" if low is not None else f"at most {high:g}")
+            raise InputError(f"{where} is {value!r}; it must be {span}")
+        return int(d) if integer else float(d)
+
     def applies(self, rule_id: str, env: str) -> bool:
         rule = self.rules.get(rule_id)
         return rule is not None and env in rule.environments

@@ -57,10 +57,17 @@ class State:
 
 def plan_for(repo: GovernedRepo, env: str) -> list[int]:
     plan = Policies.load(repo).param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
-    if not plan or plan[-1] != 100 or any(not 0 < int(p) <= 100 for p in plan):
-        raise InputError(f"policy GOV-CANARY-PLAN: the {env} plan must be percentages ending "
-                         f"at 100, got {plan}")
-    return [int(p) for p in plan]
+    bad = InputError(f"policy GOV-CANARY-PLAN: the {env} plan must be rising whole "
+                     f"percentages ending at 100, got {plan!r}")
+    if not isinstance(plan, list) or not plan:
+        raise bad
+    try:
+        steps = [int(str(p)) for p in plan]
+    except ValueError:
+        raise bad from None
+    if steps[-1] != 100 or any(not 0 < p <= 100 for p in steps) or steps != sorted(set(steps)):
+        raise bad
+    return steps
 
 
 def _vkey(v: str) -> tuple[int, str]:
@@ -243,7 +250,8 @@ def _limits(repo: GovernedRepo, service: str) -> dict[str, Decimal]:
 
 
 def analyze(repo: GovernedRepo, service: str, source: str, env: str = "production", *,
-            baseline: str | None = None, candidate: str | None = None) -> Any:
+            baseline: str | None = None, candidate: str | None = None,
+            require_baseline: bool = True) -> Any:
     from govctl import canary, telemetry
 
     if baseline is None or candidate is None:
@@ -254,7 +262,8 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
             raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
     batch = telemetry.read(source, repo)
     cfg = canary.Config.from_policies(Policies.load(repo), env)
-    return canary.analyze(batch, baseline or "", candidate, _limits(repo, service), cfg)
+    return canary.analyze(batch, baseline or "", candidate, _limits(repo, service), cfg,
+                          require_baseline=require_baseline)
 
 
 def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
@@ -271,8 +280,10 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
         st = state(repo, service, env)
         if st.canary is None:
             raise InputError(f"no canary is running for {service} in {env}")
+        # at 100% (or on a first release) the stable version gets no traffic to compare
         result = analyze(repo, service, source, env, baseline=st.stable or "",
-                         candidate=st.canary)
+                         candidate=st.canary,
+                         require_baseline=bool(st.stable) and st.weight_bps < 10_000)
         plan = st.plan or plan_for(repo, env)
         step = st.step if st.step is not None else 0
         summary = {"verdict": result.verdict, "reason": result.reason(),

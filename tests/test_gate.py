@@ -72,6 +72,31 @@ def test_waiver_rules(release, cli):
     assert res.code == 1 and "may not grant waivers" in res.err
 
 
+def test_waiver_counts_only_for_current_roles_and_checklist(release, cli, repo):
+    sign_all(cli, release, first_release=True, skip=("red-team",))
+    ok(cli("checklist", "waive", "support-bot", "--version", release, "--item", "red-team",
+           "--justification", "red team booked for next week", "--expires", "2026-12-01",
+           "--key", "cora"))
+    gate = ["gate", "support-bot", "--version", release, "--format", "json", "--key", "rita"]
+    assert _items(cli(*gate))["red-team"]["status"] == "waived"
+    # policy narrows who may grant waivers: cora's existing waiver stops counting
+    pol = repo / "policies" / "release.yaml"
+    text = pol.read_text()
+    pol.write_text(text.replace("roles: [compliance, admin]", "roles: [admin]"))
+    item = _items(cli(*gate))["red-team"]
+    assert item["status"] == "pending"
+    assert "cora no longer holds a role that may grant waivers" in json.dumps(item)
+    pol.write_text(text)
+    # a corrupt waiver file is reported on its item, not dropped silently
+    (waiver,) = sorted(repo.glob("checklists/releases/**/waiver-red-team-cora.json"))
+    good = waiver.read_bytes()
+    waiver.write_text("{not json")
+    item = _items(cli(*gate))["red-team"]
+    assert item["status"] == "pending" and "is unreadable and does not count" in json.dumps(item)
+    waiver.write_bytes(good)
+    assert _items(cli(*gate))["red-team"]["status"] == "waived"
+
+
 def test_metric_below_minimum_blocks(signers, repo, cli):
     prepare(cli, repo)
     version = register(cli, accuracy=0.80)

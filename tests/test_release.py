@@ -136,6 +136,65 @@ def test_canary_reads_only_signed_numbers(first, cli, tmp_path, repo):
     assert res.code == 1 and "not in force" in res.err and "latency_ms.p95" in res.err
 
 
+def test_not_proven_bad_is_not_a_pass(first, cli, tmp_path):
+    """Enough samples but the estimate beyond its tolerance: inconclusive, never pass."""
+    worse = _tele(tmp_path, "worse", **{first: {"n": 3000, "error_rate": 0.002},
+                                         "2": {"n": 800, "error_rate": 0.01}})
+    res = cli("canary", "analyze", "support-bot", "--telemetry", worse, "--baseline", first,
+              "--canary", "2", "--json")
+    check = next(c for c in res.json["checks"]
+                 if c["metric"] == "error_rate" and c["kind"] == "baseline")
+    assert check["canary"] > 2 * check["baseline"]  # the estimate is beyond the 2x tolerance
+    # 8 canary vs 9 stable errors: not significant yet, so neither fail nor pass
+    assert check["verdict"] == "inconclusive" and res.code == 5
+    # a window without the stable version is not compared against nothing
+    alone = _tele(tmp_path, "alone", **{"2": {"n": 500}})
+    res = cli("canary", "analyze", "support-bot", "--telemetry", alone, "--baseline", first,
+              "--canary", "2", "--json")
+    assert res.code == 5 and res.json["verdict"] == "inconclusive"
+    assert any(c["metric"] == "baseline" and "no telemetry records for the stable" in
+               c["detail"] for c in res.json["checks"])
+
+
+@pytest.mark.parametrize("old,new,command,fragment", [
+    ("min_samples: 200", "min_samples: lots", "analyze",
+     "policy GOV-CANARY-ANALYSIS: min_samples (production) is 'lots', not a number"),
+    ('max_latency_increase: "0.20"', 'max_latency_increase: "-0.5"', "analyze",
+     "max_latency_increase (production) is '-0.5'; it must be between 0 and 10"),
+    ("alpha: \"0.05\"", "alpha: \"5\"", "analyze", "alpha (production) is '5'"),
+    ("max_days: 30", "max_days: thirty", "waive",
+     "policy GOV-WAIVERS: max_days is 'thirty', not a number"),
+])
+def test_bad_policy_values_are_named_not_crashes(first, cli, tmp_path, repo, old, new,
+                                                 command, fragment):
+    path = repo / "policies" / "release.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    tele = _tele(tmp_path, "t", **{first: {"n": 300}})
+    if command == "analyze":
+        res = cli("canary", "analyze", "support-bot", "--telemetry", tele)
+    elif command == "waive":
+        res = cli("checklist", "waive", "support-bot", "--version", first, "--item",
+                  "red-team", "--justification", "x", "--expires", "2099-01-01", "--key", "cora")
+    else:
+        raise AssertionError(command)
+    assert res.code == 2, res.err + res.out
+    assert fragment in res.err and "Traceback" not in res.err
+
+
+def test_bad_canary_plan_is_named_and_nothing_moves(signers, repo, cli):
+    prepare(cli, repo)
+    v1 = register(cli)
+    sign_all(cli, v1, first_release=True)
+    path = repo / "policies" / "release.yaml"
+    path.write_text(path.read_text().replace("production: [5, 25, 50, 100]",
+                                             "production: [20, fifty, 100]"))
+    res = cli("promote", "support-bot", "--version", v1, "--key", "rita")
+    assert res.code == 2 and "plan must be rising whole percentages ending at 100" in res.err
+    assert _status(cli)["canary"] is None
+
+
 def test_bad_records_are_counted(first, cli, tmp_path):
     path = telemetry_gen.write(tmp_path / "t.jsonl", {first: {"n": 500}}, bad_lines=3)
     with path.open("a") as fh:
