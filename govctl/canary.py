@@ -202,10 +202,9 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
         e_c, e_b = int(can.error.sum()), int(base.error.sum())
         p0 = st.rate_ratio_p0(can.n, base.n, cfg.max_error_rate_ratio)
         rejected = bool(st.rejects(e_c, e_c + e_b, p0, cfg.alpha)) if e_c + e_b else False
-        # the observed ratio, with half an error added to each side so that zero stable
-        # errors do not make one canary error an infinite ratio
-        within = ((e_c + 0.5) / (can.n + 0.5)
-                  <= cfg.max_error_rate_ratio * (e_b + 0.5) / (base.n + 0.5))
+        # the observed share of errors that hit the canary, against the share the
+        # tolerated ratio allows (no errors at all: within)
+        within = e_c == 0 or e_c / (e_c + e_b) <= p0
         verdict = ("fail" if rejected else "inconclusive" if not enough_both
                    else "pass" if within else "inconclusive")
         add("error_rate", "baseline", verdict, e_c / can.n if can.n else None,

@@ -29,9 +29,15 @@ class Dossier:
     agreement_signatures: list[dict[str, Any]]
     gate: dict[str, Any] | None
     gate_runs: list[dict[str, Any]]
+    gate_at_release: dict[str, Any] | None
     canary_steps: list[dict[str, Any]]
     entries: list[dict[str, Any]]
     audit: dict[str, Any]
+
+
+def _item(v: Any) -> dict[str, str]:
+    """A gate item as the ledger recorded it (older entries hold only the status)."""
+    return v if isinstance(v, dict) else {"status": str(v), "reason": ""}
 
 
 def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
@@ -78,8 +84,12 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
     except GovctlError as exc:
         gate_report = {"passed": False, "items": [], "error": exc.message}
     gate_runs = [{"time": e.time, "by": e.actor["name"], "env": e.evidence.get("env"),
-                  "passed": e.evidence.get("passed"), "items": e.evidence.get("items", {})}
+                  "passed": e.evidence.get("passed"),
+                  "items": {k: _item(v) for k, v in (e.evidence.get("items") or {}).items()}}
                  for e in mine if e.action == "gate.evaluate"]
+    # the decision that let this version through: the last passing gate run (else the last)
+    passing = [r for r in gate_runs if r["passed"]]
+    gate_at_release = (passing or gate_runs or [None])[-1]
     steps = [{"time": e.time, "verdict": e.evidence.get("verdict"),
               "reason": e.evidence.get("reason"),
               "weight_pct": (e.evidence.get("weight_bps") or 0) / 100,
@@ -87,7 +97,7 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
              for e in mine if e.action == "canary.analyze"]
     report = ledger.verify(trusted=trusted_keys(repo))
     return Dossier(service, version, clock.to_iso(clock.now()), graph.subgraph(keep), model,
-                   agreement, limits, sigs, gate_report, gate_runs, steps,
+                   agreement, limits, sigs, gate_report, gate_runs, gate_at_release, steps,
                    [e.to_json() for e in mine], report.to_json())
 
 
@@ -235,8 +245,22 @@ def render_html(d: Dossier) -> str:
                            for s in d.agreement_signatures]) + "</section>")
     g = d.gate or {}
     items = g.get("items", [])
-    parts.append("<section id='checklist'><h2>Checklist</h2>"
-                 f"<p>evaluated now: <b class='{'ok' if g.get('passed') else 'bad'}'>"
+    rel = d.gate_at_release
+    if rel:
+        rel_items = list(rel["items"].items())
+        at_release = (f"<p>at release ({html.escape(rel['time'])}, {html.escape(rel['by'])}, "
+                      f"{html.escape(str(rel['env']))}, as the signed ledger recorded it): "
+                      f"<b class='{'ok' if rel['passed'] else 'bad'}'>"
+                      f"{'passed' if rel['passed'] else 'blocked'}</b></p>"
+                      + _table(["item", "status", "evidence"],
+                               [[k, v["status"], v["reason"]] for k, v in rel_items],
+                               [v["status"] for _k, v in rel_items]))
+    else:
+        at_release = "<p>no gate decision recorded for this version</p>"
+    parts.append("<section id='checklist'><h2>Checklist</h2>" + at_release
+                 + "<h3>Evaluated now</h3>"
+                 f"<p>evaluated when this dossier was written: "
+                 f"<b class='{'ok' if g.get('passed') else 'bad'}'>"
                  f"{'passes' if g.get('passed') else 'blocked'}</b></p>"
                  + _table(["item", "kind", "severity", "status", "evidence"],
                           [[i["id"], i["kind"], i["severity"], i["status"], i["reason"]]
@@ -244,7 +268,8 @@ def render_html(d: Dossier) -> str:
     parts.append("<section id='gate'><h2>Gate decisions</h2>" + _table(
         ["time", "by", "env", "result", "items not passing"],
         [[r["time"], r["by"], r["env"], "passed" if r["passed"] else "blocked",
-          ", ".join(k for k, v in r["items"].items() if v not in ("pass", "waived")) or "-"]
+          ", ".join(k for k, v in r["items"].items()
+                    if v["status"] not in ("pass", "waived")) or "-"]
          for r in d.gate_runs]) + "</section>")
     canary = ["<section id='canary'><h2>Canary steps</h2>"]
     if not d.canary_steps:
@@ -280,6 +305,16 @@ def _md_table(cols: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _md_release_gate(d: Dossier) -> list[str]:
+    rel = d.gate_at_release
+    if not rel:
+        return ["no gate decision recorded for this version", ""]
+    return [f"at release ({rel['time']}, {rel['by']}, {rel['env']}, as the signed ledger "
+            f"recorded it): **{'passed' if rel['passed'] else 'blocked'}**", "",
+            _md_table(["item", "status", "evidence"],
+                      [[k, v["status"], v["reason"]] for k, v in rel["items"].items()]), ""]
+
+
 def render_markdown(d: Dossier) -> str:
     from govctl import lineage
 
@@ -292,7 +327,9 @@ def render_markdown(d: Dossier) -> str:
            _md_table(["limit", "value"], [[k, v] for k, v in d.agreement_limits.items()]), "",
            _md_table(["signer", "signed at", "state after"],
                      [[s["signer"], s["time"], s["state"]] for s in d.agreement_signatures]), "",
-           "## Checklist", f"evaluated now: **{'passes' if g.get('passed') else 'blocked'}**", "",
+           "## Checklist", *_md_release_gate(d),
+           f"evaluated when this dossier was written: "
+           f"**{'passes' if g.get('passed') else 'blocked'}**", "",
            _md_table(["item", "status", "evidence"],
                      [[i["id"], i["status"], i["reason"]] for i in g.get("items", [])]), "",
            "## Gate decisions", "",

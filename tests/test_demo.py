@@ -52,6 +52,11 @@ def test_dossier_content(demo):
         assert f"<section id='{section}'>" in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
     assert "fail" in html and "latency" in html and "<svg" in html
+    # the gate as it was when v3 was promoted (v2 stable), from the ledger, and as it is now
+    # (after the emergency rollback to v1)
+    release, now = html.split("Evaluated now", 1)
+    assert "at release (" in release and "production is v2: the rollback target" in release
+    assert "production is v1: the rollback target" in now
     md = (d / "reports" / "support-bot-v2.md").read_text()
     assert "```mermaid" in md and "## Canary steps" in md and "intact" in md
 
