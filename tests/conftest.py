@@ -120,3 +120,14 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=repo, check=True, capture_output=True, text=True
     ).stdout
+
+
+def need(what: str, available: object, reason: str) -> None:
+    """Skip a test whose outside dependency is missing, unless GOVCTL_TEST_REQUIRE (a comma
+    list, set by .ci/run) names it: then its absence fails the run instead of hiding it."""
+    if available:
+        return
+    required = {x.strip() for x in os.environ.get("GOVCTL_TEST_REQUIRE", "").split(",")}
+    if what in required:
+        pytest.fail(f"{reason} (GOVCTL_TEST_REQUIRE={what}: required here)", pytrace=False)
+    pytest.skip(reason)

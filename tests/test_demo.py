@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_subprocess
+from conftest import need, run_subprocess
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,7 @@ def test_without_regression_the_third_candidate_passes(tmp_path):
 
 def test_dossier_renders_in_a_real_browser(demo, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    need("chromium", chromium, "Debian's chromium is not installed (.ci/run installs it)")
     d, _ = demo
     page = (d / "reports" / "support-bot-v3.html").as_uri()
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

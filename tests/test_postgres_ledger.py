@@ -12,12 +12,14 @@ import sys
 import uuid
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, need
 
 BASE_URL = os.environ.get("GOVCTL_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(
-    not BASE_URL, reason="GOVCTL_TEST_POSTGRES_URL is not set: no PostgreSQL to test against"
-)
+
+
+@pytest.fixture(autouse=True)
+def _postgres():
+    need("postgres", BASE_URL, "GOVCTL_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
 
 
 @pytest.fixture

@@ -18,12 +18,15 @@ import uuid
 
 import pytest
 import telemetry_gen
-from conftest import ROOT
+from conftest import ROOT, need
 from lifecycle import ok, prepare, register, sign_all
 
 BASE_URL = os.environ.get("GOVCTL_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(
-    not BASE_URL, reason="GOVCTL_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
+
+
+@pytest.fixture(autouse=True)
+def _postgres():
+    need("postgres", BASE_URL, "GOVCTL_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
 
 
 def _database(name: str) -> str:
@@ -110,7 +113,11 @@ def test_readme_lifecycle_against_server_and_postgres(team, mlflow_server, signe
     sign_all(cli, v1, first_release=True)
     ok(cli("gate", "support-bot", "--version", v1, "--key", "rita"))
     ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
-    good = telemetry_gen.write(tmp_path / "t.jsonl", {v1: {"n": 3000}})
+    # the MLflow server is shared with the test before: its stable version (if any) serves
+    # the rest of the traffic, and the analysis compares against it
+    stable = json.loads(cli("status", "support-bot", "--json").out)["stable"]
+    good = telemetry_gen.write(tmp_path / "t.jsonl", {v1: {"n": 3000, "error_rate": 0.001}, **(
+        {stable: {"n": 6000}} if stable and stable != v1 else {})})
     for _ in range(4):
         ok(cli("canary", "advance", "support-bot", "--telemetry", good, "--key", "rita"))
     v2 = register(cli)
@@ -130,7 +137,11 @@ def test_eight_concurrent_operators(team, mlflow_server, signers, repo, cli, gov
     v1 = register(cli)
     sign_all(cli, v1, first_release=True)
     ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
-    good = telemetry_gen.write(tmp_path / "t.jsonl", {v1: {"n": 3000}})
+    # the MLflow server is shared with the test before: its stable version (if any) serves
+    # the rest of the traffic, and the analysis compares against it
+    stable = json.loads(cli("status", "support-bot", "--json").out)["stable"]
+    good = telemetry_gen.write(tmp_path / "t.jsonl", {v1: {"n": 3000, "error_rate": 0.001}, **(
+        {stable: {"n": 6000}} if stable and stable != v1 else {})})
     for _ in range(4):
         ok(cli("canary", "advance", "support-bot", "--telemetry", good, "--key", "rita"))
     v2 = register(cli)
