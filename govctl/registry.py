@@ -200,10 +200,39 @@ class Drift:
 
 
 def registered_by_govctl(repo: GovernedRepo) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
+    return {n: set(vs) for n, vs in _registrations(repo).items()}
+
+
+def _registrations(repo: GovernedRepo) -> dict[str, dict[str, Any]]:
+    """name -> version -> the completed model.register ledger entry."""
+    out: dict[str, dict[str, Any]] = {}
     for e in Ledger.for_repo(repo).entries(action="model.register"):
         if e.phase == "complete":
-            out.setdefault(e.subject["name"], set()).add(str(e.evidence["version"]))
+            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e
+    return out
+
+
+def _tag_drift(name: str, version: dict[str, Any], entry: Any) -> list[Drift]:
+    """The lineage tags govctl wrote on a version still say what the ledger recorded."""
+    tags = version["tags"]
+    out = []
+    try:
+        datasets_now = json.loads(tags.get(f"{TAG}datasets", "null"))
+    except ValueError:
+        datasets_now = "unreadable"
+    if datasets_now != entry.evidence.get("datasets"):
+        out.append(Drift(name, "tag", f"version {version['version']}: tag {TAG}datasets differs "
+                         "from the lineage the ledger recorded (edited behind govctl's back)"))
+    checks = {f"{TAG}registered_by": entry.actor.get("name"),
+              f"{TAG}run_id": entry.evidence.get("run_id")}
+    for tag, want in checks.items():
+        if tags.get(tag) != want:
+            out.append(Drift(name, "tag", f"version {version['version']}: tag {tag} is "
+                             f"{tags.get(tag)!r} but the ledger recorded {want!r}"))
+    if version.get("run_id") != entry.evidence.get("run_id"):
+        out.append(Drift(name, "run", f"version {version['version']} points at run "
+                         f"{version.get('run_id')} but was registered from "
+                         f"{entry.evidence.get('run_id')}"))
     return out
 
 
@@ -212,18 +241,22 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
     from govctl.adapters import mlflowstore as ml
 
     ml.ping(repo)
-    known = registered_by_govctl(repo)
+    regs = _registrations(repo)
+    known = {n: set(vs) for n, vs in regs.items()}
     names = [name] if name else sorted(known)
     out: list[Drift] = []
     for n in names:
         try:
-            present = {v["version"] for v in ml.model_versions(repo, n)}
+            versions = {v["version"]: v for v in ml.model_versions(repo, n)}
             actual = ml.get_aliases(repo, n)
         except NotFound:
-            present, actual = set(), {}
+            versions, actual = {}, {}
+        present = set(versions)
         for v in sorted(known.get(n, set()) - present, key=int):
             out.append(Drift(n, "missing-version",
                              f"version {v} was registered through govctl but is gone from MLflow"))
+        for v in sorted(known.get(n, set()) & present, key=int):
+            out += _tag_drift(n, versions[v], regs[n][v])
         expected = expected_aliases(repo, n)
         for alias in sorted(set(expected) | set(actual)):
             want, have = expected.get(alias), actual.get(alias)

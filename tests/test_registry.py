@@ -69,6 +69,24 @@ def test_alias_moved_behind_govctls_back_is_drift(ml_repo, cli):
     assert res.code == 4 and res.json["drift"][0]["kind"] == "missing-version"
 
 
+def test_lineage_tags_edited_behind_govctls_back_are_drift(ml_repo, cli):
+    run = log_run({"accuracy": 0.9})
+    assert cli("model", "register", "support-bot", "--run", run, "--key", "mel").code == 0
+    assert cli("model", "verify").code == 0
+    from govctl.adapters import mlflowstore
+
+    c = mlflowstore.client(find_repo())
+    c.set_model_version_tag("support-bot", "1", "govctl.datasets", '[{"name": "clean-data"}]')
+    c.set_model_version_tag("support-bot", "1", "govctl.registered_by", "mallory")
+    res = cli("model", "verify", "--json")
+    assert res.code == 4
+    messages = [d["message"] for d in res.json["drift"]]
+    assert any("tag govctl.datasets differs from the lineage the ledger recorded" in m
+               for m in messages)
+    assert any("govctl.registered_by is 'mallory' but the ledger recorded 'mel'" in m
+               for m in messages)
+
+
 def test_register_unknown_dataset_or_run_changes_nothing(ml_repo, cli):
     before = len(cli("audit", "log", "-n", "0", "--json").json)
     res = cli("model", "register", "support-bot", "--run", "abc", "--dataset", "ghost",
