@@ -149,6 +149,14 @@ def test_unreachable_mlflow_is_exit_3_quickly(ml_repo, cli, monkeypatch):
     assert res.code == 3
     assert time.monotonic() - start < 60  # a loose bound: "within seconds", not retries
     assert len(cli("audit", "log", "-n", "0", "--json").json) == before
+    # a database-backed store that is down: one probe, not MLflow's minutes of back-off
+    monkeypatch.setenv("MLFLOW_TRACKING_URI",
+                       f"postgresql+psycopg://govctl:s3cret@127.0.0.1:{port}/mlflow")
+    start = time.monotonic()
+    res = cli("model", "verify")
+    assert res.code == 3 and "cannot connect to its database" in res.err
+    assert "s3cret" not in res.err and "Traceback" not in res.err
+    assert time.monotonic() - start < 60
 
 
 def test_prompt_lint_problems(tmp_path, cli):

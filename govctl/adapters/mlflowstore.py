@@ -85,11 +85,32 @@ def client(repo: GovernedRepo) -> Any:
     if uri not in _clients:
         if uri.startswith("sqlite:///"):
             repo.state.mkdir(parents=True, exist_ok=True)
+        elif uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "mysql", "mssql"):
+            _probe_database(uri)
         with errors(f"MLflow at {uri}"):
             from mlflow import MlflowClient
 
             _clients[uri] = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return _clients[uri]
+
+
+def _probe_database(uri: str) -> None:
+    """One quick connection attempt to a database-backed store. MLflow itself retries for
+    minutes (exponential back-off, fifteen attempts) before giving up on a dead server."""
+    import sqlalchemy as sa
+
+    from govctl.errors import ExternalError
+
+    args = {"connect_timeout": 5} if uri.startswith(("postgresql", "mysql")) else {}
+    try:
+        engine = sa.create_engine(uri, connect_args=args, poolclass=sa.pool.NullPool)
+        with engine.connect():
+            pass
+    except Exception as exc:  # driver-specific errors: all mean "cannot reach it"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        safe = uri.split("@")[-1]  # never print a password from the URL
+        raise ExternalError(f"MLflow at ...@{safe}: cannot connect to its database: {first}",
+                            hint="check MLFLOW_TRACKING_URI and that the server is up") from None
 
 
 def configure(repo: GovernedRepo) -> str:
@@ -106,11 +127,16 @@ def configure(repo: GovernedRepo) -> str:
     with errors(f"MLflow at {uri}"):
         exp = c.get_experiment_by_name(EXPERIMENT)
         if exp is not None:
-            return exp.experiment_id
-        location = None
-        if uri.startswith("sqlite:///"):
-            location = artifact_root(repo).as_uri()
-        return c.create_experiment(EXPERIMENT, artifact_location=location)
+            exp_id = exp.experiment_id
+        else:
+            location = None
+            if uri.startswith("sqlite:///"):
+                location = artifact_root(repo).as_uri()
+            exp_id = c.create_experiment(EXPERIMENT, artifact_location=location)
+        # a plain mlflow.start_run() now logs here, not into the Default experiment, whose
+        # artifact folder is relative to wherever a command first opened the store
+        mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
 
 
 def ping(repo: GovernedRepo) -> None:
