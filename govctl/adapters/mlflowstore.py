@@ -133,9 +133,8 @@ def configure(repo: GovernedRepo) -> str:
             if uri.startswith("sqlite:///"):
                 location = artifact_root(repo).as_uri()
             exp_id = c.create_experiment(EXPERIMENT, artifact_location=location)
-        # a plain mlflow.start_run() now logs here, not into the Default experiment, whose
-        # artifact folder is relative to wherever a command first opened the store
-        mlflow.set_experiment(experiment_id=exp_id)
+    # Not mlflow.set_experiment(): it exports MLFLOW_EXPERIMENT_ID, which then breaks any
+    # other store used in the same process. Callers pass the id: start_run(experiment_id=...)
     return exp_id
 
 
