@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -187,6 +187,11 @@ def add(
         if value not in allowed:
             raise InputError(f"invalid --{what} {value!r}: choose from {', '.join(allowed)}")
     rel = _rel_inside(repo, Path(path))
+    for parent in PurePosixPath(rel).parents:
+        if str(parent) != "." and (repo.root / f"{parent}.dvc").is_file():
+            raise InputError(
+                f"{rel} is inside {parent}, which DVC already tracks as a whole "
+                f"({parent}.dvc); inventory {parent} instead, or stop tracking it first")
     existing = entry_path(repo, name)
     previous = load_entry(existing, source=repo.rel(existing)) if existing.exists() else None
     if previous is not None and previous.path != rel:

@@ -49,7 +49,9 @@ def register_model(
     """Create an MLflow model version for ``run_id`` with its datasets, git commit and
     registering key recorded as version tags and in the ledger (intent, then completion)."""
     from govctl.adapters import mlflowstore as ml
+    from govctl.agreements import check_service_name
 
+    check_service_name(name)  # before the ledger or MLflow is touched
     policy = trust.load_verified(repo)
     trust.may_act(policy, key, "model.register")
     inventory = {e.name: e for e in datasets.inventory(repo)}

@@ -209,6 +209,17 @@ def test_duplicate_name_with_other_path(data_repo, cli):
     assert not (data_repo / "data" / "eval.csv.dvc").exists()
 
 
+def test_file_inside_a_tracked_folder_is_refused(data_repo, cli):
+    """DVC would answer with the folder's hash: the entry would record the wrong bytes."""
+    assert cli("data", "add", "data/docs", "--name", "help-docs", "--kind", "retrieval",
+               *ADD).code == 0
+    before = _snapshot(data_repo)
+    res = cli("data", "add", "data/docs/a.txt", "--name", "article-a", "--kind", "retrieval",
+              *ADD)
+    assert res.code == 2 and "inside data/docs, which DVC already tracks" in res.err
+    assert _snapshot(data_repo) == before
+
+
 def test_key_without_role_cannot_add(data_repo, cli):
     before = _snapshot(data_repo)
     res = cli("data", "add", "data/train.csv", "--name", "t", "--kind", "train",

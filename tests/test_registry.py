@@ -87,6 +87,15 @@ def test_lineage_tags_edited_behind_govctls_back_are_drift(ml_repo, cli):
                for m in messages)
 
 
+@pytest.mark.parametrize("name", ["", "it's", "bad/name", "has space"])
+def test_bad_model_names_are_refused_before_anything(ml_repo, cli, name):
+    run = log_run({"accuracy": 0.9})
+    before = len(cli("audit", "log", "-n", "0", "--json").json)
+    res = cli("model", "register", name, "--run", run, "--key", "mel")
+    assert res.code == 2 and "invalid service name" in res.err and "Traceback" not in res.err
+    assert len(cli("audit", "log", "-n", "0", "--json").json) == before  # no intent, no abort
+
+
 def test_register_unknown_dataset_or_run_changes_nothing(ml_repo, cli):
     before = len(cli("audit", "log", "-n", "0", "--json").json)
     res = cli("model", "register", "support-bot", "--run", "abc", "--dataset", "ghost",
