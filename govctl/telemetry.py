@@ -86,18 +86,28 @@ def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int])
 
     lf = frame.lazy()
     schema = lf.collect_schema()
-    missing = [c for c in USED if c not in schema]
+    missing = [c for c in (*USED, "request_id") if c not in schema]
     if missing:
         lf = lf.with_columns([pl.lit(None).alias(c) for c in missing])
         schema = lf.collect_schema()
-    num = [pl.col(c).cast(pl.Float64, strict=False) for c in
-           ("latency_ms", "cost_usd", "tokens_in", "tokens_out", "quality")]
+    optional = ("cost_usd", "tokens_in", "tokens_out", "quality")
+    num = [pl.col(c).cast(pl.Float64, strict=False) for c in ("latency_ms", *optional)]
+    # an optional number that is present but not a number is a bad record, not a null
+    unreadable = pl.lit(False)
+    for c in optional:
+        if not schema[c].is_numeric():
+            unreadable = unreadable | (pl.col(c).is_not_null()
+                                       & pl.col(c).cast(pl.Float64, strict=False).is_null())
+    rid = pl.col("request_id").cast(pl.Utf8, strict=False)
     lf = lf.select(
         pl.col("version").cast(pl.Utf8, strict=False),
         *num,
         _error_flag(schema["error"]).alias("error"),
+        unreadable.alias("_unreadable"),
+        (rid.is_not_null() & ~rid.is_first_distinct()).alias("_duplicate"),
     )
     reasons = [
+        ("duplicate request_id", pl.col("_duplicate")),
         ("missing version", pl.col("version").is_null() | (pl.col("version") == "")),
         ("missing or invalid latency_ms", pl.col("latency_ms").is_null()
          | (pl.col("latency_ms") < 0) | pl.col("latency_ms").is_nan()),
@@ -105,6 +115,7 @@ def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int])
         ("quality outside 0-1", (pl.col("quality") < 0) | (pl.col("quality") > 1)),
         ("negative cost or tokens", (pl.col("cost_usd") < 0) | (pl.col("tokens_in") < 0)
          | (pl.col("tokens_out") < 0)),
+        ("cost, tokens or quality not a number", pl.col("_unreadable")),
     ]
     # the first reason that applies is the one counted
     reason = pl.lit(None, dtype=pl.Utf8)

@@ -206,6 +206,13 @@ def test_bad_records_are_counted(first, cli, tmp_path):
     csv.write_text("request_id,version,latency_ms,error\n1,1,100,false\n2,1,abc,false\n")
     res = cli("canary", "analyze", "support-bot", "--telemetry", csv, "--json")
     assert res.json["telemetry"]["bad_records"] == {"missing or invalid latency_ms": 1}
+    # a record sent twice counts once; a cost that is not a number is bad, not a null
+    csv.write_text("request_id,version,latency_ms,error,cost_usd\n1,1,100,false,0.001\n"
+                   "1,1,100,false,0.001\n2,1,120,false,lots\n3,1,90,false,\n")
+    res = cli("canary", "analyze", "support-bot", "--telemetry", csv, "--json")
+    assert res.json["telemetry"]["bad_records"] == {
+        "duplicate request_id": 1, "cost, tokens or quality not a number": 1}
+    assert res.json["telemetry"]["per_version"] == {"1": 2}
 
 
 def test_crash_between_intent_and_mlflow_change_is_recovered(first, cli, tmp_path):
