@@ -421,22 +421,40 @@ def check_leakage(repo: GovernedRepo, training: Iterable[str],
 def check_allowed(repo: GovernedRepo, datasets: Iterable[str], env: str,
                   params: dict[str, Any] | None = None) -> list[Finding]:
     """Restricted or PII-present data may not feed a release to ``env`` unless the policy
-    parameters allow it: ``{"allowed_sensitivity": {...}, "allowed_pii": {...}}`` by env."""
+    parameters allow it: ``{"allowed_sensitivity": {...}, "allowed_pii": {...}}`` by env.
+
+    Fails closed: an environment the parameters do not list gets production's (strictest)
+    lists. Data that feeds a release's datasets through the DVC pipeline counts too: a
+    restricted raw file does not become allowed by passing through a stage.
+    """
     params = params or {}
-    default_sens = {"production": ["public", "internal", "confidential"]}
-    default_pii = {"production": ["none", "pseudonymized"]}
-    sens = (params.get("allowed_sensitivity") or default_sens).get(env, list(SENSITIVITIES))
-    piis = (params.get("allowed_pii") or default_pii).get(env, list(PIIS))
+    strict_sens = ["public", "internal", "confidential"]
+    strict_pii = ["none", "pseudonymized"]
+    sens_by_env = params.get("allowed_sensitivity") or {"production": strict_sens}
+    pii_by_env = params.get("allowed_pii") or {"production": strict_pii}
+    sens = sens_by_env.get(env, sens_by_env.get("production", strict_sens))
+    piis = pii_by_env.get(env, pii_by_env.get("production", strict_pii))
     entries = {e.name: e for e in inventory(repo)}
+    by_path = {e.path: e for e in entries.values()}
+    g = lineage.build(repo)
     out = []
+    seen: set[tuple[str, str]] = set()
     for name in datasets:
         e = entries.get(name)
         if e is None:
             continue
-        if e.sensitivity not in sens:
-            out.append(Finding(name, "sensitivity",
-                               f"{name} is {e.sensitivity}; {env} allows {', '.join(sens)}"))
-        if e.pii not in piis:
-            out.append(Finding(name, "pii", f"{name} has pii: {e.pii}; {env} allows "
-                               f"{', '.join(piis)}"))
+        feeding = [(e, "")]
+        for nid in sorted(g.upstream(lineage.data_id(e.path))):
+            up = by_path.get(nid[len("data:"):]) if nid.startswith("data:") else None
+            if up is not None and up.name != name:
+                feeding.append((up, f" (feeds {name} through the pipeline)"))
+        for d, via in feeding:
+            if d.sensitivity not in sens and (d.name, "sensitivity") not in seen:
+                seen.add((d.name, "sensitivity"))
+                out.append(Finding(d.name, "sensitivity", f"{d.name}{via} is {d.sensitivity}; "
+                                   f"{env} allows {', '.join(sens)}"))
+            if d.pii not in piis and (d.name, "pii") not in seen:
+                seen.add((d.name, "pii"))
+                out.append(Finding(d.name, "pii", f"{d.name}{via} has pii: {d.pii}; {env} "
+                                   f"allows {', '.join(piis)}"))
     return out

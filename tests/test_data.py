@@ -163,10 +163,31 @@ def test_allowed_for_environment(data_repo, cli):
     r = find_repo()
     codes = {f.code for f in datasets.check_allowed(r, ["support-train"], "production")}
     assert codes == {"sensitivity", "pii"}
-    assert datasets.check_allowed(r, ["support-train"], "staging") == []
+    staging = {"allowed_sensitivity": {"staging": ["restricted"]},
+               "allowed_pii": {"staging": ["present"]}}
+    assert datasets.check_allowed(r, ["support-train"], "staging", staging) == []
+    # an environment the policy does not list gets production's lists: fail closed
+    assert {f.code for f in datasets.check_allowed(r, ["support-train"], "prod", staging)} \
+        == {"sensitivity", "pii"}
     allow = {"allowed_sensitivity": {"production": ["restricted"]},
              "allowed_pii": {"production": ["present"]}}
     assert datasets.check_allowed(r, ["support-train"], "production", allow) == []
+
+
+def test_restricted_data_upstream_in_the_pipeline_is_not_allowed(data_repo, cli):
+    from govctl import datasets
+    from govctl.config import find_repo
+
+    _pipeline(data_repo)
+    assert cli("data", "add", "data/raw.csv", "--name", "raw-tickets", "--kind", "raw",
+               "--sensitivity", "restricted", "--pii", "present", "--owner", "x",
+               "--key", "mel").code == 0
+    assert cli("data", "add", "data/features.csv", "--name", "features", "--kind", "train",
+               *ADD).code == 0
+    found = datasets.check_allowed(find_repo(), ["features"], "production")
+    assert {(f.dataset, f.code) for f in found} == {("raw-tickets", "sensitivity"),
+                                                    ("raw-tickets", "pii")}
+    assert "feeds features through the pipeline" in found[0].message
 
 
 def _snapshot(repo: Path) -> set[str]:
