@@ -194,6 +194,11 @@ class Drift:
     kind: str
     message: str
 
+    @property
+    def tampering(self) -> bool:
+        """Everything but an interrupted govctl change (which the next command finishes)."""
+        return self.kind != "interrupted"
+
     def to_json(self) -> dict[str, str]:
         return {"subject": self.subject, "kind": self.kind, "message": self.message}
 
@@ -260,9 +265,19 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
         for v in sorted(known.get(n, set()) & present, key=int):
             out += _tag_drift(n, versions[v], regs[n][v])
         expected = expected_aliases(repo, n)
+        pending: dict[str, tuple[str | None, int]] = {}  # alias -> (version, intent seq)
+        for intent in Ledger.for_repo(repo).open_intents(_subject(n)):
+            for alias, version in (intent.evidence.get("aliases") or {}).items():
+                pending[alias] = (None if version is None else str(version), intent.seq)
         for alias in sorted(set(expected) | set(actual)):
             want, have = expected.get(alias), actual.get(alias)
-            if want != have:
+            if want != have and alias in pending and pending[alias][0] == have:
+                out.append(Drift(
+                    n, "interrupted",
+                    f"alias {alias!r} is at {have or 'nothing'} as an interrupted "
+                    f"change (ledger entry {pending[alias][1]}) left it; the next promote, "
+                    "canary advance, abort or rollback records its completion"))
+            elif want != have:
                 out.append(Drift(
                     n, "alias",
                     f"alias {alias!r} points to {have or 'nothing'} in MLflow but the ledger "

@@ -265,6 +265,30 @@ def test_an_intent_mlflow_refuses_never_blocks_rollback(first, cli, tmp_path):
     assert Ledger.for_repo(repo).open_intents(subject) == []
 
 
+def test_crash_after_the_mlflow_change_is_not_called_tampering(first, cli, tmp_path):
+    from govctl.adapters import mlflowstore
+    from govctl.keys import KeyStore
+    from govctl.ledger import Ledger
+
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})
+    for _ in range(4):
+        ok(_advance(cli, good))
+    v2 = register(cli)
+    repo = find_repo()
+    # a rollback-like change crashed after MLflow moved the alias, before completion
+    Ledger.for_repo(repo).intent(
+        KeyStore().load("mel"), "model.alias", {"kind": "service", "name": "support-bot"},
+        evidence={"aliases": {"staging": v2}})
+    mlflowstore.client(repo).set_registered_model_alias("support-bot", "staging", v2)
+    res = cli("status", "support-bot", "--json")
+    assert res.code == 0, res.out  # not exit 4: govctl's own unfinished change
+    (d,) = res.json["drift"]
+    assert d["kind"] == "interrupted" and "next promote" in d["message"]
+    # the same alias moved by someone else is still tampering
+    mlflowstore.client(repo).set_registered_model_alias("support-bot", "staging", first)
+    assert cli("status", "support-bot").code == 4
+
+
 def test_promote_refused_by_gate_and_roles(signers, repo, cli):
     prepare(cli, repo)
     v1 = register(cli)

@@ -81,7 +81,9 @@ def status(
     rows = []
     for name in names:
         st = release.state(r, name, env).to_json()
-        st["drift"] = [d.to_json() for d in registry.verify_drift(r, name)]
+        drifts = registry.verify_drift(r, name)
+        st["drift"] = [d.to_json() for d in drifts]
+        st["tampered"] = any(d.tampering for d in drifts)
         rows.append(st)
     if as_json:
         emit_json(rows[0] if service else rows)
@@ -93,7 +95,7 @@ def status(
                 (f"{x['last_decision']['action']} by {x['last_decision']['by']}: "
                  f"{x['last_decision']['note'] or ''}") if x["last_decision"] else "-",
                 "; ".join(d["message"] for d in x["drift"]) or "none"] for x in rows])
-    if any(x["drift"] for x in rows):
+    if any(x["tampered"] for x in rows):
         raise typer.Exit(EXIT_INTEGRITY)
 
 
