@@ -57,11 +57,17 @@ def rate_ratio_p0(n_canary: int, n_baseline: int, theta0: float) -> float:
 
 
 def always_valid_mean_bounds(mean: float, n: int, sigma: float, alpha: float,
-                             rho: float = 100.0) -> tuple[float, float]:
+                             tuned_for: int = 500) -> tuple[float, float]:
     """A confidence sequence for the mean of sigma-sub-Gaussian observations (normal
-    mixture boundary, Howard et al. 2021): valid simultaneously over all n."""
+    mixture boundary, Howard et al. 2021): valid simultaneously over all n.
+
+    The mixture parameter is in the units of the intrinsic time n·sigma², so it scales with
+    the data: rho = sigma²·tuned_for makes the boundary tightest around ``tuned_for``
+    samples, whether the values are quality scores (~0.5) or dollars (~0.001).
+    """
     if n == 0:
         return (-np.inf, np.inf)
     v = n * sigma * sigma
+    rho = sigma * sigma * tuned_for
     radius = np.sqrt(2 * (v + rho) * np.log(np.sqrt((v + rho) / rho) / (alpha / 2))) / n
     return (mean - radius, mean + radius)

@@ -195,6 +195,28 @@ def test_bad_canary_plan_is_named_and_nothing_moves(signers, repo, cli):
     assert _status(cli)["canary"] is None
 
 
+def test_cost_over_the_limit_fails(first, cli, tmp_path):
+    """Dollar amounts are tiny: the confidence sequence must scale with them (a fixed
+    mixture parameter left a canary 1.5x over its cost limit inconclusive forever)."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    path = tmp_path / "cost.jsonl"
+    lines = []
+    for version, cost in ((first, 0.010), ("2", 0.030)):  # the signed limit is 0.02
+        for i, c in enumerate(rng.normal(cost, cost / 5, 2000)):
+            lines.append(json.dumps({"request_id": f"{version}-{i}", "version": version,
+                                     "latency_ms": 300, "error": False,
+                                     "cost_usd": round(max(float(c), 0.0), 6)}))
+    path.write_text("\n".join(lines) + "\n")
+    res = cli("canary", "analyze", "support-bot", "--telemetry", path, "--baseline", first,
+              "--canary", "2", "--json")
+    check = next(c for c in res.json["checks"] if c["metric"] == "cost_per_request_usd")
+    assert check["verdict"] == "fail" and res.code == 1
+
+
 def test_bad_records_are_counted(first, cli, tmp_path):
     path = telemetry_gen.write(tmp_path / "t.jsonl", {first: {"n": 500}}, bad_lines=3)
     with path.open("a") as fh:
