@@ -9,6 +9,7 @@ sensitive it is, and which regulations apply. ``verify`` checks the three agree.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -273,9 +274,43 @@ def _tracked_outputs(repo: GovernedRepo) -> dict[str, str]:
     return out
 
 
-def verify(repo: GovernedRepo, name: str | None = None) -> list[Finding]:
+def _rehash(repo: GovernedRepo, e: DatasetEntry) -> Finding | None:
+    """Hash the workspace bytes again (DVC's own check trusts its cache of file hashes,
+    keyed by size, inode and modification time, which a careful edit can keep)."""
+    full = repo.root / e.path
+    if full.is_file():
+        got = md5_file(full)
+        if got != e.hash:
+            return Finding(e.name, "bytes-changed", f"{e.path} hashes to {got} but the "
+                           f"inventory records {e.hash}")
+        return None
+    if not e.hash.endswith(".dir"):
+        return Finding(e.name, "bytes-changed", f"{e.path} is a directory but the inventory "
+                       "records a file hash")
+    h = e.hash[: -len(".dir")]
+    manifest = repo.root / ".dvc" / "cache" / "files" / "md5" / h[:2] / f"{h[2:]}.dir"
+    try:
+        listed = {x["relpath"]: x["md5"] for x in json.loads(manifest.read_text("utf-8"))}
+    except (OSError, ValueError, KeyError, TypeError):
+        return Finding(e.name, "cannot-rehash", f"{e.path}: the directory's manifest "
+                       f"{repo.rel(manifest)} is not in the DVC cache (dvc pull?)")
+    present = {p.relative_to(full).as_posix(): p for p in full.rglob("*") if p.is_file()}
+    if set(present) != set(listed):
+        extra = sorted(set(present) ^ set(listed))
+        return Finding(e.name, "bytes-changed", f"{e.path}: files added or removed "
+                       f"({', '.join(extra[:5])})")
+    for rel, p in sorted(present.items()):
+        if md5_file(p) != listed[rel]:
+            return Finding(e.name, "bytes-changed", f"{e.path}/{rel} no longer matches its "
+                           "recorded hash")
+    return None
+
+
+def verify(repo: GovernedRepo, name: str | None = None, *,
+           rehash: bool = False) -> list[Finding]:
     """Workspace bytes match the recorded hash; ``.dvc``/``dvc.lock`` agree with the
-    inventory; every DVC-tracked output is inventoried (when checking everything)."""
+    inventory; every DVC-tracked output is inventoried (when checking everything).
+    ``rehash`` hashes every byte again instead of trusting DVC's cached file hashes."""
     from govctl.adapters import dvcrepo
 
     entries = [get(repo, name)] if name else inventory(repo)
@@ -310,6 +345,12 @@ def verify(repo: GovernedRepo, name: str | None = None) -> list[Finding]:
             targets.append(node.attrs.get("produced_by", "") if node else "")
     changed = dvcrepo.modified(repo.root, [t for t in targets if t]) if targets else {}
     by_path = {e.path: e for e in entries}
+    if rehash:
+        for e in entries:
+            if e.path not in missing and e.path not in changed:
+                found = _rehash(repo, e)
+                if found is not None:
+                    findings.append(found)
     for path, state in sorted(changed.items()):
         e = by_path.get(path)
         if e is not None and path not in missing:  # a missing file is reported once

@@ -78,6 +78,30 @@ def test_changed_bytes_fail_verify_naming_the_dataset(data_repo, cli):
     assert hist[0]["md5"] != hist[1]["md5"]
 
 
+def test_rehash_finds_an_edit_that_keeps_size_and_mtime(data_repo, cli):
+    """DVC trusts its cached hash while size, inode and mtime are unchanged; --rehash does not."""
+    import os
+
+    for path, name, kind in (("data/train.csv", "support-train", "train"),
+                             ("data/docs", "help-docs", "retrieval")):
+        assert cli("data", "add", path, "--name", name, "--kind", kind, *ADD).code == 0
+    assert cli("data", "verify").code == 0  # DVC has now cached the hashes
+    assert cli("data", "verify", "--rehash").code == 0
+    for f, new in ((data_repo / "data" / "train.csv", "q,a\nhello,mars!\n"),
+                   (data_repo / "data" / "docs" / "a.txt", "article A\n")):
+        st = f.stat()
+        assert len(new) == st.st_size
+        with f.open("r+") as fh:  # same inode, same size
+            fh.write(new)
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime
+    assert cli("data", "verify").code == 0  # DVC's cached hashes do not see it
+    res = cli("data", "verify", "--rehash", "--json")
+    assert res.code == 1
+    found = {p["dataset"]: p["message"] for p in res.json["problems"]}
+    assert "hashes to" in found["support-train"]
+    assert "data/docs/a.txt no longer matches" in found["help-docs"]
+
+
 def test_dvc_file_disagreeing_with_inventory(data_repo, cli):
     assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
                *ADD).code == 0

@@ -127,13 +127,16 @@ def show(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
 
 @app.command("verify")
 def verify(name: str = typer.Argument(None, help="One dataset (default: all)."),
+           rehash: bool = typer.Option(
+               False, "--rehash", help="Hash every byte again instead of trusting DVC's "
+               "cached file hashes (keyed by size, inode and modification time)."),
            as_json: bool = JSON_OPT) -> None:
     """Workspace bytes match the recorded DVC hash; .dvc files and dvc.lock agree with the
     inventory; every DVC-tracked output is inventoried. Exit 1 naming each problem."""
     from govctl import datasets
     from govctl.errors import EXIT_CHECK_FAILED
 
-    findings = datasets.verify(repo(), name)
+    findings = datasets.verify(repo(), name, rehash=rehash)
     report_findings(findings, as_json=as_json, key="problems", exit_code=EXIT_CHECK_FAILED,
                     clean="every dataset matches its recorded hash")
 
