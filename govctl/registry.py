@@ -67,6 +67,9 @@ def register_model(
         raise InputError(f"{name!r} is already the name of a registered prompt; models and "
                          "prompts need distinct names")
     info = ml.run_info(repo, run_id)
+    if not ml.has_artifact(repo, run_id, artifact_path):
+        raise NotFound(f"run {run_id} has no artifact at {artifact_path!r}; a version would "
+                       "point at nothing (log the model there, or pass --path)")
     for inp in info["inputs"]:
         if inp["name"] in linked:
             continue

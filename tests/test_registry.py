@@ -103,6 +103,10 @@ def test_register_unknown_dataset_or_run_changes_nothing(ml_repo, cli):
     assert res.code == 2 and "ghost" in res.err
     res = cli("model", "register", "support-bot", "--run", "0" * 32, "--key", "mel")
     assert res.code == 2 and "Traceback" not in res.err
+    run = log_run({"accuracy": 0.9})
+    res = cli("model", "register", "support-bot", "--run", run, "--path", "does/not/exist",
+              "--key", "mel")
+    assert res.code == 2 and "has no artifact at 'does/not/exist'" in res.err
     assert len(cli("audit", "log", "-n", "0", "--json").json) == before
     res = cli("model", "register", "support-bot", "--run", "abc", "--key", "cora")
     assert res.code == 1 and "may not model.register" in res.err

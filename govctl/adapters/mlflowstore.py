@@ -145,6 +145,15 @@ def ping(repo: GovernedRepo) -> None:
         c.search_registered_models(max_results=1)
 
 
+def has_artifact(repo: GovernedRepo, run_id: str, path: str) -> bool:
+    """Whether the run logged anything at ``path`` (a file or a non-empty folder)."""
+    c = client(repo)
+    parent, _, leaf = path.strip("/").rpartition("/")
+    with errors(f"artifacts of run {run_id}"):
+        listed = c.list_artifacts(run_id, parent or None)
+    return any(a.path.rsplit("/", 1)[-1] == leaf for a in listed)
+
+
 def run_info(repo: GovernedRepo, run_id: str) -> dict[str, Any]:
     c = client(repo)
     with errors(f"MLflow run {run_id}"):
