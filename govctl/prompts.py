@@ -22,6 +22,8 @@ from govctl.promptlint import DEFAULT_MAX_CHARS, NAME_RE, lint_file
 __all__ = ["PromptSpec", "lint_file", "load_prompt_file", "spec_from_data", "template_sha256"]
 
 SHA_TAG = "govctl.template_sha256"
+CONFIG_TAG = "govctl.config_sha256"
+PARAMS_TAG = "govctl.model_parameters"
 FILE_TAG = "govctl.source_file"
 
 
@@ -39,6 +41,19 @@ class PromptSpec(BaseModel):
     @property
     def sha256(self) -> str:
         return template_sha256(self.template)
+
+    @property
+    def config_sha256(self) -> str:
+        """SHA-256 of ``model_parameters`` as sorted, compact JSON: pinned with the
+        template, so a changed temperature is a new version too."""
+        return hashlib.sha256(self.params_json.encode("utf-8")).hexdigest()
+
+    @property
+    def params_json(self) -> str:
+        import json
+
+        return json.dumps(self.model_parameters, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
 
 
 def template_sha256(text: str) -> str:

@@ -330,9 +330,10 @@ def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str
     if ml.is_model(repo, spec.name):
         raise InputError(f"{spec.name!r} is already a registered model's name; prompts and "
                          "models need distinct names")
-    tags = {prompts.SHA_TAG: spec.sha256, prompts.FILE_TAG: source, f"{TAG}registered_by": key.name}
+    tags = {prompts.SHA_TAG: spec.sha256, prompts.FILE_TAG: source, f"{TAG}registered_by": key.name,
+            prompts.CONFIG_TAG: spec.config_sha256, prompts.PARAMS_TAG: spec.params_json}
     ledger = Ledger.for_repo(repo)
-    evidence = {"sha256": spec.sha256, "file": source}
+    evidence = {"sha256": spec.sha256, "file": source, "config_sha256": spec.config_sha256}
     subject = {"kind": "prompt", "name": spec.name}
     intent = ledger.intent(key, "prompt.register", subject, evidence=evidence,
                            git_commit=_commit(repo))
@@ -344,7 +345,18 @@ def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str
         raise
     ledger.complete(key, intent, evidence={**evidence, "version": version},
                     note=f"registered version {version}")
-    return {"name": spec.name, "version": version, "sha256": spec.sha256, "file": source}
+    return {"name": spec.name, "version": version, "sha256": spec.sha256, "file": source,
+            "config_sha256": spec.config_sha256}
+
+
+def pinned_configs(repo: GovernedRepo) -> dict[str, dict[str, str]]:
+    """name -> {version -> config_sha256} for registrations that recorded one."""
+    out: dict[str, dict[str, str]] = {}
+    for e in Ledger.for_repo(repo).entries(action="prompt.register"):
+        if e.phase == "complete" and e.evidence.get("config_sha256"):
+            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = \
+                e.evidence["config_sha256"]
+    return out
 
 
 def pinned_prompts(repo: GovernedRepo) -> dict[str, dict[str, str]]:
@@ -359,16 +371,19 @@ def pinned_prompts(repo: GovernedRepo) -> dict[str, dict[str, str]]:
 def prompt_status(repo: GovernedRepo) -> list[dict[str, Any]]:
     """Each prompt file with its latest pinned version and whether the file changed since."""
     pins = pinned_prompts(repo)
+    configs = pinned_configs(repo)
     rows = []
     for path in prompts.prompt_files(repo):
         spec = prompts.load_prompt_file(path, source=repo.rel(path))
         versions = pins.get(spec.name, {})
         latest = max(versions, key=int) if versions else None
+        pinned_config = configs.get(spec.name, {}).get(latest) if latest else None
         rows.append({
             "name": spec.name, "file": repo.rel(path), "sha256": spec.sha256,
             "latest_version": latest,
             "registered_sha256": versions.get(latest) if latest else None,
-            "changed": latest is None or versions[latest] != spec.sha256,
+            "changed": latest is None or versions[latest] != spec.sha256
+            or (pinned_config is not None and pinned_config != spec.config_sha256),
         })
     return rows
 
@@ -386,6 +401,14 @@ def sync_prompts(repo: GovernedRepo, key: SigningKey) -> list[dict[str, Any]]:
     return [register_prompt(repo, key, repo.root / r["file"]) for r in changed]
 
 
+def _config_of(pv: dict[str, Any]) -> str | None:
+    """SHA-256 of the model parameters stored on a prompt version (None: none stored)."""
+    import hashlib
+
+    raw = pv["tags"].get(prompts.PARAMS_TAG)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest() if raw is not None else None
+
+
 def prompt_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
     from govctl.adapters import mlflowstore as ml
 
@@ -393,6 +416,7 @@ def prompt_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
     if not pins:
         raise NotFound(f"prompt {name!r} was never registered through govctl")
     out = []
+    configs = pinned_configs(repo).get(name, {})
     for version in sorted(pins, key=int):
         try:
             pv = ml.prompt_version(repo, name, version)
@@ -400,7 +424,9 @@ def prompt_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
             pv = None
         out.append({"version": version, "pinned_sha256": pins[version],
                     "template": pv["template"] if pv else None,
-                    "sha256": prompts.template_sha256(pv["template"]) if pv else None})
+                    "sha256": prompts.template_sha256(pv["template"]) if pv else None,
+                    "pinned_config_sha256": configs.get(version),
+                    "config_sha256": _config_of(pv) if pv else None})
     return out
 
 
@@ -423,4 +449,9 @@ def verify_prompts(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
                     f"prompt:{n}", "template",
                     f"version {v['version']}'s template hashes to {v['sha256'][:12]}... but "
                     f"govctl pinned {v['pinned_sha256'][:12]}... (rewritten in MLflow)"))
+            elif v["pinned_config_sha256"] and v["config_sha256"] != v["pinned_config_sha256"]:
+                out.append(Drift(
+                    f"prompt:{n}", "model-parameters",
+                    f"version {v['version']}'s model parameters differ from what govctl "
+                    "pinned (the govctl.model_parameters tag was rewritten in MLflow)"))
     return out

@@ -137,6 +137,22 @@ def test_prompt_register_verify_and_tampering(ml_repo, cli):
     assert cli("prompt", "show", "support-answer", "--version", "1").out.count("DRIFTED") == 1
 
 
+def test_model_parameters_are_pinned_with_the_template(ml_repo, cli):
+    path = ml_repo / "registry" / "prompts" / "support-answer.yaml"
+    assert cli("prompt", "register", path, "--key", "mel").code == 0
+    path.write_text(path.read_text().replace('temperature: "0.2"', 'temperature: "0.9"'))
+    assert cli("prompt", "list", "--json").json[0]["changed"] is True
+    synced = cli("prompt", "sync", "--key", "mel", "--json").json
+    assert [s["version"] for s in synced] == ["2"]
+    assert cli("prompt", "verify").code == 0
+    from govctl.adapters import mlflowstore
+
+    mlflowstore.client(find_repo()).set_prompt_version_tag(
+        "support-answer", 2, "govctl.model_parameters", '{"max_tokens":512,"temperature":"2"}')
+    res = cli("prompt", "verify", "--json")
+    assert res.code == 4 and res.json["drift"][0]["kind"] == "model-parameters"
+
+
 def test_prompt_and_model_names_are_distinct(ml_repo, cli):
     run = log_run({"accuracy": 0.9})
     assert cli("model", "register", "support-answer", "--run", run, "--key", "mel").code == 0
