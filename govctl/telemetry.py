@@ -44,6 +44,7 @@ class TelemetryBatch:
     variants: dict[str, Variant]
     total: int
     bad: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def bad_total(self) -> int:
@@ -57,8 +58,11 @@ class TelemetryBatch:
         return v
 
     def summary(self) -> dict[str, Any]:
-        return {"source": self.source, "records": self.total, "bad_records": self.bad,
-                "per_version": {k: v.n for k, v in sorted(self.variants.items())}}
+        out = {"source": self.source, "records": self.total, "bad_records": self.bad,
+               "per_version": {k: v.n for k, v in sorted(self.variants.items())}}
+        if self.notes:
+            out["notes"] = self.notes
+        return out
 
 
 USED = ("version", "latency_ms", "error", "tokens_in", "tokens_out", "cost_usd", "quality")
@@ -197,7 +201,12 @@ def read(source: str, repo: Any = None) -> TelemetryBatch:
     if source.startswith("mlflow:"):
         from govctl.adapters import mlflowtraces
 
-        return from_records(mlflowtraces.read(repo, source[len("mlflow:"):]), source)
+        records = mlflowtraces.read(repo, source[len("mlflow:"):])
+        batch = from_records(records, source)
+        if len(records) >= mlflowtraces.MAX_TRACES:
+            batch.notes.append(f"read the newest {mlflowtraces.MAX_TRACES:,} traces only "
+                               "(older traces were not analysed)")
+        return batch
     path = Path(source)
     if not path.is_file():
         raise InputError(f"telemetry source {source} is not a file (or mlflow:EXPERIMENT)")

@@ -37,7 +37,8 @@ def test_salt_changes_assignment():
     assert a != b
 
 
-def test_router_reads_mlflow_and_traces_become_telemetry(signers, repo, cli, tmp_path):
+def test_router_reads_mlflow_and_traces_become_telemetry(signers, repo, cli, tmp_path,
+                                                        monkeypatch):
     import mlflow
     import telemetry_gen
     from lifecycle import ok, prepare, register, sign_all
@@ -86,3 +87,9 @@ def test_router_reads_mlflow_and_traces_become_telemetry(signers, repo, cli, tmp
     res = cli("canary", "analyze", "support-bot", "--telemetry", "mlflow:govctl", "--json")
     assert res.code == 5  # a few hundred requests: inconclusive, never a decision
     assert sum(res.json["telemetry"]["per_version"].values()) == 300
+    # a capped read says so (the cap lowered here so the test need not log 100,000 traces)
+    from govctl.adapters import mlflowtraces
+
+    monkeypatch.setattr(mlflowtraces, "MAX_TRACES", 120)
+    res = cli("canary", "analyze", "support-bot", "--telemetry", "mlflow:govctl")
+    assert "read the newest 120 traces only" in res.err

@@ -8,10 +8,15 @@ from govctl.adapters import mlflowstore as ml
 from govctl.config import GovernedRepo
 from govctl.errors import NotFound
 
+MAX_TRACES = 100_000
 
-def read(repo: GovernedRepo, experiment: str, max_traces: int = 100_000) -> list[dict[str, Any]]:
-    """One telemetry record per trace of ``experiment`` that carries ``govctl.version``.
+
+def read(repo: GovernedRepo, experiment: str, max_traces: int | None = None
+         ) -> list[dict[str, Any]]:
+    """One telemetry record per trace of ``experiment`` that carries ``govctl.version``,
+    newest first, at most ``max_traces`` (the caller reports a full read as truncated).
     Traces without it are reported as records with no version (counted as bad)."""
+    max_traces = max_traces or MAX_TRACES
     c = ml.client(repo)
     with ml.errors(f"MLflow traces of {experiment}"):
         exp = c.get_experiment_by_name(experiment)
@@ -20,9 +25,10 @@ def read(repo: GovernedRepo, experiment: str, max_traces: int = 100_000) -> list
         records: list[dict[str, Any]] = []
         token = None
         while len(records) < max_traces:
-            page = c.search_traces(locations=[exp.experiment_id], max_results=500,
+            page = c.search_traces(locations=[exp.experiment_id],
+                                   max_results=min(500, max_traces - len(records)),
                                    page_token=token, include_spans=False,
-                                   flush=token is None)
+                                   flush=token is None, order_by=["timestamp_ms DESC"])
             for trace in page:
                 info = trace.info
                 tags = dict(info.tags or {})

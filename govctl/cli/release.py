@@ -131,6 +131,8 @@ def _print_analysis(result) -> None:
             warn(f"no telemetry records for the {role} version v{version} in "
                  f"{result.telemetry.get('source')} (versions present: "
                  f"{', '.join(map(str, seen)) or 'none'})")
+    for note in result.telemetry.get("notes") or []:
+        warn(note)
     bad = result.telemetry.get("bad_records") or {}
     if bad:
         warn("bad telemetry records (not used): " + ", ".join(f"{k}: {v}" for k, v in bad.items()))
