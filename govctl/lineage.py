@@ -95,6 +95,51 @@ def _load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text("utf-8"))
 
 
+def _pipeline_files(root: Path) -> list[Path]:
+    """Every ``dvc.yaml`` of the repo, the root one first (DVC reads them all)."""
+    skip = {".dvc", ".git", ".govctl", ".venv", "node_modules"}
+    found = [p for p in root.rglob("dvc.yaml")
+             if not skip & set(p.relative_to(root).parts[:-1])]
+    return sorted(found, key=lambda p: (len(p.relative_to(root).parts), str(p)))
+
+
+def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
+    """Stages of one dvc.yaml, paths made repo-relative (its folder and each stage's
+    ``wdir``); stages outside the root file are addressed as DVC does: ``sub/dvc.yaml:NAME``."""
+    import posixpath
+
+    base = dvc_yaml.parent.relative_to(root).as_posix()
+    prefix = "" if base == "." else f"{base}/dvc.yaml:"
+    pipeline = _load_yaml(dvc_yaml) or {}
+    lock = (_load_yaml(dvc_yaml.with_name("dvc.lock")) or {}).get("stages", {})
+    for name, stage in (pipeline.get("stages") or {}).items():
+        if not isinstance(stage, dict) or "do" in stage:  # foreach/matrix: not expanded here
+            continue
+        wdir = posixpath.normpath(posixpath.join(base, stage.get("wdir", ".")))
+
+        def full(p: str, wdir: str = wdir) -> str:
+            return posixpath.normpath(posixpath.join(wdir, p))
+
+        address = f"{prefix}{name}"
+        sid = f"stage:{address}"
+        locked = lock.get(name, {})
+        g.add(Node(sid, "stage", address, None, {"cmd": stage.get("cmd")}))
+        hashes = {full(d["path"]): d.get("md5")
+                  for d in (locked.get("deps") or []) + (locked.get("outs") or [])}
+        for dep in stage.get("deps") or []:
+            path = full(dep if isinstance(dep, str) else next(iter(dep)))
+            g.add(Node(data_id(path), "data", path, hashes.get(path)))
+            g.link(data_id(path), sid)
+        sizes = {full(d["path"]): d for d in locked.get("outs") or []}
+        for out in stage.get("outs") or []:
+            path = full(out if isinstance(out, str) else next(iter(out)))
+            attrs = {"produced_by": address, **{k: sizes.get(path, {}).get(k)
+                                                for k in ("size", "nfiles")
+                                                if sizes.get(path, {}).get(k) is not None}}
+            g.add(Node(data_id(path), "data", path, hashes.get(path), attrs))
+            g.link(sid, data_id(path))
+
+
 def build(repo: GovernedRepo) -> LineageGraph:
     """The whole graph of the repo: tracked data, pipeline stages, extensions."""
     g = LineageGraph()
@@ -107,27 +152,8 @@ def build(repo: GovernedRepo) -> LineageGraph:
             rel = (dvc_file.parent / out["path"]).relative_to(root).as_posix()
             g.add(Node(data_id(rel), "data", rel, out.get("md5"),
                        {"tracked_by": dvc_file.relative_to(root).as_posix()}))
-    pipeline = _load_yaml(root / "dvc.yaml") or {}
-    lock = (_load_yaml(root / "dvc.lock") or {}).get("stages", {})
-    for name, stage in (pipeline.get("stages") or {}).items():
-        sid = f"stage:{name}"
-        locked = lock.get(name, {})
-        g.add(Node(sid, "stage", name, None, {"cmd": stage.get("cmd")}))
-        hashes = {
-            d["path"]: d.get("md5") for d in (locked.get("deps") or []) + (locked.get("outs") or [])
-        }
-        for dep in stage.get("deps") or []:
-            path = dep if isinstance(dep, str) else next(iter(dep))
-            g.add(Node(data_id(path), "data", path, hashes.get(path)))
-            g.link(data_id(path), sid)
-        sizes = {d["path"]: d for d in locked.get("outs") or []}
-        for out in stage.get("outs") or []:
-            path = out if isinstance(out, str) else next(iter(out))
-            attrs = {"produced_by": name, **{k: sizes.get(path, {}).get(k)
-                                             for k in ("size", "nfiles")
-                                             if sizes.get(path, {}).get(k) is not None}}
-            g.add(Node(data_id(path), "data", path, hashes.get(path), attrs))
-            g.link(sid, data_id(path))
+    for dvc_yaml in _pipeline_files(root):
+        _add_pipeline(g, root, dvc_yaml)
     import govctl.registry  # noqa: F401  (registers the model-version extension; no MLflow import)
 
     for ext in list(_extensions):

@@ -157,6 +157,32 @@ def test_two_stage_pipeline_lineage(data_repo, cli):
     assert [(p["dataset"], p["code"]) for p in problems] == [("features", "missing")]
 
 
+def test_pipeline_in_a_subfolder_dvc_yaml(data_repo, cli):
+    """DVC reads every dvc.yaml; paths are relative to its folder (and a stage's wdir)."""
+    _pipeline(data_repo)
+    sub = data_repo / "features"
+    sub.mkdir()
+    (sub / "dvc.yaml").write_text(
+        "stages:\n  extra:\n    cmd: cp ../data/features.csv extra.csv\n"
+        "    deps: [../data/features.csv]\n    outs: [extra.csv]\n")
+    dvc(data_repo, "repro", "features/dvc.yaml")
+    assert cli("data", "add", "data/raw.csv", "--name", "raw-tickets", "--kind", "raw",
+               *ADD).code == 0
+    res = cli("data", "add", "features/extra.csv", "--name", "extra", "--kind", "train", *ADD,
+              "--json")
+    assert res.code == 0, res.err
+    assert res.json["tracked_by"] == "pipeline"
+    lin = cli("data", "lineage", "extra", "--json").json
+    stages = {n["label"] for n in lin["nodes"] if n["kind"] == "stage"}
+    assert stages == {"prepare", "featurize", "features/dvc.yaml:extra"}
+    assert {"from": "data:data/features.csv", "to": "stage:features/dvc.yaml:extra"} in \
+        lin["edges"]
+    assert cli("data", "verify", "extra").code == 0
+    (sub / "extra.csv").write_text("changed\n")
+    problems = cli("data", "verify", "extra", "--json").json["problems"]
+    assert [(p["dataset"], p["code"]) for p in problems] == [("extra", "bytes-changed")]
+
+
 def test_leakage_found_by_hash_through_lineage(data_repo, cli):
     from govctl import datasets
     from govctl.config import find_repo
