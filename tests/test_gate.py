@@ -41,6 +41,11 @@ def test_blocks_on_missing_signoffs_then_passes(release, cli):
     log = cli("audit", "log", "--action", "gate.evaluate", "--json").json
     assert [e["note"] for e in log] == ["blocked", "blocked", "passed"]
     assert log[-1]["evidence"]["checklist"].startswith("sha256:")
+    # what the recorded digest covers is recorded too: recomputable from the ledger alone
+    from govctl.canonical import digest
+
+    ev = log[-1]["evidence"]
+    assert digest(ev["result_items"]) == ev["results"]
     status = cli("checklist", "status", "support-bot", "--version", release, "--json").json
     assert all(i["status"] == "pass" for i in status["items"])
     assert {"id", "kind", "status", "reason"} <= set(status["items"][0])
