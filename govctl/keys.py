@@ -15,18 +15,19 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from govctl import clock
-from govctl.dsse import b64d, b64e
 from govctl.errors import InputError, IntegrityError, NotFound
-from govctl.fsutil import atomic_write
 
 PASSPHRASE_ENV = "GOVCTL_KEY_PASSPHRASE"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+# cryptography is imported where keys are used, not here: 'keys list' and the hooks read
+# only public-key JSON and should not pay for it at start-up.
 
 
 def govctl_home() -> Path:
@@ -68,7 +69,9 @@ class PublicKey:
 
     @property
     def public_b64(self) -> str:
-        return b64e(self.public_raw)
+        import base64
+
+        return base64.b64encode(self.public_raw).decode("ascii")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -85,6 +88,8 @@ class SigningKey:
     """A loaded private key. Its bytes never leave this object."""
 
     def __init__(self, name: str, private: Ed25519PrivateKey) -> None:
+        from cryptography.hazmat.primitives import serialization
+
         self.name = name
         self._private = private
         self.public_raw = private.public_key().public_bytes(
@@ -100,6 +105,9 @@ class SigningKey:
 
 
 def verify_signature(public_raw: bytes, signature: bytes, data: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, data)
         return True
@@ -109,6 +117,11 @@ def verify_signature(public_raw: bytes, signature: bytes, data: bytes) -> bool:
 
 def parse_public_key(text: str, *, source: str) -> bytes:
     """Accept base64 raw 32 bytes, a PEM SubjectPublicKeyInfo, or an exported JSON file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from govctl.dsse import b64d
+
     text = text.strip()
     if text.startswith("{"):
         try:
@@ -146,6 +159,11 @@ class KeyStore:
         return self._pub(name).exists() or self._priv(name).exists()
 
     def generate(self, name: str, *, passphrase_env: str | None = PASSPHRASE_ENV) -> PublicKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from govctl.fsutil import atomic_write
+
         if self.exists(name):
             raise InputError(
                 f"a key named {name!r} already exists in {self.root}",
@@ -201,6 +219,9 @@ class KeyStore:
         return [self.public(n) for n in names if NAME_RE.match(n)]
 
     def load(self, name: str, *, passphrase_env: str = PASSPHRASE_ENV) -> SigningKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         path = self._priv(name)
         if not path.exists():
             raise NotFound(
