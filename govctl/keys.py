@@ -117,9 +117,6 @@ def verify_signature(public_raw: bytes, signature: bytes, data: bytes) -> bool:
 
 def parse_public_key(text: str, *, source: str) -> bytes:
     """Accept base64 raw 32 bytes, a PEM SubjectPublicKeyInfo, or an exported JSON file."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     from govctl.dsse import b64d
 
     text = text.strip()
@@ -129,6 +126,9 @@ def parse_public_key(text: str, *, source: str) -> bytes:
         except (ValueError, KeyError, TypeError):
             raise InputError(f"{source}: not a govctl public key export") from None
     if text.startswith("-----BEGIN PUBLIC KEY-----"):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
             key = serialization.load_pem_public_key(text.encode())
         except ValueError:
