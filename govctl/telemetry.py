@@ -181,9 +181,39 @@ def read_csv(path: Path) -> TelemetryBatch:
 
     try:
         df = pl.read_csv(path, infer_schema_length=0)  # all columns as text; cast later
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+    except pl.exceptions.NoDataError as exc:
         raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    except pl.exceptions.ComputeError:
+        # a malformed line: read row by row and count the bad ones, like JSONL
+        df, total, bad = _read_csv_rows(path)
+        return _from_frame(df, str(path), total, bad)
     return _from_frame(df, str(path), None, {})
+
+
+def _read_csv_rows(path: Path) -> tuple[Any, int, dict[str, int]]:
+    import csv
+
+    import polars as pl
+
+    bad: dict[str, int] = {}
+    rows: list[dict[str, str | None]] = []
+    total = 0
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if not header:
+            raise InputError(f"{path}: not a readable CSV file (no header)")
+        cols = [h.strip() for h in header]
+        for row in reader:
+            if not row:
+                continue
+            total += 1
+            if len(row) != len(cols):
+                bad["malformed CSV line"] = bad.get("malformed CSV line", 0) + 1
+                continue
+            rec = dict(zip(cols, row, strict=True))
+            rows.append({k: rec.get(k) or None for k in FIELDS})
+    return pl.DataFrame(rows, schema={k: pl.Utf8 for k in FIELDS}), total, bad
 
 
 def from_records(records: list[dict[str, Any]], source: str = "records") -> TelemetryBatch:

@@ -235,6 +235,13 @@ def test_bad_records_are_counted(first, cli, tmp_path):
     assert res.json["telemetry"]["bad_records"] == {
         "duplicate request_id": 1, "cost, tokens or quality not a number": 1}
     assert res.json["telemetry"]["per_version"] == {"1": 2}
+    # one ragged line is one bad record, not a rejected file
+    csv.write_text("request_id,version,latency_ms,error\n1,1,100,false\n"
+                   "2,1,90,false,extra,cols\n3,1,80,true\n")
+    res = cli("canary", "analyze", "support-bot", "--telemetry", csv, "--json")
+    assert res.json["telemetry"]["bad_records"] == {"malformed CSV line": 1}
+    assert res.json["telemetry"]["records"] == 3 and res.json["telemetry"]["per_version"] == {
+        "1": 2}
 
 
 def test_crash_between_intent_and_mlflow_change_is_recovered(first, cli, tmp_path):
