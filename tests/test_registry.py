@@ -186,6 +186,11 @@ def test_unreachable_mlflow_is_exit_3_quickly(ml_repo, cli, monkeypatch):
     assert res.code == 3 and "cannot connect to its database" in res.err
     assert "s3cret" not in res.err and "Traceback" not in res.err
     assert time.monotonic() - start < 60
+    # a mistyped SQLite store is not silently created empty somewhere else
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{ml_repo}/nope/dir/x.db")
+    res = cli("model", "verify")
+    assert res.code == 2 and "does not exist (a typo?)" in res.err
+    assert not (ml_repo / "nope").exists()
 
 
 def test_prompt_lint_problems(tmp_path, cli):

@@ -83,7 +83,16 @@ def client(repo: GovernedRepo) -> Any:
     _quiet_env()
     uri = tracking_uri(repo)
     if uri not in _clients:
-        if uri.startswith("sqlite:///"):
+        if uri.startswith("sqlite:///") and os.environ.get("MLFLOW_TRACKING_URI"):
+            # a store named explicitly must be somewhere that exists: MLflow would create
+            # the folders of a mistyped path and report an empty store (drift everywhere)
+            folder = Path(uri[len("sqlite:///"):]).parent
+            if not folder.is_dir():
+                from govctl.errors import InputError
+
+                raise InputError(f"MLFLOW_TRACKING_URI {uri}: the folder {folder} does not "
+                                 "exist (a typo?); nothing was created")
+        elif uri.startswith("sqlite:///"):
             repo.state.mkdir(parents=True, exist_ok=True)
         elif uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "mysql", "mssql"):
             _probe_database(uri)
