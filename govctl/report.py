@@ -228,12 +228,7 @@ def render_html(d: Dossier) -> str:
                  + lineage_svg(d.lineage) + "</section>")
     m = d.model or {}
     parts.append("<section id='model'><h2>Model version</h2>" + _table(
-        ["field", "value"],
-        [["run", m.get("run_id")], ["git commit", m.get("git_commit")],
-         ["registered by", m.get("registered_by")], ["aliases", ", ".join(m.get("aliases", []))],
-         *[[f"metric {k}", v] for k, v in sorted((m.get("metrics") or {}).items())],
-         *[[f"dataset ({x['role']})", f"{x['name']} {x.get('md5') or ''}"]
-           for x in m.get("datasets", [])]]) + "</section>")
+        ["field", "value"], _model_rows(m)) + "</section>")
     ag = d.agreement or {}
     parts.append("<section id='agreement'><h2>Agreement</h2>"
                  f"<p>state: <b class='{'ok' if ag.get('ok') else 'bad'}'>"
@@ -315,6 +310,15 @@ def _md_release_gate(d: Dossier) -> list[str]:
                       [[k, v["status"], v["reason"]] for k, v in rel["items"].items()]), ""]
 
 
+def _model_rows(m: dict[str, Any]) -> list[list[Any]]:
+    return [["run", m.get("run_id")], ["git commit", m.get("git_commit")],
+            ["registered by", m.get("registered_by")],
+            ["aliases", ", ".join(m.get("aliases", []))],
+            *[[f"metric {k}", v] for k, v in sorted((m.get("metrics") or {}).items())],
+            *[[f"dataset ({x['role']})", f"{x['name']} {x.get('md5') or ''}"]
+              for x in m.get("datasets", [])]]
+
+
 def render_markdown(d: Dossier) -> str:
     from govctl import lineage
 
@@ -322,6 +326,9 @@ def render_markdown(d: Dossier) -> str:
     ag = d.agreement or {}
     out = [f"# Release dossier: {d.service} v{d.version}", f"_generated {d.generated}_", "",
            "## Lineage", "", "```mermaid", lineage.render_mermaid(d.lineage), "```", "",
+           "## Model version", "",
+           _md_table(["field", "value"], _model_rows(d.model or {})) if d.model
+           else "MLflow was unreachable when this dossier was written", "",
            "## Agreement", f"state **{ag.get('state')}**, version {ag.get('version')}, "
            f"expires {ag.get('expires')}", "",
            _md_table(["limit", "value"], [[k, v] for k, v in d.agreement_limits.items()]), "",

@@ -59,6 +59,7 @@ def test_dossier_content(demo):
     assert "production is v1: the rollback target" in now
     md = (d / "reports" / "support-bot-v2.md").read_text()
     assert "```mermaid" in md and "## Canary steps" in md and "intact" in md
+    assert "## Model version" in md and "| registered by |" in md
 
 
 def test_report_command_and_bad_suffix(demo, tmp_path):
