@@ -7,17 +7,19 @@ validation error becomes one readable message ``file:line: field: problem``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from pydantic_core import ValidationError  # what pydantic raises; no pydantic.main import
 
 from govctl.errors import InputError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+    from pydantic_core import ValidationError
+
+# pydantic_core (what pydantic raises) is imported only where a model is validated: the
+# prompt-lint hook's fast path parses YAML here without ever building a model.
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -44,14 +46,21 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-@dataclass
 class Problem:
-    """One finding about a document: where and what."""
+    """One finding about a document: where and what. (A plain class: the hooks import this
+    module, and dataclasses would cost them ~5 ms of start-up.)"""
 
-    path: str
-    line: int | None
-    field: str
-    message: str
+    __slots__ = ("path", "line", "field", "message")
+
+    def __init__(self, path: str, line: int | None, field: str, message: str) -> None:
+        self.path, self.line, self.field, self.message = path, line, field, message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and (self.path, self.line, self.field, self.message) \
+            == (other.path, other.line, other.field, other.message)
+
+    def __repr__(self) -> str:
+        return f"Problem({self.path!r}, {self.line!r}, {self.field!r}, {self.message!r})"
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -119,6 +128,8 @@ def validation_problems(
 
 
 def model_from_data(model: type[M], data: Any, source: str, node: yaml.Node | None = None) -> M:
+    from pydantic_core import ValidationError
+
     if data is None:
         raise DocumentError([Problem(source, None, "", "the document is empty")])
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import os
 import re
 from pathlib import Path, PurePosixPath
@@ -225,6 +224,8 @@ def data_guard(path: str, args: argparse.Namespace) -> list[Finding]:
         return out
     size = os.path.getsize(path)
     patterns = args.pattern or DATA_PATTERNS
+    import fnmatch
+
     data_like = any(fnmatch.fnmatch(name, p) for p in patterns)
     if size > args.max_kb * 1024:
         return [Finding(rel, None, "large-file",
