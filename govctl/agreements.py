@@ -289,6 +289,15 @@ def _load_envelope(path: Path, source: str) -> Envelope | None:
     return Envelope.loads(path.read_bytes(), source=source)
 
 
+def _agreement_envelope(path: Path, source: str) -> Envelope | None:
+    """An agreement's signature envelope; one of another document kind is tampering."""
+    env = _load_envelope(path, source)
+    if env is not None and env.payload_type != dsse.AGREEMENT:
+        raise IntegrityError(f"{source} holds a {env.payload_type!r} envelope, not an "
+                             "agreement's")
+    return env
+
+
 TEMPLATE = """\
 # Operational service agreement for {service}. Signed: after any change, every role in the
 # trust policy's 'agreement.sign' requirement (default: eng-lead, product-owner,
@@ -515,11 +524,7 @@ def sign(
     ledger.require(repo)
     payload = canonical_bytes(agreement.to_doc())
     sig_file = signature_path(repo, service)
-    env = _load_envelope(sig_file, repo.rel(sig_file))
-    if env is not None and env.payload_type != dsse.AGREEMENT:
-        raise IntegrityError(
-            f"{repo.rel(sig_file)} holds a {env.payload_type!r} envelope, not an agreement's"
-        )
+    env = _agreement_envelope(sig_file, repo.rel(sig_file))
     before = verify_agreement(repo, service, at=at, policy=policy)
     if before.state == "invalid":  # never sign on top of a tampered envelope
         raise IntegrityError(
@@ -551,7 +556,7 @@ def diff(repo: GovernedRepo, service: str) -> dict[str, Any]:
     path = _existing(repo, service)
     current = load_agreement(path, source=repo.rel(path)).to_doc()
     signed_file = signed_path(repo, service)
-    env = _load_envelope(signed_file, repo.rel(signed_file))
+    env = _agreement_envelope(signed_file, repo.rel(signed_file))
     if env is None:
         return {"service": service, "signed_version": None, "changes": None}
     _check_signed_copy(repo, env, repo.rel(signed_file))
@@ -565,9 +570,6 @@ def diff(repo: GovernedRepo, service: str) -> dict[str, Any]:
 def _check_signed_copy(repo: GovernedRepo, env: Envelope, source: str) -> None:
     """The last fully signed copy counts only if its signatures still verify under the
     trust policy (a hand-edited copy would make ``diff`` report numbers nobody signed)."""
-    if env.payload_type != dsse.AGREEMENT:
-        raise IntegrityError(f"{source} holds a {env.payload_type!r} envelope, not an "
-                             "agreement's")
     policy = trust.load_verified(repo)
     problems = [p for a in _requirements(policy)
                 for p in trust.evaluate(env, policy, a, payload_type=dsse.AGREEMENT,
@@ -592,9 +594,10 @@ def signed_agreement(repo: GovernedRepo, service: str, *, at: datetime | None = 
         raise CheckFailed(f"the agreement for {service} is not in force ({why}); its numbers "
                           "count only when fully signed",
                           hint=f"govctl agreement verify {service}")
-    env = _load_envelope(signature_path(repo, service), "")
+    sig_file = signature_path(repo, service)
+    env = _load_envelope(sig_file, repo.rel(sig_file))
     assert env is not None  # a valid report implies a signature envelope
-    return Agreement.model_validate(env.payload_json(source=str(signature_path(repo, service))))
+    return Agreement.model_validate(env.payload_json(source=repo.rel(sig_file)))
 
 
 def _at(doc: Any, dotted: str) -> Any:

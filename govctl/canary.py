@@ -190,12 +190,12 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
 
     # --- against the stable version in the same window -----------------------------
     if base.n:
-        base_p95 = _p95(base.latency_ms)
+        base_p95, can_p95 = _p95(base.latency_ms), _p95(can.latency_ms)
         bound = base_p95 * (1 + cfg.max_latency_increase)
         rejected, x = _exceed_test(can.latency_ms, bound, 0.05, cfg) if can.n else (False, 0)
         verdict = ("fail" if rejected else "inconclusive" if not enough_both
-                   else "pass" if _p95(can.latency_ms) <= bound else "inconclusive")
-        add("latency_p95_ms", "baseline", verdict, _p95(can.latency_ms), base_p95, bound,
+                   else "pass" if can_p95 <= bound else "inconclusive")
+        add("latency_p95_ms", "baseline", verdict, can_p95, base_p95, bound,
             f"mSPRT: share of canary above stable p95 x {1 + cfg.max_latency_increase:g} > 5%",
             f"{x} of {can.n} canary requests above {bound:.1f} ms" if enough_both or rejected
             else short)

@@ -295,7 +295,8 @@ def collect(repo: GovernedRepo, cl: ReleaseChecklist, policy: trust.TrustPolicy,
         except (IntegrityError, KeyError, TypeError) as exc:
             guess = _item_of(path.name, ids)
             if guess is not None:
-                why = getattr(exc, "message", None) or f"no {exc} field"
+                why = (exc.message if isinstance(exc, IntegrityError)
+                       else "no 'item' field" if isinstance(exc, KeyError) else str(exc))
                 out[guess].problems.append(f"{source} is unreadable and does not count ({why})")
             continue
         ev = out.get(item_id)

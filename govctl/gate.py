@@ -369,13 +369,10 @@ def record(repo: GovernedRepo, key: Any, report: GateReport) -> None:
     ledger.record(
         repo, key, "gate.evaluate",
         {"kind": "service", "name": report.service, "version": report.version},
-        # every item's status and reason as decided, so the release record shows the gate
-        # as it was at that moment, not as it would evaluate today
-        # ``result_items`` is exactly what the ``results`` digest covers, so an auditor can
-        # recompute it from the ledger alone
+        # every item as decided: the release record shows the gate as it was at that moment,
+        # and ``result_items`` is exactly what the ``results`` digest covers, so an auditor
+        # can recompute it from the ledger alone
         evidence={"env": report.env, "passed": report.passed, **report.digests,
-                  "items": {r.id: {"status": r.status, "reason": r.reason[:500]}
-                            for r in report.results},
                   "result_items": [r.to_json() for r in report.results]},
         note="passed" if report.passed else "blocked",
     )

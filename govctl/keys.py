@@ -69,9 +69,9 @@ class PublicKey:
 
     @property
     def public_b64(self) -> str:
-        import base64
+        from govctl.dsse import b64e
 
-        return base64.b64encode(self.public_raw).decode("ascii")
+        return b64e(self.public_raw)
 
     def to_json(self) -> dict[str, object]:
         return {

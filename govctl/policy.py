@@ -90,8 +90,8 @@ class Policies:
         a wrong value is an InputError naming the rule and parameter, never a crash."""
         from decimal import Decimal, InvalidOperation
 
-        value = self.param(rule_id, name, env, default)
-        if value is None or value is default:
+        value = self.param(rule_id, name, env)
+        if value is None:
             return default
         where = f"policy {rule_id}: {name}" + (f" ({env})" if env else "")
         try:

@@ -209,10 +209,6 @@ class Drift:
         return f"{self.subject}: {self.message}"
 
 
-def registered_by_govctl(repo: GovernedRepo) -> dict[str, set[str]]:
-    return {n: set(vs) for n, vs in _registrations(repo).items()}
-
-
 def _registrations(repo: GovernedRepo) -> dict[str, dict[str, Any]]:
     """name -> version -> the completed model.register ledger entry."""
     out: dict[str, dict[str, Any]] = {}
@@ -349,41 +345,36 @@ def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str
             "config_sha256": spec.config_sha256}
 
 
-def pinned_configs(repo: GovernedRepo) -> dict[str, dict[str, str]]:
-    """name -> {version -> config_sha256} for registrations that recorded one."""
-    out: dict[str, dict[str, str]] = {}
+def _prompt_pins(repo: GovernedRepo) -> dict[str, dict[str, dict[str, Any]]]:
+    """name -> {version -> the registration's ledger evidence} (``sha256`` of the template
+    and, since model parameters are pinned too, ``config_sha256``). One ledger scan."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for e in Ledger.for_repo(repo).entries(action="prompt.register"):
-        if e.phase == "complete" and e.evidence.get("config_sha256"):
-            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = \
-                e.evidence["config_sha256"]
+        if e.phase == "complete":
+            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e.evidence
     return out
 
 
 def pinned_prompts(repo: GovernedRepo) -> dict[str, dict[str, str]]:
     """name -> {version -> sha256} as the ledger recorded each registration."""
-    out: dict[str, dict[str, str]] = {}
-    for e in Ledger.for_repo(repo).entries(action="prompt.register"):
-        if e.phase == "complete":
-            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e.evidence["sha256"]
-    return out
+    return {n: {v: ev["sha256"] for v, ev in vs.items()} for n, vs in _prompt_pins(repo).items()}
 
 
 def prompt_status(repo: GovernedRepo) -> list[dict[str, Any]]:
     """Each prompt file with its latest pinned version and whether the file changed since."""
-    pins = pinned_prompts(repo)
-    configs = pinned_configs(repo)
+    pins = _prompt_pins(repo)
     rows = []
     for path in prompts.prompt_files(repo):
         spec = prompts.load_prompt_file(path, source=repo.rel(path))
         versions = pins.get(spec.name, {})
         latest = max(versions, key=int) if versions else None
-        pinned_config = configs.get(spec.name, {}).get(latest) if latest else None
+        pin = versions[latest] if latest else {}
         rows.append({
             "name": spec.name, "file": repo.rel(path), "sha256": spec.sha256,
             "latest_version": latest,
-            "registered_sha256": versions.get(latest) if latest else None,
-            "changed": latest is None or versions[latest] != spec.sha256
-            or (pinned_config is not None and pinned_config != spec.config_sha256),
+            "registered_sha256": pin.get("sha256"),
+            "changed": latest is None or pin["sha256"] != spec.sha256
+            or pin.get("config_sha256", spec.config_sha256) != spec.config_sha256,
         })
     return rows
 
@@ -409,23 +400,24 @@ def _config_of(pv: dict[str, Any]) -> str | None:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest() if raw is not None else None
 
 
-def prompt_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
+def prompt_versions(repo: GovernedRepo, name: str,
+                    pins: dict[str, dict[str, dict[str, Any]]] | None = None
+                    ) -> list[dict[str, Any]]:
     from govctl.adapters import mlflowstore as ml
 
-    pins = pinned_prompts(repo).get(name, {})
-    if not pins:
+    versions = (pins if pins is not None else _prompt_pins(repo)).get(name, {})
+    if not versions:
         raise NotFound(f"prompt {name!r} was never registered through govctl")
     out = []
-    configs = pinned_configs(repo).get(name, {})
-    for version in sorted(pins, key=int):
+    for version in sorted(versions, key=int):
         try:
             pv = ml.prompt_version(repo, name, version)
         except NotFound:
             pv = None
-        out.append({"version": version, "pinned_sha256": pins[version],
+        out.append({"version": version, "pinned_sha256": versions[version]["sha256"],
                     "template": pv["template"] if pv else None,
                     "sha256": prompts.template_sha256(pv["template"]) if pv else None,
-                    "pinned_config_sha256": configs.get(version),
+                    "pinned_config_sha256": versions[version].get("config_sha256"),
                     "config_sha256": _config_of(pv) if pv else None})
     return out
 
@@ -435,12 +427,12 @@ def verify_prompts(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
     from govctl.adapters import mlflowstore as ml
 
     ml.ping(repo)
-    pins = pinned_prompts(repo)
+    pins = _prompt_pins(repo)
     if name is not None and name not in pins:
         raise NotFound(f"prompt {name!r} was never registered through govctl")
     out = []
     for n in [name] if name else sorted(pins):
-        for v in prompt_versions(repo, n):
+        for v in prompt_versions(repo, n, pins):
             if v["template"] is None:
                 out.append(Drift(f"prompt:{n}", "missing-version",
                                  f"version {v['version']} is gone from MLflow"))

@@ -70,10 +70,6 @@ def plan_for(repo: GovernedRepo, env: str) -> list[int]:
     return steps
 
 
-def _vkey(v: str) -> tuple[int, str]:
-    return (int(v), v) if v.isdigit() else (1 << 30, v)
-
-
 def _history(repo: GovernedRepo, service: str, env: str) -> list[Any]:
     return [e for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}")
             if e.subject.get("name") == service and e.action in RELEASE_ACTIONS
@@ -369,7 +365,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
             if target not in ever:
                 raise CheckFailed(
                     f"v{target} was never stable in {env} (stable before: "
-                    f"{', '.join(sorted(ever, key=_vkey)) or 'none'}); a rollback only goes "
+                    f"{', '.join(sorted(ever, key=int)) or 'none'}); a rollback only goes "
                     "back to a version that was. To release it, use 'govctl promote' (gated)")
         _transition(repo, key, service, env, "release.rollback",
                     {env: target, canary_alias(env): None}, 0,

@@ -35,9 +35,13 @@ class Dossier:
     audit: dict[str, Any]
 
 
-def _item(v: Any) -> dict[str, str]:
-    """A gate item as the ledger recorded it (older entries hold only the status)."""
-    return v if isinstance(v, dict) else {"status": str(v), "reason": ""}
+def _gate_items(evidence: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """A gate run's items as the ledger recorded them: id -> status and reason (entries
+    written before ``result_items`` hold only ``items``, id -> status)."""
+    if "result_items" in evidence:
+        return {r["id"]: {"status": r["status"], "reason": r["reason"]}
+                for r in evidence["result_items"]}
+    return {k: {"status": str(v), "reason": ""} for k, v in (evidence.get("items") or {}).items()}
 
 
 def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
@@ -85,7 +89,7 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
         gate_report = {"passed": False, "items": [], "error": exc.message}
     gate_runs = [{"time": e.time, "by": e.actor["name"], "env": e.evidence.get("env"),
                   "passed": e.evidence.get("passed"),
-                  "items": {k: _item(v) for k, v in (e.evidence.get("items") or {}).items()}}
+                  "items": _gate_items(e.evidence)}
                  for e in mine if e.action == "gate.evaluate"]
     # the decision that let this version through: the last passing gate run (else the last)
     passing = [r for r in gate_runs if r["passed"]]

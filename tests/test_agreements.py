@@ -82,16 +82,21 @@ def test_edit_a_number_names_the_field(agreement, cli):
     assert cli("agreement", "verify", "support-bot").code == 0
 
 
-def test_tampered_envelope_is_integrity_violation(agreement, cli):
-    _sign_all(cli, "erin", "paul", "cora")
-    sig = agreement.parent / "support-bot.sig.json"
-    env = json.loads(sig.read_text())
+def _flip_a_signature_byte(sig: Path) -> Path:
+    """Corrupt the second signature of an agreement's envelope in place."""
     import base64
 
+    env = json.loads(sig.read_text())
     raw = bytearray(base64.b64decode(env["signatures"][1]["sig"]))
     raw[5] ^= 0xFF
     env["signatures"][1]["sig"] = base64.b64encode(bytes(raw)).decode()
     sig.write_text(json.dumps(env))
+    return sig
+
+
+def test_tampered_envelope_is_integrity_violation(agreement, cli):
+    _sign_all(cli, "erin", "paul", "cora")
+    _flip_a_signature_byte(agreement.parent / "support-bot.sig.json")
     res = cli("agreement", "verify", "support-bot")
     assert res.code == 4 and "does not verify" in res.out
 
@@ -99,14 +104,7 @@ def test_tampered_envelope_is_integrity_violation(agreement, cli):
 def test_signing_on_top_of_a_tampered_envelope_is_refused(agreement, cli):
     """A fourth signature must not launder a forged one into a rewritten envelope."""
     _sign_all(cli, "erin", "paul")
-    sig = agreement.parent / "support-bot.sig.json"
-    env = json.loads(sig.read_text())
-    import base64
-
-    raw = bytearray(base64.b64decode(env["signatures"][1]["sig"]))
-    raw[5] ^= 0xFF
-    env["signatures"][1]["sig"] = base64.b64encode(bytes(raw)).decode()
-    sig.write_text(json.dumps(env))
+    sig = _flip_a_signature_byte(agreement.parent / "support-bot.sig.json")
     before = sig.read_bytes()
     entries = len(cli("audit", "log", "--json").json)
     res = cli("agreement", "sign", "support-bot", "--key", "cora")

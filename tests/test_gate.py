@@ -100,6 +100,13 @@ def test_waiver_counts_only_for_current_roles_and_checklist(release, cli, repo):
     assert item["status"] == "pending" and "is unreadable and does not count" in json.dumps(item)
     waiver.write_bytes(good)
     assert _items(cli(*gate))["red-team"]["status"] == "waived"
+    # the waiver covers the checklist it was granted on: editing the checklist voids it
+    (frozen,) = sorted(repo.glob(f"checklists/releases/support-bot/{release}.yaml"))
+    frozen.write_text(frozen.read_text().replace("One documented use case",
+                                                 "A documented use case"))
+    item = _items(cli(*gate))["red-team"]
+    assert item["status"] == "pending"
+    assert "granted for an earlier version of the checklist" in json.dumps(item)
 
 
 def test_metric_below_minimum_blocks(signers, repo, cli):
