@@ -29,8 +29,8 @@ def build(repo: Path, n: int, home: Path) -> None:
     os.environ["GOVCTL_HOME"] = str(home)
     from govctl.bootstrap import init
     from govctl.config import find_repo
-    from govctl.keys import KeyStore
-    from govctl.ledger import Ledger
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
 
     init(repo, "alice")
     ledger = Ledger.for_repo(find_repo(repo))
@@ -50,8 +50,8 @@ def floors(db: Path) -> tuple[float, float, int]:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from govctl import dsse
-    from govctl.dsse import b64d
+    from govctl.signing import dsse
+    from govctl.signing.dsse import b64d
 
     rows = sqlite3.connect(db).execute("select body, sig from govctl_entries").fetchall()
     items = []

@@ -10,9 +10,9 @@ from govctl import trust
 from govctl.config import CONFIG_FILE, STATE_DIR, GovernedRepo, load_settings
 from govctl.errors import InputError
 from govctl.fsutil import atomic_write
-from govctl.keys import KeyStore, check_name
-from govctl.ledger import Ledger
+from govctl.ledger.log import Ledger
 from govctl.packs import copy_packs
+from govctl.signing.keys import KeyStore, check_name
 
 CONFIG_TEMPLATE = """\
 # govctl settings for this governed repo (see the README, "Configuration").

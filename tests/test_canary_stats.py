@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
-from govctl import canary_stats as cs
-from govctl.canary import Config, analyze
-from govctl.telemetry import TelemetryBatch, Variant
+from govctl.release import stats as cs
+from govctl.release.canary import Config, analyze
+from govctl.release.telemetry import TelemetryBatch, Variant
 
 
 def reference_log_lr(x: int, n: int, p0: float) -> float:

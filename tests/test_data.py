@@ -184,8 +184,8 @@ def test_pipeline_in_a_subfolder_dvc_yaml(data_repo, cli):
 
 
 def test_leakage_found_by_hash_through_lineage(data_repo, cli):
-    from govctl import datasets
     from govctl.config import find_repo
+    from govctl.data import datasets
 
     _pipeline(data_repo)
     # the eval set is a renamed copy of the raw data that feeds training
@@ -204,8 +204,8 @@ def test_leakage_found_by_hash_through_lineage(data_repo, cli):
 
 
 def test_allowed_for_environment(data_repo, cli):
-    from govctl import datasets
     from govctl.config import find_repo
+    from govctl.data import datasets
 
     assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
                "--sensitivity", "restricted", "--pii", "present", "--owner", "x",
@@ -225,8 +225,8 @@ def test_allowed_for_environment(data_repo, cli):
 
 
 def test_restricted_data_upstream_in_the_pipeline_is_not_allowed(data_repo, cli):
-    from govctl import datasets
     from govctl.config import find_repo
+    from govctl.data import datasets
 
     _pipeline(data_repo)
     assert cli("data", "add", "data/raw.csv", "--name", "raw-tickets", "--kind", "raw",
@@ -300,8 +300,8 @@ def test_key_without_role_cannot_add(data_repo, cli):
 
 
 def test_remote_push_and_gate_evidence(data_repo, cli, tmp_path):
-    from govctl import datasets
     from govctl.config import find_repo
+    from govctl.data import datasets
 
     assert cli("data", "add", "data/train.csv", "--name", "support-train", "--kind", "train",
                *ADD).code == 0

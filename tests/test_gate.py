@@ -42,7 +42,7 @@ def test_blocks_on_missing_signoffs_then_passes(release, cli):
     assert [e["note"] for e in log] == ["blocked", "blocked", "passed"]
     assert log[-1]["evidence"]["checklist"].startswith("sha256:")
     # what the recorded digest covers is recorded too: recomputable from the ledger alone
-    from govctl.canonical import digest
+    from govctl.signing.canonical import digest
 
     ev = log[-1]["evidence"]
     assert digest(ev["result_items"]) == ev["results"]

@@ -176,8 +176,8 @@ def test_prompt_lint_fast_path_matches_validated_path(tmp_path):
     """A plainly valid prompt is linted without building PromptSpec; one that only
     PromptSpec can judge (here max_chars as a string, which it coerces) gets the same
     findings; one it rejects is reported with the field at fault."""
-    from govctl.promptlint import FIELDS
-    from govctl.prompts import PromptSpec
+    from govctl.registry.prompt_specs import PromptSpec
+    from govctl.registry.promptlint import FIELDS
 
     assert set(PromptSpec.model_fields) == FIELDS
     d = tmp_path / "registry" / "prompts"

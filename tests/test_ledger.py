@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govctl import merkle
 from govctl.config import find_repo
-from govctl.keys import KeyStore
-from govctl.ledger import Ledger
+from govctl.ledger import merkle
+from govctl.ledger.log import Ledger
+from govctl.signing.keys import KeyStore
 
 
 @given(st.lists(st.binary(max_size=16), max_size=70))
@@ -140,7 +140,7 @@ def test_history_rewritten_under_a_trusted_key_id_is_found(repo, cli):
     claiming alice's key id: the ids are the keys' hashes, so the claim fails."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from govctl.keys import SigningKey
+    from govctl.signing.keys import SigningKey
 
     _fill(repo, 3)
     r = find_repo()
@@ -190,15 +190,15 @@ def test_concurrent_appends_never_fork(repo, tmp_path):
     from conftest import ROOT
 
     script = (
-        "import sys; from govctl.config import find_repo; from govctl.keys import KeyStore;"
-        "from govctl.ledger import Ledger\n"
+        "import sys; from govctl.config import find_repo; from govctl.signing.keys import KeyStore;"
+        "from govctl.ledger.log import Ledger\n"
         "l = Ledger.for_repo(find_repo()); k = KeyStore().load('alice')\n"
         "for i in range(15): l.append(k, 'test.concurrent', {'kind': 'service', 'name': 'bot'})\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", script], cwd=repo, env=env) for _ in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
-    from govctl.ledger import trusted_keys
+    from govctl.trust.policy import trusted_keys
 
     report = Ledger.for_repo(find_repo()).verify(trusted=trusted_keys(find_repo()))
     assert report.ok, report.problems

@@ -58,8 +58,8 @@ def test_init_and_verify_on_postgres(pg_repo, cli):
 def test_eight_concurrent_writers_never_fork(pg_repo, pg_url, govctl_home):
     script = (
         "from govctl.config import find_repo\n"
-        "from govctl.keys import KeyStore\n"
-        "from govctl.ledger import Ledger\n"
+        "from govctl.signing.keys import KeyStore\n"
+        "from govctl.ledger.log import Ledger\n"
         "l = Ledger.for_repo(find_repo()); k = KeyStore().load('alice')\n"
         "for i in range(10):\n"
         "    l.append(k, 'test.concurrent', {'kind': 'service', 'name': 'bot', 'i': i})\n"

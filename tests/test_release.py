@@ -246,8 +246,8 @@ def test_bad_records_are_counted(first, cli, tmp_path):
 
 def test_crash_between_intent_and_mlflow_change_is_recovered(first, cli, tmp_path):
     from govctl import release
-    from govctl.keys import KeyStore
-    from govctl.ledger import Ledger
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
 
     repo = find_repo()
     # what a crashed 'canary advance' leaves: the intent is written, MLflow never changed
@@ -272,8 +272,8 @@ def test_crash_between_intent_and_mlflow_change_is_recovered(first, cli, tmp_pat
 def test_an_intent_mlflow_refuses_never_blocks_rollback(first, cli, tmp_path):
     """A half-done change that can never finish (its version does not exist) is abandoned
     by the next command, not replayed forever in front of the emergency path."""
-    from govctl.keys import KeyStore
-    from govctl.ledger import Ledger
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
 
     good = _tele(tmp_path, "good", **{first: {"n": 3000}})
     for _ in range(4):
@@ -296,8 +296,8 @@ def test_an_intent_mlflow_refuses_never_blocks_rollback(first, cli, tmp_path):
 
 def test_crash_after_the_mlflow_change_is_not_called_tampering(first, cli, tmp_path):
     from govctl.adapters import mlflowstore
-    from govctl.keys import KeyStore
-    from govctl.ledger import Ledger
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
 
     good = _tele(tmp_path, "good", **{first: {"n": 3000}})
     for _ in range(4):
@@ -340,7 +340,7 @@ def test_drift_in_status(first, cli):
 
 
 def test_lock_refuses_concurrent_transition(first, cli, tmp_path):
-    from govctl.ledger import Ledger
+    from govctl.ledger.log import Ledger
 
     good = _tele(tmp_path, "good", **{first: {"n": 3000}})
     with Ledger.for_repo(find_repo()).lock({"kind": "service", "name": "support-bot"}, "otto"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govctl import routing
+from govctl.release import routing
 
 
 @given(st.text(min_size=1), st.text(), st.text())
@@ -43,9 +43,9 @@ def test_router_reads_mlflow_and_traces_become_telemetry(signers, repo, cli, tmp
     import telemetry_gen
     from lifecycle import ok, prepare, register, sign_all
 
-    from govctl import telemetry
     from govctl.adapters import mlflowstore
     from govctl.config import find_repo
+    from govctl.release import telemetry
 
     prepare(cli, repo)
     v1 = register(cli)

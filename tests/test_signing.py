@@ -9,10 +9,10 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from govctl import dsse
-from govctl.canonical import MAX_SAFE_INT, canonical_bytes, strict_loads
 from govctl.errors import InputError, IntegrityError
-from govctl.keys import KeyStore, verify_signature
+from govctl.signing import dsse
+from govctl.signing.canonical import MAX_SAFE_INT, canonical_bytes, strict_loads
+from govctl.signing.keys import KeyStore, verify_signature
 
 
 def test_dsse_pae_spec_example():

@@ -116,7 +116,7 @@ def test_threshold_of_two_admins(repo, cli):
     # raise the threshold: a new version whose trust.update needs 2 admins
     from govctl import trust
     from govctl.config import find_repo
-    from govctl.keys import KeyStore
+    from govctl.signing.keys import KeyStore
 
     r = find_repo()
     reqs = {k: v.model_dump(exclude_defaults=True) for k, v in trust.read_current(r).requirements.items()}

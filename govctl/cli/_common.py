@@ -83,7 +83,7 @@ def repo() -> Any:
 
 
 def load_key(name: str) -> Any:
-    from govctl.keys import KeyStore
+    from govctl.signing.keys import KeyStore
 
     return KeyStore().load(name)
 

@@ -23,7 +23,7 @@ def log(
     """Show ledger entries, newest last."""
     from collections import deque
 
-    from govctl.ledger import Ledger
+    from govctl.ledger.log import Ledger
 
     entries = Ledger.for_repo(repo()).entries(action=action, subject_prefix=subject)
     rows = list(deque(entries, maxlen=limit or None))
@@ -56,7 +56,8 @@ def verify(
     the first bad one.
     """
     from govctl.errors import EXIT_INTEGRITY
-    from govctl.ledger import Ledger, trusted_keys
+    from govctl.ledger.log import Ledger
+    from govctl.trust.policy import trusted_keys
 
     r = repo()
     report = Ledger.for_repo(r).verify(signatures=not fast, trusted=trusted_keys(r))

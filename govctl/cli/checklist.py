@@ -35,7 +35,7 @@ def new(
                                        help="Declare there is no earlier version to roll back to."),
 ) -> None:
     """Freeze a checklist template for one release: checklists/releases/SERVICE/V.yaml."""
-    from govctl import checklists
+    from govctl.release import checklists
 
     r = repo()
     checklists.new(r, service, version, template=template, first_release=first_release)
@@ -48,7 +48,7 @@ def status(service: str = typer.Argument(...),
            env: str = typer.Option("production", "--env"),
            as_json: bool = JSON_OPT) -> None:
     """Every item with pass / fail / pending / waived and the reason. Records nothing."""
-    from govctl import gate
+    from govctl.release import gate
 
     report = gate.evaluate(repo(), service, version, env)
     if as_json:
@@ -68,8 +68,8 @@ def sign_off(service: str = typer.Argument(...),
 
     Example: govctl checklist sign-off support-bot -v 3 --item pii-retention --key cora
     """
-    from govctl import checklists
     from govctl.cli._common import load_key
+    from govctl.release import checklists
 
     result = checklists.sign_off(repo(), service, version, item, load_key(key), note=note)
     if as_json:
@@ -87,8 +87,8 @@ def waive(service: str = typer.Argument(...),
           key: str = key_option(),
           as_json: bool = JSON_OPT) -> None:
     """Waive one item until a date, with a justification, signed by an allowed role."""
-    from govctl import checklists
     from govctl.cli._common import load_key
+    from govctl.release import checklists
 
     result = checklists.waive(repo(), service, version, item, load_key(key),
                               justification=justification, expires=expires)
@@ -112,9 +112,9 @@ def gate_command(
 
     Example: govctl gate support-bot --version 3 --env production --key rita
     """
-    from govctl import gate
     from govctl.cli._common import load_key
     from govctl.errors import EXIT_CHECK_FAILED, InputError
+    from govctl.release import gate
 
     if fmt not in ("table", "json", "sarif"):
         raise InputError(f"unknown --format {fmt!r}: use table, json or sarif")

@@ -47,8 +47,8 @@ def add(
     Example: govctl data add data/train.csv --name support-train --kind train
     --sensitivity internal --pii none --owner ml-team --key mel
     """
-    from govctl import datasets
     from govctl.cli._common import load_key
+    from govctl.data import datasets
 
     r = repo()
     k = load_key(key)
@@ -86,7 +86,7 @@ def add(
 @app.command("list")
 def list_(as_json: bool = JSON_OPT) -> None:
     """The inventory: every dataset with its hash and classification."""
-    from govctl import datasets
+    from govctl.data import datasets
 
     entries = datasets.inventory(repo())
     if as_json:
@@ -104,7 +104,7 @@ def list_(as_json: bool = JSON_OPT) -> None:
 @app.command("show")
 def show(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
     """One dataset: hash, size, file count, classification and the model versions that used it."""
-    from govctl import datasets
+    from govctl.data import datasets
 
     r = repo()
     e = datasets.get(r, name)
@@ -133,7 +133,7 @@ def verify(name: str = typer.Argument(None, help="One dataset (default: all)."),
            as_json: bool = JSON_OPT) -> None:
     """Workspace bytes match the recorded DVC hash; .dvc files and dvc.lock agree with the
     inventory; every DVC-tracked output is inventoried. Exit 1 naming each problem."""
-    from govctl import datasets
+    from govctl.data import datasets
     from govctl.errors import EXIT_CHECK_FAILED
 
     findings = datasets.verify(repo(), name, rehash=rehash)
@@ -149,14 +149,15 @@ def lineage_(
 ) -> None:
     """Upstream and downstream of a dataset through the DVC pipeline (stages, deps, outs,
     hashes) and on to the model versions trained on it."""
-    from govctl import datasets, lineage
+    from govctl import registry
+    from govctl.data import datasets, lineage
     from govctl.errors import InputError, NotFound
 
     r = repo()
     path = target
     if (datasets.entry_path(r, target)).exists():
         path = datasets.get(r, target).path
-    g = lineage.build(r)
+    g = registry.lineage(r)
     nid = lineage.data_id(path)
     if nid not in g.nodes:
         raise NotFound(f"{target!r} is neither an inventoried dataset nor a DVC-tracked path")
@@ -177,7 +178,7 @@ def lineage_(
 @app.command("history")
 def history(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
     """The dataset's versions over the git history: hash, commit, date, author."""
-    from govctl import datasets
+    from govctl.data import datasets
 
     rows = datasets.history(repo(), name)
     if as_json:
@@ -195,8 +196,8 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
 def push(name: list[str] = typer.Argument(None, help="Datasets (default: all)."),
          as_json: bool = JSON_OPT) -> None:
     """Push datasets' bytes to the DVC default remote (what the gate's data-pushed checks)."""
-    from govctl import datasets
     from govctl.adapters import dvcrepo
+    from govctl.data import datasets
     from govctl.errors import InputError
 
     r = repo()

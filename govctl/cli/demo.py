@@ -42,7 +42,7 @@ def report(
 
     Example: govctl report support-bot --version 3 --out dossier.html
     """
-    from govctl.report import write_report
+    from govctl.dossier.report import write_report
 
     path = write_report(repo(), service, version, out)
     ok(f"wrote {path}")

@@ -32,7 +32,7 @@ def generate(
     import os
 
     from govctl.errors import InputError
-    from govctl.keys import PASSPHRASE_ENV, KeyStore
+    from govctl.signing.keys import PASSPHRASE_ENV, KeyStore
 
     if passphrase_env is not None and not os.environ.get(passphrase_env):
         raise InputError(f"--passphrase-env {passphrase_env}: that environment variable is "
@@ -49,7 +49,7 @@ def generate(
 @app.command("list")
 def list_keys(as_json: bool = JSON_OPT) -> None:
     """List the keys in your key store (public halves only)."""
-    from govctl.keys import KeyStore
+    from govctl.signing.keys import KeyStore
 
     store = KeyStore()
     keys = store.list()
@@ -76,7 +76,7 @@ def export(
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from govctl.errors import InputError
-    from govctl.keys import KeyStore
+    from govctl.signing.keys import KeyStore
 
     pub = KeyStore().public(name)
     if fmt == "json":

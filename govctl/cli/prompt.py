@@ -27,9 +27,9 @@ def lint(files: list[Path] = typer.Argument(..., help="Prompt YAML files."),
          as_json: bool = JSON_OPT) -> None:
     """Variables used vs declared, unbalanced braces, length budget, secrets, PII.
     Needs no MLflow. Exit 1 on findings."""
-    from govctl import prompts
     from govctl.documents import DocumentError, Problem
     from govctl.errors import EXIT_CHECK_FAILED, InputError
+    from govctl.registry import prompt_specs as prompts
 
     problems: list[Problem] = []
     for f in files:

@@ -100,9 +100,9 @@ def add(
     Example: govctl trust add bob --role eng-lead --key alice
     """
     from govctl import clock, trust
-    from govctl.dsse import b64e
     from govctl.errors import InputError
-    from govctl.keys import KeyStore, check_name, key_id, parse_public_key
+    from govctl.signing.dsse import b64e
+    from govctl.signing.keys import KeyStore, check_name, key_id, parse_public_key
 
     check_name(name)
     r = repo()
@@ -155,7 +155,7 @@ def remove(
 ) -> None:
     """Remove a signer. Their signatures stop counting everywhere from now on."""
     from govctl import trust
-    from govctl.keys import KeyStore
+    from govctl.signing.keys import KeyStore
 
     r = repo()
     current = trust.read_current(r)
@@ -179,7 +179,7 @@ def renew(
     """Extend (or shorten) the trust policy's expiry."""
     from govctl import clock, trust
     from govctl.errors import InputError
-    from govctl.keys import KeyStore
+    from govctl.signing.keys import KeyStore
 
     try:
         when = clock.parse_time(expires)

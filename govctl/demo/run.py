@@ -58,7 +58,7 @@ class Service:
 
     def __init__(self, repo: Any, experiment: str) -> None:
         from govctl.adapters import mlflowstore
-        from govctl.routing import Router
+        from govctl.release.routing import Router
 
         self.repo = repo
         self.router = Router.for_repo(str(repo.root), SERVICE, ttl_seconds=0)
@@ -84,7 +84,7 @@ class Service:
     def handle(self, session: str, question: str, intent: str) -> None:
         import mlflow
 
-        from govctl.routing import tag_trace
+        from govctl.release.routing import tag_trace
 
         @mlflow.trace(name="answer")
         def answer() -> dict[str, str]:
@@ -126,8 +126,8 @@ def _train(repo: Any, n: Narrator, version_note: str, **params: Any) -> str:
     from mlflow.data.http_dataset_source import HTTPDatasetSource
     from mlflow.data.meta_dataset import MetaDataset
 
-    from govctl import datasets
     from govctl.adapters import mlflowstore
+    from govctl.data import datasets
     from govctl.demo import corpus
     from govctl.demo.model import RetrievalModel
 
@@ -192,13 +192,14 @@ def _rollout(repo: Any, key: Any, n: Narrator, version: str, experiment: str, se
 
 
 def run(directory: Path, *, regression: str = "latency", quiet: bool = False) -> dict[str, Any]:
-    from govctl import agreements, datasets, registry, release
+    from govctl import agreements, registry, release
     from govctl.adapters import dvcrepo, gitrepo
     from govctl.bootstrap import init
     from govctl.config import find_repo
+    from govctl.data import datasets
     from govctl.demo import corpus
-    from govctl.keys import KeyStore
-    from govctl.report import write_report
+    from govctl.dossier.report import write_report
+    from govctl.signing.keys import KeyStore
 
     if regression not in ("latency", "none"):
         raise InputError("--regression must be 'latency' or 'none'")
@@ -234,7 +235,7 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
             policy_signers[0]["roles"] = roles
             continue
         k = keys[name]
-        from govctl.dsse import b64e
+        from govctl.signing.dsse import b64e
 
         policy_signers.append({"name": name, "key_id": k.key_id,
                                "public_key": b64e(k.public_raw), "roles": roles})
@@ -315,7 +316,8 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
         n.say(m)
 
     n.step("Audit and the release dossier")
-    from govctl.ledger import Ledger, trusted_keys
+    from govctl.ledger.log import Ledger
+    from govctl.trust.policy import trusted_keys
 
     check = Ledger.for_repo(repo).verify(trusted=trusted_keys(repo))
     n.say(f"audit verify: {'intact' if check.ok else 'BROKEN'} — {check.entries} entries, "
@@ -349,7 +351,8 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
 
 def _release(repo: Any, keys: dict[str, Any], n: Narrator, version: str,
              first: bool = False) -> None:
-    from govctl import checklists, gate, release
+    from govctl import release
+    from govctl.release import checklists, gate
 
     cl = checklists.new(repo, SERVICE, version, first_release=first)
     for item in cl.items:

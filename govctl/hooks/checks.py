@@ -60,31 +60,31 @@ def validate(path: str, args: argparse.Namespace) -> list[Finding]:
     try:
         if kind == "trust":
             from govctl.documents import load_model
-            from govctl.trust import TrustPolicy
+            from govctl.trust.policy import TrustPolicy
 
             load_model(TrustPolicy, Path(path), source=rel)
         elif kind == "policy":
-            from govctl.policy import load_policy
+            from govctl.release.policy import load_policy
 
             load_policy(Path(path), source=rel)
         elif kind == "agreement":
-            from govctl.agreements import load_agreement
+            from govctl.agreements.agreement import load_agreement
 
             load_agreement(Path(path), source=rel)
         elif kind == "checklist":
-            from govctl.checklists import load_template
+            from govctl.release.checklists import load_template
 
             load_template(Path(path), source=rel)
         elif kind == "release-checklist":
-            from govctl.checklists import load_release_checklist
+            from govctl.release.checklists import load_release_checklist
 
             load_release_checklist(Path(path), source=rel)
         elif kind == "dataset":
-            from govctl.datasets import load_entry
+            from govctl.data.datasets import load_entry
 
             load_entry(Path(path), source=rel)
         elif kind == "prompt":
-            from govctl.prompts import load_prompt_file
+            from govctl.registry.prompt_specs import load_prompt_file
 
             load_prompt_file(Path(path), source=rel)
     except GovctlError as exc:
@@ -101,7 +101,7 @@ def signatures(path: str, args: argparse.Namespace) -> list[Finding]:
     kind = _kind(rel)
     root = repo_root()
     if kind == "agreement":
-        from govctl.agreements import signature_status
+        from govctl.agreements.agreement import signature_status
         from govctl.config import GovernedRepo
 
         current, roles = signature_status(GovernedRepo(root), Path(path))
@@ -110,10 +110,10 @@ def signatures(path: str, args: argparse.Namespace) -> list[Finding]:
                             "changed since it was signed; signatures no longer count. "
                             f"Must sign again: {', '.join(roles)}")]
     elif kind == "trust":
-        from govctl.canonical import canonical_bytes
         from govctl.documents import load_model
-        from govctl.dsse import Envelope
-        from govctl.trust import TrustPolicy
+        from govctl.signing.canonical import canonical_bytes
+        from govctl.signing.dsse import Envelope
+        from govctl.trust.policy import TrustPolicy
 
         history = sorted((root / "policies" / "trust.history").glob("*.json"))
         if not history:
@@ -127,8 +127,8 @@ def signatures(path: str, args: argparse.Namespace) -> list[Finding]:
     elif kind == "release-checklist":
         import json
 
-        from govctl.canonical import digest
-        from govctl.checklists import load_release_checklist
+        from govctl.release.checklists import load_release_checklist
+        from govctl.signing.canonical import digest
 
         cl = load_release_checklist(Path(path), source=rel)
         current = digest(cl.to_doc())
@@ -161,7 +161,7 @@ signatures.add_arguments = _signature_args  # type: ignore[attr-defined]
 def prompt_lint(path: str, args: argparse.Namespace) -> list[Finding]:
     """The registry's prompt lint: variables, braces, length, secrets, PII."""
     from govctl.errors import GovctlError
-    from govctl.promptlint import lint_file
+    from govctl.registry.promptlint import lint_file
 
     rel = _rel(path)
     try:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from govctl.config import GovernedRepo
 from govctl.documents import model_from_data, parse_yaml, read_text
 from govctl.errors import InputError, NotFound
-from govctl.promptlint import DEFAULT_MAX_CHARS, NAME_RE, lint_file
+from govctl.registry.promptlint import DEFAULT_MAX_CHARS, NAME_RE, lint_file
 
 __all__ = ["PromptSpec", "lint_file", "load_prompt_file", "spec_from_data", "template_sha256"]
 

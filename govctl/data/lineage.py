@@ -2,7 +2,7 @@
 
 Read from ``dvc.yaml`` (the stage definitions) and ``dvc.lock`` (the hashes of the last
 ``dvc repro``), plus the ``.dvc`` files of tracked data, as plain YAML: no DVC import. The
-registry adds model-version nodes through :func:`register_extension`.
+registry adds model-version nodes (:func:`govctl.registry.models.lineage`).
 """
 
 from __future__ import annotations
@@ -76,15 +76,6 @@ class LineageGraph:
         }
 
 
-_extensions: list[Callable[[GovernedRepo, LineageGraph], None]] = []
-
-
-def register_extension(fn: Callable[[GovernedRepo, LineageGraph], None]) -> None:
-    """Let another module add nodes (e.g. model versions fed by datasets)."""
-    if fn not in _extensions:
-        _extensions.append(fn)
-
-
 def data_id(path: str) -> str:
     return f"data:{path.strip('/')}"
 
@@ -141,7 +132,8 @@ def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
 
 
 def build(repo: GovernedRepo) -> LineageGraph:
-    """The whole graph of the repo: tracked data, pipeline stages, extensions."""
+    """The data graph of the repo: DVC-tracked data and pipeline stages. Model versions
+    are added by :func:`govctl.registry.models.lineage` (the registry sits above data)."""
     g = LineageGraph()
     root = repo.root
     for dvc_file in sorted(root.rglob("*.dvc")):
@@ -154,10 +146,6 @@ def build(repo: GovernedRepo) -> LineageGraph:
                        {"tracked_by": dvc_file.relative_to(root).as_posix()}))
     for dvc_yaml in _pipeline_files(root):
         _add_pipeline(g, root, dvc_yaml)
-    import govctl.registry  # noqa: F401  (registers the model-version extension; no MLflow import)
-
-    for ext in list(_extensions):
-        ext(repo, g)
     return g
 
 

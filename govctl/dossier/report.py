@@ -45,8 +45,11 @@ def _gate_items(evidence: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
-    from govctl import agreements, gate, lineage, registry
-    from govctl.ledger import Ledger, trusted_keys
+    from govctl import agreements, registry
+    from govctl.data import lineage
+    from govctl.ledger.log import Ledger
+    from govctl.release import gate
+    from govctl.trust.policy import trusted_keys
 
     version = str(version)
     ledger = Ledger.for_repo(repo)
@@ -56,7 +59,7 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
             if str(e.subject.get("version", "")) == version
             or str(e.evidence.get("version", "")) == version
             or e.action.startswith("agreement.")]
-    graph = lineage.build(repo)
+    graph = registry.lineage(repo)
     mid = f"model:{service}/{version}"
     for name, pins in registry.pinned_prompts(repo).items():
         latest = max(pins, key=int)
@@ -324,7 +327,7 @@ def _model_rows(m: dict[str, Any]) -> list[list[Any]]:
 
 
 def render_markdown(d: Dossier) -> str:
-    from govctl import lineage
+    from govctl.data import lineage
 
     g = d.gate or {}
     ag = d.agreement or {}

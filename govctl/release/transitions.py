@@ -17,9 +17,9 @@ from typing import Any
 from govctl import clock, trust
 from govctl.config import GovernedRepo
 from govctl.errors import CheckFailed, InputError, NotFound
-from govctl.keys import SigningKey
-from govctl.ledger import Ledger
-from govctl.policy import Policies
+from govctl.ledger.log import Ledger
+from govctl.release.policy import Policies
+from govctl.signing.keys import SigningKey
 
 RELEASE_ACTIONS = ("release.promote", "canary.step", "canary.promote", "canary.rollback",
                    "canary.abort", "release.rollback")
@@ -191,8 +191,8 @@ def _promote_action(repo: GovernedRepo, env: str) -> str:
 
 def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             env: str = "production", *, no_canary: bool = False) -> Outcome:
-    from govctl import gate
     from govctl.adapters import mlflowstore as ml
+    from govctl.release import gate
 
     version = str(version)
     policy = trust.load_verified(repo)
@@ -248,7 +248,7 @@ def _limits(repo: GovernedRepo, service: str) -> dict[str, Decimal]:
 def analyze(repo: GovernedRepo, service: str, source: str, env: str = "production", *,
             baseline: str | None = None, candidate: str | None = None,
             require_baseline: bool = True) -> Any:
-    from govctl import canary, telemetry
+    from govctl.release import canary, telemetry
 
     if baseline is None or candidate is None:
         st = state(repo, service, env)

@@ -8,7 +8,7 @@ grows. :class:`Router` reads the stable and canary versions and the weight from 
 (aliases ``ENV`` and ``ENV-canary``, tag ``govctl.ENV.canary_weight_bps``) with a short
 cache.
 
-    from govctl.routing import Router
+    from govctl.release.routing import Router
     router = Router.for_repo(".", "support-bot")        # or Router(tracking_uri=..., ...)
     variant, version = router.route(session_id)         # ("canary", "7") or ("stable", "6")
     model = mlflow.pyfunc.load_model(f"models:/support-bot/{version}")
@@ -83,7 +83,7 @@ class Router:
 
 def _from_mlflow(repo: Any, service: str, env: str) -> Routing:
     from govctl.adapters import mlflowstore as ml
-    from govctl.release import canary_alias, weight_tag
+    from govctl.release.transitions import canary_alias, weight_tag
 
     aliases = ml.get_aliases(repo, service)
     weight = int(ml.get_model_tags(repo, service).get(weight_tag(env), "0") or 0)

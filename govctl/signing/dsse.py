@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from govctl.canonical import strict_loads
 from govctl.errors import IntegrityError
+from govctl.signing.canonical import strict_loads
 
 # Payload types, one per document kind.
 TRUST_POLICY = "application/vnd.govctl.trust-policy+json"

@@ -90,7 +90,7 @@ def lint_file(path: Path, source: str | None = None) -> list[Problem]:
         variables = data.get("variables", [])
         max_chars = data.get("max_chars", DEFAULT_MAX_CHARS)
     else:
-        from govctl.prompts import spec_from_data
+        from govctl.registry.prompt_specs import spec_from_data
 
         spec = spec_from_data(data, source, node, Path(path).stem)
         template, variables, max_chars = spec.template, spec.variables, spec.max_chars

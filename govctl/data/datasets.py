@@ -19,12 +19,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from govctl import clock, lineage
+from govctl import clock
 from govctl.config import GovernedRepo
+from govctl.data import lineage
 from govctl.documents import dump_yaml, load_model
 from govctl.errors import InputError, NotFound
 from govctl.fsutil import atomic_write
-from govctl.keys import SigningKey
+from govctl.signing.keys import SigningKey
 
 Kind = Literal["raw", "train", "eval", "test", "retrieval"]
 Sensitivity = Literal["public", "internal", "confidential", "restricted"]
@@ -396,7 +397,7 @@ def check_pushed(repo: GovernedRepo, names: Iterable[str]) -> tuple[str | None, 
 
 def used_by(repo: GovernedRepo, name: str) -> list[dict[str, str]]:
     """Model versions registered with this dataset, from the ledger."""
-    from govctl.ledger import Ledger
+    from govctl.ledger.log import Ledger
 
     out = []
     for e in Ledger.for_repo(repo).entries(action="model.register"):

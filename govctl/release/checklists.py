@@ -18,15 +18,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from govctl import clock, dsse, trust
-from govctl.canonical import canonical_bytes, digest
+from govctl import clock, trust
 from govctl.config import GovernedRepo
 from govctl.documents import dump_yaml, load_model
-from govctl.dsse import Envelope, Signature
 from govctl.errors import CheckFailed, InputError, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
-from govctl.keys import SigningKey
-from govctl.policy import Policies
+from govctl.release.policy import Policies
+from govctl.signing import dsse
+from govctl.signing.canonical import canonical_bytes, digest
+from govctl.signing.dsse import Envelope, Signature
+from govctl.signing.keys import SigningKey
 
 Severity = Literal["critical", "high", "medium", "low"]
 
@@ -115,7 +116,7 @@ def _version(version: str) -> str:
 
 
 def release_path(repo: GovernedRepo, service: str, version: str) -> Path:
-    from govctl.agreements import check_service_name
+    from govctl.agreements.agreement import check_service_name
 
     return repo.checklists / "releases" / check_service_name(service) / f"{_version(version)}.yaml"
 

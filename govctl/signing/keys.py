@@ -69,7 +69,7 @@ class PublicKey:
 
     @property
     def public_b64(self) -> str:
-        from govctl.dsse import b64e
+        from govctl.signing.dsse import b64e
 
         return b64e(self.public_raw)
 
@@ -117,7 +117,7 @@ def verify_signature(public_raw: bytes, signature: bytes, data: bytes) -> bool:
 
 def parse_public_key(text: str, *, source: str) -> bytes:
     """Accept base64 raw 32 bytes, a PEM SubjectPublicKeyInfo, or an exported JSON file."""
-    from govctl.dsse import b64d
+    from govctl.signing.dsse import b64d
 
     text = text.strip()
     if text.startswith("{"):

@@ -21,11 +21,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
-from govctl import clock, dsse, trust
-from govctl.canonical import canonical_bytes, digest
+from govctl import clock, trust
 from govctl.config import GovernedRepo
 from govctl.documents import DocumentError, Problem, load_model, model_from_data, parse_yaml
-from govctl.dsse import Envelope, Signature
 from govctl.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INTEGRITY,
@@ -36,7 +34,10 @@ from govctl.errors import (
     NotFound,
 )
 from govctl.fsutil import atomic_write
-from govctl.keys import SigningKey
+from govctl.signing import dsse
+from govctl.signing.canonical import canonical_bytes, digest
+from govctl.signing.dsse import Envelope, Signature
+from govctl.signing.keys import SigningKey
 
 SCHEMA = "govctl.agreement/v1"
 SIGN = "agreement.sign"

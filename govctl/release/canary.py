@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from govctl import canary_stats as st
-from govctl.telemetry import TelemetryBatch, Variant
+from govctl.release import stats as st
+from govctl.release.telemetry import TelemetryBatch, Variant
 
 
 @dataclass

@@ -13,11 +13,12 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from govctl import __version__, checklists, clock, trust, waivers
-from govctl.canonical import digest
+from govctl import __version__, clock, trust
 from govctl.config import GovernedRepo
 from govctl.errors import GovctlError
-from govctl.policy import Policies
+from govctl.release import checklists, waivers
+from govctl.release.policy import Policies
+from govctl.signing.canonical import digest
 
 SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 
@@ -84,7 +85,7 @@ def _agreement(ctx: Context) -> Check:
 
 @check("data.inventoried")
 def _inventoried(ctx: Context) -> Check:
-    from govctl import datasets
+    from govctl.data import datasets
 
     names = ctx.dataset_names()
     if not names:
@@ -101,7 +102,7 @@ def _inventoried(ctx: Context) -> Check:
 
 @check("data.verified")
 def _verified(ctx: Context) -> Check:
-    from govctl import datasets
+    from govctl.data import datasets
 
     problems = []
     inventory = {e.name for e in datasets.inventory(ctx.repo)}
@@ -120,7 +121,7 @@ def _verified(ctx: Context) -> Check:
 
 @check("data.pushed")
 def _pushed(ctx: Context) -> Check:
-    from govctl import datasets
+    from govctl.data import datasets
 
     required = bool(ctx.policies.param("GOV-DATA-REMOTE", "required", ctx.env, default=False))
     remote, found = datasets.check_pushed(ctx.repo, ctx.dataset_names())
@@ -137,7 +138,7 @@ def _pushed(ctx: Context) -> Check:
 
 @check("data.eval-disjoint")
 def _disjoint(ctx: Context) -> Check:
-    from govctl import datasets
+    from govctl.data import datasets
 
     train = ctx.dataset_names({"train", "raw", "retrieval"})
     held = ctx.dataset_names({"eval", "test"})
@@ -152,7 +153,7 @@ def _disjoint(ctx: Context) -> Check:
 
 @check("data.allowed")
 def _allowed(ctx: Context) -> Check:
-    from govctl import datasets
+    from govctl.data import datasets
 
     rule = "GOV-DATA-ALLOWED"
     params = {

@@ -18,14 +18,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from govctl import clock, dsse
-from govctl.canonical import canonical_bytes, digest
+from govctl import clock
 from govctl.config import GovernedRepo
 from govctl.documents import DocumentError, dump_yaml, load_model, model_from_data
-from govctl.dsse import Envelope, Signature, b64d, b64e
 from govctl.errors import CheckFailed, InputError, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
-from govctl.keys import SigningKey, key_id, verify_signature
+from govctl.signing import dsse
+from govctl.signing.canonical import canonical_bytes, digest
+from govctl.signing.dsse import Envelope, Signature, b64d, b64e
+from govctl.signing.keys import SigningKey, key_id, verify_signature
 
 SCHEMA = "govctl.trust/v1"
 ROLES = ("admin", "eng-lead", "product-owner", "compliance", "ml-engineer", "releaser", "oncall")
@@ -434,7 +435,7 @@ def _check_against_ledger(repo: GovernedRepo, chain: list[tuple[TrustPolicy, Env
     the newest history file would otherwise bring a removed signer back; the ledger
     (append-only, signed) remembers the newest version, like TUF's rollback protection.
     """
-    from govctl.ledger import Ledger
+    from govctl.ledger.log import Ledger
 
     ledger = Ledger.for_repo(repo)
     if not ledger.store.exists():
@@ -562,3 +563,12 @@ def amend(
 
 def policy_digest(policy: TrustPolicy) -> str:
     return digest(policy.to_doc())
+
+
+def trusted_keys(repo: GovernedRepo) -> dict[str, str]:
+    """Every key id that any signed trust policy version lists, with its signer name."""
+    out: dict[str, str] = {}
+    for policy, _env in history(repo):
+        for s in policy.signers:
+            out[s.key_id] = s.name
+    return out

@@ -24,13 +24,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from govctl import clock, dsse, merkle
-from govctl.canonical import canonical_bytes
+from govctl import clock
 from govctl.config import GovernedRepo
-from govctl.dsse import b64d, b64e
 from govctl.errors import Busy, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
-from govctl.keys import SigningKey, key_id, verify_signature
+from govctl.ledger import merkle
+from govctl.signing import dsse
+from govctl.signing.canonical import canonical_bytes
+from govctl.signing.dsse import b64d, b64e
+from govctl.signing.keys import SigningKey, key_id, verify_signature
 
 PHASES = ("done", "intent", "complete", "abort")
 
@@ -507,17 +509,6 @@ def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:
             got = ""
         cache[public_b64] = got
     return got == kid
-
-
-def trusted_keys(repo: GovernedRepo) -> dict[str, str]:
-    """Every key id that any signed trust policy version lists, with its signer name."""
-    from govctl import trust
-
-    out: dict[str, str] = {}
-    for policy, _env in trust.history(repo):
-        for s in policy.signers:
-            out[s.key_id] = s.name
-    return out
 
 
 def record(

@@ -1,22 +1,24 @@
-"""Model versions and prompts in MLflow, linked to their evidence and pinned in the ledger.
+"""Model versions in MLflow, linked to their evidence and pinned in the ledger.
 
 MLflow keeps no history of alias moves and no record of who registered a version; govctl
 records both in the ledger and treats any difference between MLflow and the ledger as
 drift (exit 4), never as the new truth.
 """
 
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from govctl import datasets, lineage, prompts, trust
+from govctl import trust
 from govctl.config import GovernedRepo
+from govctl.data import datasets
+from govctl.data import lineage as lineage_mod
 from govctl.errors import InputError, NotFound
-from govctl.keys import SigningKey
-from govctl.ledger import Entry, Ledger
+from govctl.ledger.log import Entry, Ledger
+from govctl.signing.keys import SigningKey
 
 TAG = "govctl."
 
@@ -34,7 +36,6 @@ def _commit(repo: GovernedRepo) -> str | None:
     return head_commit(repo.root)
 
 
-# --- models ------------------------------------------------------------------------------
 
 
 def register_model(
@@ -49,7 +50,7 @@ def register_model(
     """Create an MLflow model version for ``run_id`` with its datasets, git commit and
     registering key recorded as version tags and in the ledger (intent, then completion)."""
     from govctl.adapters import mlflowstore as ml
-    from govctl.agreements import check_service_name
+    from govctl.agreements.agreement import check_service_name
 
     check_service_name(name)  # before the ledger or MLflow is touched
     policy = trust.load_verified(repo)
@@ -284,7 +285,7 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
     return out
 
 
-def _model_lineage(repo: GovernedRepo, g: lineage.LineageGraph) -> None:
+def _model_lineage(repo: GovernedRepo, g: lineage_mod.LineageGraph) -> None:
     """Lineage extension: model versions fed by the datasets they were registered with."""
     try:
         entries = list(Ledger.for_repo(repo).entries(action="model.register"))
@@ -296,154 +297,19 @@ def _model_lineage(repo: GovernedRepo, g: lineage.LineageGraph) -> None:
             continue
         version = e.evidence["version"]
         mid = f"model:{e.subject['name']}/{version}"
-        g.add(lineage.Node(mid, "model", f"{e.subject['name']} v{version}"))
+        g.add(lineage_mod.Node(mid, "model", f"{e.subject['name']} v{version}"))
         for ds in e.evidence.get("datasets", []):
             path = paths.get(ds["name"])
             if path:
-                g.add(lineage.Node(lineage.data_id(path), "data", path, ds.get("md5")))
-                g.link(lineage.data_id(path), mid)
+                g.add(lineage_mod.Node(lineage_mod.data_id(path), "data", path, ds.get("md5")))
+                g.link(lineage_mod.data_id(path), mid)
 
 
-lineage.register_extension(_model_lineage)
+def lineage(repo: GovernedRepo) -> lineage_mod.LineageGraph:
+    """The repo's lineage graph with the registered model versions the ledger records, fed
+    by the datasets they were registered with."""
+    g = lineage_mod.build(repo)
+    _model_lineage(repo, g)
+    return g
 
 
-# --- prompts -----------------------------------------------------------------------------
-
-
-def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str, Any]:
-    """Register the prompt file as a new MLflow prompt version pinned by its SHA-256.
-    Refuses a file with lint errors, and a name already used by a registered model."""
-    from govctl.adapters import mlflowstore as ml
-
-    source = repo.rel(path)
-    spec = prompts.load_prompt_file(path, source=source)
-    problems = prompts.lint_file(path, source)
-    if problems:
-        raise InputError("the prompt has lint problems:\n" + "\n".join(map(str, problems)))
-    policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "prompt.register")
-    ml.ping(repo)
-    if ml.is_model(repo, spec.name):
-        raise InputError(f"{spec.name!r} is already a registered model's name; prompts and "
-                         "models need distinct names")
-    tags = {prompts.SHA_TAG: spec.sha256, prompts.FILE_TAG: source, f"{TAG}registered_by": key.name,
-            prompts.CONFIG_TAG: spec.config_sha256, prompts.PARAMS_TAG: spec.params_json}
-    ledger = Ledger.for_repo(repo)
-    evidence = {"sha256": spec.sha256, "file": source, "config_sha256": spec.config_sha256}
-    subject = {"kind": "prompt", "name": spec.name}
-    intent = ledger.intent(key, "prompt.register", subject, evidence=evidence,
-                           git_commit=_commit(repo))
-    try:
-        version = ml.register_prompt(repo, spec.name, spec.template, tags,
-                                     message=f"registered by {key.name} from {source}")
-    except Exception:
-        ledger.abort(key, intent, note="MLflow refused the prompt")
-        raise
-    ledger.complete(key, intent, evidence={**evidence, "version": version},
-                    note=f"registered version {version}")
-    return {"name": spec.name, "version": version, "sha256": spec.sha256, "file": source,
-            "config_sha256": spec.config_sha256}
-
-
-def _prompt_pins(repo: GovernedRepo) -> dict[str, dict[str, dict[str, Any]]]:
-    """name -> {version -> the registration's ledger evidence} (``sha256`` of the template
-    and, since model parameters are pinned too, ``config_sha256``). One ledger scan."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for e in Ledger.for_repo(repo).entries(action="prompt.register"):
-        if e.phase == "complete":
-            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e.evidence
-    return out
-
-
-def pinned_prompts(repo: GovernedRepo) -> dict[str, dict[str, str]]:
-    """name -> {version -> sha256} as the ledger recorded each registration."""
-    return {n: {v: ev["sha256"] for v, ev in vs.items()} for n, vs in _prompt_pins(repo).items()}
-
-
-def prompt_status(repo: GovernedRepo) -> list[dict[str, Any]]:
-    """Each prompt file with its latest pinned version and whether the file changed since."""
-    pins = _prompt_pins(repo)
-    rows = []
-    for path in prompts.prompt_files(repo):
-        spec = prompts.load_prompt_file(path, source=repo.rel(path))
-        versions = pins.get(spec.name, {})
-        latest = max(versions, key=int) if versions else None
-        pin = versions[latest] if latest else {}
-        rows.append({
-            "name": spec.name, "file": repo.rel(path), "sha256": spec.sha256,
-            "latest_version": latest,
-            "registered_sha256": pin.get("sha256"),
-            "changed": latest is None or pin["sha256"] != spec.sha256
-            or pin.get("config_sha256", spec.config_sha256) != spec.config_sha256,
-        })
-    return rows
-
-
-def sync_prompts(repo: GovernedRepo, key: SigningKey) -> list[dict[str, Any]]:
-    """Register every prompt file whose template differs from its latest pinned version.
-    All files are linted before anything is registered."""
-    changed = [r for r in prompt_status(repo) if r["changed"]]
-    problems = []
-    for r in changed:
-        problems += prompts.lint_file(repo.root / r["file"], r["file"])
-    if problems:
-        raise InputError("prompt lint problems, nothing registered:\n"
-                         + "\n".join(map(str, problems)))
-    return [register_prompt(repo, key, repo.root / r["file"]) for r in changed]
-
-
-def _config_of(pv: dict[str, Any]) -> str | None:
-    """SHA-256 of the model parameters stored on a prompt version (None: none stored)."""
-    import hashlib
-
-    raw = pv["tags"].get(prompts.PARAMS_TAG)
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest() if raw is not None else None
-
-
-def prompt_versions(repo: GovernedRepo, name: str,
-                    pins: dict[str, dict[str, dict[str, Any]]] | None = None
-                    ) -> list[dict[str, Any]]:
-    from govctl.adapters import mlflowstore as ml
-
-    versions = (pins if pins is not None else _prompt_pins(repo)).get(name, {})
-    if not versions:
-        raise NotFound(f"prompt {name!r} was never registered through govctl")
-    out = []
-    for version in sorted(versions, key=int):
-        try:
-            pv = ml.prompt_version(repo, name, version)
-        except NotFound:
-            pv = None
-        out.append({"version": version, "pinned_sha256": versions[version]["sha256"],
-                    "template": pv["template"] if pv else None,
-                    "sha256": prompts.template_sha256(pv["template"]) if pv else None,
-                    "pinned_config_sha256": versions[version].get("config_sha256"),
-                    "config_sha256": _config_of(pv) if pv else None})
-    return out
-
-
-def verify_prompts(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
-    """Templates in MLflow still hash to what govctl pinned; pinned versions still exist."""
-    from govctl.adapters import mlflowstore as ml
-
-    ml.ping(repo)
-    pins = _prompt_pins(repo)
-    if name is not None and name not in pins:
-        raise NotFound(f"prompt {name!r} was never registered through govctl")
-    out = []
-    for n in [name] if name else sorted(pins):
-        for v in prompt_versions(repo, n, pins):
-            if v["template"] is None:
-                out.append(Drift(f"prompt:{n}", "missing-version",
-                                 f"version {v['version']} is gone from MLflow"))
-            elif v["sha256"] != v["pinned_sha256"]:
-                out.append(Drift(
-                    f"prompt:{n}", "template",
-                    f"version {v['version']}'s template hashes to {v['sha256'][:12]}... but "
-                    f"govctl pinned {v['pinned_sha256'][:12]}... (rewritten in MLflow)"))
-            elif v["pinned_config_sha256"] and v["config_sha256"] != v["pinned_config_sha256"]:
-                out.append(Drift(
-                    f"prompt:{n}", "model-parameters",
-                    f"version {v['version']}'s model parameters differ from what govctl "
-                    "pinned (the govctl.model_parameters tag was rewritten in MLflow)"))
-    return out

@@ -1,0 +1,3 @@
+"""Data: the classified dataset inventory beside DVC's hashes, and the pipeline lineage.
+
+What each dataset is, who owns it, and what was built from it."""
