@@ -14,6 +14,7 @@ import typer
 
 from govctl import __version__
 from govctl.cli import agreement, audit, checklist, data, demo, keys, model, prompt, release, trust
+from govctl.cli import history as history_cmd
 from govctl.cli import init as init_cmd
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -74,6 +75,7 @@ app.command("gate")(checklist.gate_command)
 app.command("promote")(release.promote)
 app.command("rollback")(release.rollback)
 app.command("status")(release.status)
+app.command("history")(history_cmd.history)
 app.add_typer(release.canary_app, name="canary")
 app.command("report")(demo.report)
 app.command("demo")(demo.demo)

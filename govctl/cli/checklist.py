@@ -10,20 +10,25 @@ app = typer.Typer(help="Release checklists: evidence, role sign-offs and expirin
                   no_args_is_help=True)
 
 STATUS_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]",
-                "pending": "[yellow]pending[/yellow]", "waived": "[cyan]waived[/cyan]"}
+                "pending": "[yellow]pending[/yellow]", "waived": "[cyan]waived[/cyan]",
+                "n/a": "[dim]n/a[/dim]"}
 
 
 def _render(report) -> None:
+    from govctl.release.gate import OK_STATUSES
+
     table(
         f"{report.service} v{report.version} → {report.env}",
         ["item", "kind", "severity", "status", "why"],
         [[r.id, r.kind, r.severity, STATUS_STYLE[r.status], r.reason] for r in report.results],
     )
-    blocked = [r.id for r in report.results if r.status not in ("pass", "waived")]
+    blocked = [r.id for r in report.results if r.status not in OK_STATUSES]
     if blocked:
         console().print(f"[red]blocked[/red] by {len(blocked)} item(s): {', '.join(blocked)}")
     else:
-        console().print("[green]all items pass[/green]")
+        na = sum(r.status == "n/a" for r in report.results)
+        console().print("[green]all items pass[/green]"
+                        + (f" ({na} not applicable here)" if na else ""))
 
 
 @app.command("new")
@@ -47,7 +52,8 @@ def status(service: str = typer.Argument(...),
            version: str = typer.Option(..., "--version", "-v"),
            env: str = typer.Option("production", "--env"),
            as_json: bool = JSON_OPT) -> None:
-    """Every item with pass / fail / pending / waived and the reason. Records nothing."""
+    """Every item with pass / fail / pending / waived / n/a (does not apply here) and the
+    reason. Records nothing."""
     from govctl.release import gate
 
     report = gate.evaluate(repo(), service, version, env)

@@ -35,14 +35,19 @@ def demo(
 def report(
     service: str = typer.Argument(...),
     version: str = typer.Option(..., "--version", "-v"),
-    out: Path = typer.Option(..., "--out", help="FILE.html (self-contained) or FILE.md."),
+    out: Path = typer.Option(..., "--out", help="FILE.html (self-contained, offline), FILE.md "
+                             "or FILE.pdf (printed by headless Chromium)."),
+    charts: Path = typer.Option(None, "--charts", help="Also write each canary chart as an "
+                                "SVG file into this directory (for tickets)."),
 ) -> None:
-    """Write the release dossier: lineage, agreement and signers, checklist, gate, canary
-    steps with charts, ledger entries and whether the ledger verifies.
+    """Write the release dossier: the version's whole life (and whether it still serves),
+    lineage with classifications, agreement and signers, checklist in plain words, gate,
+    canary steps with charts, the service's release timeline, and whether the ledger
+    verifies.
 
-    Example: govctl report support-bot --version 3 --out dossier.html
+    Example: govctl report support-bot --version 3 --out dossier.pdf --charts charts/
     """
     from govctl.dossier.report import write_report
 
-    path = write_report(repo(), service, version, out)
+    path = write_report(repo(), service, version, out, charts_dir=charts)
     ok(f"wrote {path}")

@@ -146,7 +146,23 @@ def build(repo: GovernedRepo) -> LineageGraph:
                        {"tracked_by": dvc_file.relative_to(root).as_posix()}))
     for dvc_yaml in _pipeline_files(root):
         _add_pipeline(g, root, dvc_yaml)
+    connect_directories(g)
     return g
+
+
+def connect_directories(g: LineageGraph) -> None:
+    """A stage's file outputs feed a dependency on their directory (and a directory output
+    feeds a dependency on a file inside it), as DVC resolves them: ``data/prepared`` is fed
+    by ``data/prepared/train.csv``."""
+    data = [n for n in g.nodes.values() if n.kind == "data"]
+    for dep in data:
+        for out in data:
+            if out.id == dep.id or "produced_by" not in out.attrs:
+                continue
+            inside = (out.label.startswith(dep.label + "/")
+                      or dep.label.startswith(out.label + "/"))
+            if inside and not g.upstream(out.id) & {dep.id}:
+                g.link(out.id, dep.id)
 
 
 def render_tree(g: LineageGraph, focus: str) -> str:

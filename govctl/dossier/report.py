@@ -7,12 +7,13 @@ functions as the CLI (lineage, agreements, gate, ledger), never from copies of t
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from govctl import clock
 from govctl.config import GovernedRepo
+from govctl.dossier import svg, words
 from govctl.errors import ExternalError, GovctlError, InputError
 from govctl.fsutil import atomic_write
 
@@ -33,6 +34,11 @@ class Dossier:
     canary_steps: list[dict[str, Any]]
     entries: list[dict[str, Any]]
     audit: dict[str, Any]
+    history: Any = None  # release.history.History of the service
+    life: list[dict[str, Any]] = field(default_factory=list)  # this version's moves
+    serving: list[dict[str, Any]] = field(default_factory=list)  # per env: now / no longer
+    limits_num: dict[str, float] = field(default_factory=dict)
+    tolerance: dict[str, float] = field(default_factory=dict)
 
 
 def _gate_items(evidence: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -48,7 +54,8 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
     from govctl import agreements, registry
     from govctl.data import lineage
     from govctl.ledger.log import Ledger
-    from govctl.release import gate
+    from govctl.release import canary, gate, history
+    from govctl.release.policy import Policies
     from govctl.trust.policy import trusted_keys
 
     version = str(version)
@@ -68,6 +75,7 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
         if mid in graph.nodes:
             graph.link(pid, mid)
     keep = {mid} | graph.upstream(mid) if mid in graph.nodes else set(graph.nodes)
+    _classify(repo, graph)
     try:
         model = registry.model_version_info(repo, service, version)
     except ExternalError:  # MLflow down: the ledger still tells the story
@@ -87,7 +95,7 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
         agreement = {"state": "unavailable", "problems": [exc.message]}
     gate_report = None
     try:
-        gate_report = gate.evaluate(repo, service, version).to_json()
+        gate_report = gate.evaluate(repo, service, version).to_json()  # records nothing
     except GovctlError as exc:
         gate_report = {"passed": False, "items": [], "error": exc.message}
     gate_runs = [{"time": e.time, "by": e.actor["name"], "env": e.evidence.get("env"),
@@ -100,106 +108,39 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
     steps = [{"time": e.time, "verdict": e.evidence.get("verdict"),
               "reason": e.evidence.get("reason"),
               "weight_pct": (e.evidence.get("weight_bps") or 0) / 100,
+              "failed": e.evidence.get("failed") or [],
               "variants": (e.evidence.get("telemetry") or {}).get("variants", {})}
              for e in mine if e.action == "canary.analyze"]
     report = ledger.verify(trusted=trusted_keys(repo))
+    h = history.history(repo, service)
+    num, tol = {}, {}
+    try:
+        num = {k: float(v) for k, v in
+               agreements.signed_agreement(repo, service).limits().items()}
+        cfg = canary.Config.from_policies(Policies.load(repo), "production")
+        tol = {"latency": cfg.max_latency_increase, "error_ratio": cfg.max_error_rate_ratio}
+    except GovctlError:
+        pass
     return Dossier(service, version, clock.to_iso(clock.now()), graph.subgraph(keep), model,
                    agreement, limits, sigs, gate_report, gate_runs, gate_at_release, steps,
-                   [e.to_json() for e in mine], report.to_json())
+                   [e.to_json() for e in mine], report.to_json(), h,
+                   history.version_events(h, version), history.version_status(h, version),
+                   num, tol)
 
 
-# --- SVG ------------------------------------------------------------------------------------
+def _classify(repo: GovernedRepo, graph: Any) -> None:
+    """Each data node gets its inventory classification and its role (eval = held out)."""
+    from govctl.data import datasets
 
-
-def lineage_svg(g: Any) -> str:
-    depth: dict[str, int] = {}
-
-    def d(n: str, seen: frozenset = frozenset()) -> int:
-        if n in depth:
-            return depth[n]
-        parents = [a for a, b in g.edges if b == n and a not in seen]
-        depth[n] = 0 if not parents else 1 + max(d(p, seen | {n}) for p in parents)
-        return depth[n]
-
-    for n in g.nodes:
-        d(n)
-    cols: dict[int, list[str]] = {}
-    for n in sorted(g.nodes):
-        cols.setdefault(depth[n], []).append(n)
-    w, h, gx, gy = 190, 44, 60, 18
-    pos = {n: (20 + c * (w + gx), 20 + i * (h + gy)) for c, ns in cols.items()
-           for i, n in enumerate(ns)}
-    width = 40 + (max(cols) + 1 if cols else 1) * (w + gx)
-    height = 40 + max((len(v) for v in cols.values()), default=1) * (h + gy)
-    colors = {"data": "#e8f1fb", "stage": "#fff4dd", "model": "#e7f7ea", "prompt": "#f3e9fb"}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage" width="{width}" '
-           f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-           'aria-label="lineage graph"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" '
-           'refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
-           '<path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>']
-    for a, b in sorted(g.edges):
-        (x1, y1), (x2, y2) = pos[a], pos[b]
-        out.append(f'<line x1="{x1 + w}" y1="{y1 + h / 2}" x2="{x2}" y2="{y2 + h / 2}" '
-                   'stroke="#555" marker-end="url(#arrow)"/>')
-    for nid, node in sorted(g.nodes.items()):
-        x, y = pos[nid]
-        label = html.escape(node.label[:28])
-        sub = html.escape((node.hash or node.kind)[:16])
-        out.append(f'<g class="node {node.kind}"><rect x="{x}" y="{y}" width="{w}" height="{h}" '
-                   f'rx="6" fill="{colors.get(node.kind, "#eee")}" stroke="#888"/>'
-                   f'<text x="{x + 8}" y="{y + 18}" font-size="12">{label}</text>'
-                   f'<text x="{x + 8}" y="{y + 34}" font-size="10" fill="#666">{sub}</text></g>')
-    out.append("</svg>")
-    return "".join(out)
-
-
-def latency_svg(step: dict[str, Any]) -> str:
-    """Latency distribution per variant: p5–p95 bar, p25–p75 box, p50 tick, p99 dot."""
-    variants = [(k, v) for k, v in step["variants"].items() if v.get("n")]
-    if not variants:
-        return ""
-    variants = [(k, {**v, "latency_ms": {p: float(x) for p, x in v["latency_ms"].items()}})
-                for k, v in variants]
-    top = max(v["latency_ms"]["p99"] for _, v in variants) or 1
-    width, row = 520, 34
-    scale = (width - 140) / top
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart latency" width="{width}" '
-           f'height="{row * len(variants) + 24}" role="img" aria-label="latency distribution">']
-    for i, (name, v) in enumerate(variants):
-        q = v["latency_ms"]
-        y = 8 + i * row
-        color = "#4a7fc1" if name == "baseline" else "#d9822b"
-        out.append(f'<text x="0" y="{y + 15}" font-size="11">{name} (n={v["n"]})</text>'
-                   f'<line x1="{130 + q["p5"] * scale}" x2="{130 + q["p95"] * scale}" '
-                   f'y1="{y + 11}" y2="{y + 11}" stroke="{color}" stroke-width="2"/>'
-                   f'<rect x="{130 + q["p25"] * scale}" y="{y + 3}" '
-                   f'width="{max(1, (q["p75"] - q["p25"]) * scale)}" height="16" '
-                   f'fill="{color}" opacity="0.5"/>'
-                   f'<line x1="{130 + q["p50"] * scale}" x2="{130 + q["p50"] * scale}" '
-                   f'y1="{y}" y2="{y + 22}" stroke="#222" stroke-width="2"/>'
-                   f'<circle cx="{130 + q["p99"] * scale}" cy="{y + 11}" r="3" fill="{color}"/>')
-    out.append(f'<text x="130" y="{row * len(variants) + 20}" font-size="10" fill="#666">0 ms'
-               f'</text><text x="{width - 60}" y="{row * len(variants) + 20}" font-size="10" '
-               f'fill="#666">{top:.0f} ms</text></svg>')
-    return "".join(out)
-
-
-def bars_svg(step: dict[str, Any], key: str, label: str) -> str:
-    variants = [(k, v) for k, v in step["variants"].items() if v.get("n")]
-    vals = [(k, float(v.get(key) or 0)) for k, v in variants]
-    if not vals:
-        return ""
-    top = max(x for _, x in vals) or 1
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {key}" width="260" '
-           f'height="{26 * len(vals) + 8}" role="img" aria-label="{html.escape(label)}">']
-    for i, (name, x) in enumerate(vals):
-        color = "#4a7fc1" if name == "baseline" else "#d9822b"
-        out.append(f'<text x="0" y="{18 + i * 26}" font-size="11">{name}</text>'
-                   f'<rect x="70" y="{6 + i * 26}" width="{max(1, 120 * x / top)}" height="16" '
-                   f'fill="{color}"/><text x="{76 + 120 * x / top}" y="{18 + i * 26}" '
-                   f'font-size="10">{x:.4g}</text>')
-    out.append("</svg>")
-    return "".join(out)
+    try:
+        inv = {e.path.strip("/"): e for e in datasets.inventory(repo)}
+    except GovctlError:
+        return
+    for node in graph.nodes.values():
+        e = inv.get(node.label.strip("/")) if node.kind == "data" else None
+        if e is not None:
+            node.attrs.update({"dataset": e.name, "role": e.kind, "sensitivity": e.sensitivity,
+                               "pii": e.pii})
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -209,88 +150,216 @@ h1{margin-bottom:0}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;
 text-align:left;vertical-align:top;font-size:13px}th{background:#f6f6f6}
 .pass,.ok{color:#1a7f37}.fail,.bad{color:#c62828}.pending,.inconclusive{color:#a15c00}
-.waived{color:#1b6b93}.small{color:#666;font-size:12px}.charts{display:flex;gap:24px;
-flex-wrap:wrap}"""
+.waived{color:#1b6b93}.na{color:#666;font-style:italic}.small{color:#666;font-size:12px}
+.charts{display:flex;gap:24px;flex-wrap:wrap}.id{font-family:monospace;color:#666;
+font-size:12px}.banner{border:2px solid #c62828;background:#fdecea;padding:10px 14px;
+margin:12px 0;font-weight:600}.banner.live{border-color:#1a7f37;background:#e9f6ec}
+.lineage-wrap{overflow-x:auto}
+@page{size:A4 landscape;margin:16mm 12mm;@top-left{content:"govctl release dossier"}
+@bottom-right{content:"page " counter(page) " of " counter(pages)}}
+@media print{body{margin:0;max-width:none}section{break-inside:auto}h2{break-after:avoid}
+svg{break-inside:avoid}.lineage-wrap{overflow:visible}.print-head{display:block}}
+.print-head{display:none;position:running(head)}"""
 
 
-def _table(cols: list[str], rows: list[list[Any]], cls: list[str | None] | None = None) -> str:
+def _esc(v: Any) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def _table(cols: list[str], rows: list[list[Any]], cls: list[str | None] | None = None,
+           raw: set[int] | None = None) -> str:
+    """Cells are escaped text; columns in ``raw`` hold markup this module built."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = []
     for i, r in enumerate(rows):
-        c = f' class="{cls[i]}"' if cls and cls[i] else ""
-        body.append(f"<tr{c}>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>")
+        c = f' class="{_css(cls[i])}"' if cls and cls[i] else ""
+        body.append(f"<tr{c}>" + "".join(
+            f"<td>{v if raw and j in raw else _esc(v)}</td>" for j, v in enumerate(r)) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _css(status: str | None) -> str:
+    return "na" if status == "n/a" else _esc(status)
+
+
+def _titled(title: str, ident: str, why: str = "") -> str:
+    return (f"<b>{_esc(title)}</b> <span class='id'>{_esc(ident)}</span>"
+            + (f"<br><span class='small'>{_esc(why)}</span>" if why else ""))
+
+
+def banner(d: Dossier) -> str:
+    return "".join(f"<p class='banner{' live' if k == 'live' else ''}' id='status-banner'>"
+                   f"{_esc(t)}</p>" for k, t in banner_lines(d))
+
+
+def banner_lines(d: Dossier) -> list[tuple[str, str]]:
+    """Is this version serving now, and if not, since when, how and why."""
+    lines = []
+    for s in d.serving:
+        if s["serving"]:
+            lines.append(("live", f"v{d.version} is serving {s['env']} as the {s['serving']} "
+                          "version now."))
+        else:
+            text = (f"This version is no longer in production since {s['since']}"
+                    if s["env"] == "production" else
+                    f"This version no longer serves {s['env']} since {s['since']}")
+            text += f": {s['how']} by {s['by']}" + (f" — “{s['why']}”" if s["why"] else "")
+            text += f". {s['env']} now runs v{s['now_stable']}." if s["now_stable"] else "."
+            lines.append(("gone", text))
+    if not lines:
+        lines.append(("gone", f"v{d.version} has never served any environment."))
+    return lines
+
+
+def _life_rows(d: Dossier) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for e in d.entries:
+        what = {"model.register": "registered in MLflow",
+                "checklist.signoff": f"checklist sign-off: "
+                f"{words.item_title(str(e['subject'].get('item')))}",
+                "gate.evaluate": f"gate {'passed' if e['evidence'].get('passed') else 'blocked'}"
+                f" for {e['evidence'].get('env')}",
+                "canary.analyze": f"canary analysis at "
+                f"{(e['evidence'].get('weight_bps') or 0) / 100:g}%: {e['evidence'].get('verdict')}"
+                }.get(e["action"])
+        if what and e["phase"] in ("complete", "done"):
+            rows.append([e["time"], what, e["actor"]["name"],
+                         e["evidence"].get("reason") if e["action"] == "canary.analyze"
+                         else e.get("note") or "", e["seq"]])
+    rows += [[ev["time"], ev["what"], ev["by"], ev["why"] or "", ev["seq"]] for ev in d.life]
+    return sorted(rows, key=lambda r: r[4])
+
+
+def _timeline(d: Dossier) -> str:
+    h = d.history
+    if h is None or not h.changes:
+        return "<p>no release of this service is recorded in the ledger</p>"
+    out = []
+    for env in h.envs():
+        out.append(f"<h3>{_esc(env)}</h3>" + _table(
+            ["from", "until", "stable version", "started by", "ended by"],
+            [[p.start.time, p.end.time if p.end else "now", f"v{p.version}",
+              f"{words_action(p.start)}", words_action(p.end) if p.end else "-"]
+             for p in h.periods(env)],
+            ["pass" if p.version == d.version else None for p in h.periods(env)]))
+        out.append(_table(["time", "change", "stable", "canary", "by", "why", "entry"],
+                          [[c.time, history_words(c.action), f"v{c.stable}" if c.stable else "-",
+                            f"v{c.canary} at {c.canary_weight_pct:g}%" if c.canary else "-",
+                            c.by, c.why or "", c.seq] for c in h.for_env(env)]))
+    return "".join(out)
+
+
+def history_words(action: str) -> str:
+    from govctl.release.history import words as w
+
+    return w(action)
+
+
+def words_action(c: Any) -> str:
+    return f"{history_words(c.action)} by {c.by}" + (f": {c.why}" if c.why else "")
+
+
+def _checklist_rows(items: list[tuple[str, str, str, str]]) -> tuple[list[list[Any]], list]:
+    """(id, description, status, evidence) -> rows with the human title beside the id."""
+    rows = [[_titled(words.item_title(i), i, desc),
+             f"<span class='{_css(st)}'>{_esc(st)}</span> <span class='small'>"
+             f"({_esc(words.status(st))})</span>", ev] for i, desc, st, ev in items]
+    return rows, [st for _i, _d, st, _e in items]
+
+
+def _limit_rows(d: Dossier) -> list[list[Any]]:
+    return [[_titled(*words.metric(k)[:1], k, words.metric(k)[1]), words.number(v)]
+            for k, v in d.agreement_limits.items()]
+
+
+def charts(d: Dossier) -> list[list[tuple[str, str]]]:
+    return [svg.step_charts(s, d.limits_num, d.tolerance, i)
+            for i, s in enumerate(d.canary_steps, 1)]
 
 
 def render_html(d: Dossier) -> str:
     a = d.audit
+    descs = {i["id"]: i.get("description", "") for i in (d.gate or {}).get("items", [])}
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>Release dossier: {html.escape(d.service)} v{d.version}</title>"
+             f"<title>Release dossier: {_esc(d.service)} v{_esc(d.version)}</title>"
              f"<style>{CSS}</style></head><body>",
-             f"<h1>Release dossier: {html.escape(d.service)} v{html.escape(d.version)}</h1>",
-             f"<p class='small'>generated {d.generated} by govctl from the governed repo, "
-             "MLflow and the ledger</p>"]
+             f"<h1>Release dossier: {_esc(d.service)} v{_esc(d.version)}</h1>",
+             f"<p class='small'>generated {_esc(d.generated)} by govctl from the governed repo, "
+             "MLflow and the signed ledger</p>", banner(d)]
+    parts.append("<section id='life'><h2>Life of this version</h2><p>Everything the ledger "
+                 "records about this version, registration to now.</p>"
+                 + _table(["time", "what happened", "by", "why / evidence", "entry"],
+                          _life_rows(d)) + "</section>")
     parts.append("<section id='lineage'><h2>Lineage</h2><p>From raw data through the DVC "
-                 "pipeline and pinned prompts to this model version.</p>"
-                 + lineage_svg(d.lineage) + "</section>")
+                 "pipeline and pinned prompts to this model version. Each dataset shows its "
+                 "classification from the inventory; the held-out evaluation set has a dashed "
+                 "red border.</p><div class='lineage-wrap'>" + svg.lineage_svg(d.lineage)
+                 + "</div></section>")
     m = d.model or {}
     parts.append("<section id='model'><h2>Model version</h2>" + _table(
         ["field", "value"], _model_rows(m)) + "</section>")
     ag = d.agreement or {}
     parts.append("<section id='agreement'><h2>Agreement</h2>"
                  f"<p>state: <b class='{'ok' if ag.get('ok') else 'bad'}'>"
-                 f"{html.escape(str(ag.get('state')))}</b>, version {ag.get('version')}, "
-                 f"expires {ag.get('expires')}</p>"
-                 + _table(["limit", "value"], [[k, v] for k, v in d.agreement_limits.items()])
-                 + _table(["signer", "signed at", "document version", "state after"],
-                          [[s["signer"], s["time"], s["version"], s["state"]]
+                 f"{_esc(words.agreement_state(ag.get('state')))}</b> "
+                 f"<span class='id'>{_esc(ag.get('state'))}</span>, version "
+                 f"{_esc(ag.get('version'))}, expires {_esc(ag.get('expires'))}</p>"
+                 + _table(["limit", "value"], _limit_rows(d), raw={0})
+                 + _table(["signer", "signed at", "document version", "agreement after"],
+                          [[s["signer"], s["time"], s["version"],
+                            words.agreement_state(s["state"])]
                            for s in d.agreement_signatures]) + "</section>")
     g = d.gate or {}
-    items = g.get("items", [])
     rel = d.gate_at_release
     if rel:
-        rel_items = list(rel["items"].items())
-        at_release = (f"<p>at release ({html.escape(rel['time'])}, {html.escape(rel['by'])}, "
-                      f"{html.escape(str(rel['env']))}, as the signed ledger recorded it): "
+        rows, cls = _checklist_rows([(k, descs.get(k, ""), v["status"], v["reason"])
+                                     for k, v in rel["items"].items()])
+        at_release = (f"<p>at release ({_esc(rel['time'])}, {_esc(rel['by'])}, "
+                      f"{_esc(rel['env'])}, as the signed ledger recorded it): "
                       f"<b class='{'ok' if rel['passed'] else 'bad'}'>"
                       f"{'passed' if rel['passed'] else 'blocked'}</b></p>"
-                      + _table(["item", "status", "evidence"],
-                               [[k, v["status"], v["reason"]] for k, v in rel_items],
-                               [v["status"] for _k, v in rel_items]))
+                      + _table(["item", "status", "evidence"], rows, cls, raw={0, 1}))
     else:
         at_release = "<p>no gate decision recorded for this version</p>"
+    rows, cls = _checklist_rows([(i["id"], i.get("description", ""), i["status"], i["reason"])
+                                 for i in g.get("items", [])])
     parts.append("<section id='checklist'><h2>Checklist</h2>" + at_release
                  + "<h3>Evaluated now</h3>"
                  f"<p>evaluated when this dossier was written: "
                  f"<b class='{'ok' if g.get('passed') else 'bad'}'>"
-                 f"{'passes' if g.get('passed') else 'blocked'}</b></p>"
-                 + _table(["item", "kind", "severity", "status", "evidence"],
-                          [[i["id"], i["kind"], i["severity"], i["status"], i["reason"]]
-                           for i in items], [i["status"] for i in items]) + "</section>")
+                 f"{'passes' if g.get('passed') else 'blocked'}</b>. "
+                 "<span class='small'>n/a: the item does not apply here and does not block."
+                 "</span></p>" + _table(["item", "status", "evidence"], rows, cls, raw={0, 1})
+                 + "</section>")
     parts.append("<section id='gate'><h2>Gate decisions</h2>" + _table(
         ["time", "by", "env", "result", "items not passing"],
         [[r["time"], r["by"], r["env"], "passed" if r["passed"] else "blocked",
-          ", ".join(k for k, v in r["items"].items()
-                    if v["status"] not in ("pass", "waived")) or "-"]
+          ", ".join(f"{words.item_title(k)} ({v['status']})" for k, v in r["items"].items()
+                    if v["status"] not in ("pass", "waived", "n/a")) or "-"]
          for r in d.gate_runs]) + "</section>")
-    canary = ["<section id='canary'><h2>Canary steps</h2>"]
+    canary = ["<section id='canary'><h2>Canary steps</h2><p class='small'>stable: the "
+              "version serving most traffic; canary: this candidate. Red line: the limit the "
+              "agreement's signers set; purple dashed line: the tolerance against stable "
+              "(policy GOV-CANARY-ANALYSIS).</p>"]
     if not d.canary_steps:
         canary.append("<p>no canary analysis recorded for this version</p>")
-    for i, s in enumerate(d.canary_steps, 1):
-        canary.append(f"<div class='step'><h3>Step {i}: {s['weight_pct']:g}% — "
-                      f"<span class='{s['verdict']}'>{s['verdict']}</span></h3>"
-                      f"<p class='small'>{html.escape(s['time'])}: "
-                      f"{html.escape(str(s['reason']))}</p><div class='charts'>"
-                      + latency_svg(s) + bars_svg(s, "error_rate", "error rate")
-                      + bars_svg(s, "cost_per_request_usd", "cost per request (USD)")
-                      + "</div></div>")
+    for i, (s, figs) in enumerate(zip(d.canary_steps, charts(d), strict=True), 1):
+        canary.append(f"<div class='step'><h3>Step {i}: {s['weight_pct']:g}% of traffic — "
+                      f"<span class='{_css(s['verdict'])}'>{_esc(s['verdict'])}</span></h3>"
+                      f"<p class='small'>{_esc(s['time'])}: {_esc(s['reason'])}</p>"
+                      "<div class='charts'>" + "".join(f for _n, f in figs) + "</div></div>")
     canary.append("</section>")
     parts.append("".join(canary))
+    parts.append("<section id='timeline'><h2>Service timeline</h2><p>Which version served "
+                 "each environment, when, and who changed it why (also: <code>govctl history "
+                 f"{_esc(d.service)}</code>). This version's periods are green.</p>"
+                 + _timeline(d) + "</section>")
+    # issue 20 (artifact manifests and attestations) adds its section here
     parts.append("<section id='ledger'><h2>Ledger</h2>"
                  f"<p>verification: <b class='{'ok' if a['ok'] else 'bad'}'>"
                  f"{'intact' if a['ok'] else 'BROKEN'}</b> — {a['entries']} entries, root "
-                 f"{a['root']}, {a['signatures_checked']} signatures checked"
-                 + (f"; first bad entry {a['first_bad_entry']}" if not a["ok"] else "")
+                 f"{_esc(a['root'])}, {a['signatures_checked']} signatures checked"
+                 + (f"; first bad entry {_esc(a['first_bad_entry'])}" if not a["ok"] else "")
                  + "</p>" + _table(["#", "time", "action", "phase", "actor", "note"],
                                    [[e["seq"], e["time"], e["action"], e["phase"],
                                      e["actor"]["name"], e.get("note") or ""]
@@ -299,80 +368,38 @@ def render_html(d: Dossier) -> str:
     return "\n".join(parts)
 
 
-def _md_table(cols: list[str], rows: list[list[Any]]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _md_release_gate(d: Dossier) -> list[str]:
-    rel = d.gate_at_release
-    if not rel:
-        return ["no gate decision recorded for this version", ""]
-    return [f"at release ({rel['time']}, {rel['by']}, {rel['env']}, as the signed ledger "
-            f"recorded it): **{'passed' if rel['passed'] else 'blocked'}**", "",
-            _md_table(["item", "status", "evidence"],
-                      [[k, v["status"], v["reason"]] for k, v in rel["items"].items()]), ""]
-
-
 def _model_rows(m: dict[str, Any]) -> list[list[Any]]:
     return [["run", m.get("run_id")], ["git commit", m.get("git_commit")],
             ["registered by", m.get("registered_by")],
             ["aliases", ", ".join(m.get("aliases", []))],
-            *[[f"metric {k}", v] for k, v in sorted((m.get("metrics") or {}).items())],
+            *[[f"metric: {words.metric(k)[0]} ({k})", words.number(v)]
+              for k, v in sorted((m.get("metrics") or {}).items())],
             *[[f"dataset ({x['role']})", f"{x['name']} {x.get('md5') or ''}"]
               for x in m.get("datasets", [])]]
 
 
-def render_markdown(d: Dossier) -> str:
-    from govctl.data import lineage
+def write_report(repo: GovernedRepo, service: str, version: str, out: Path,
+                 charts_dir: Path | None = None) -> Path:
+    """Write the dossier (.html, .md or .pdf) and, with ``charts_dir``, each canary chart
+    as its own SVG file (for tickets)."""
+    from govctl.dossier import pdf
+    from govctl.dossier.markdown import render_markdown
 
-    g = d.gate or {}
-    ag = d.agreement or {}
-    out = [f"# Release dossier: {d.service} v{d.version}", f"_generated {d.generated}_", "",
-           "## Lineage", "", "```mermaid", lineage.render_mermaid(d.lineage), "```", "",
-           "## Model version", "",
-           _md_table(["field", "value"], _model_rows(d.model or {})) if d.model
-           else "MLflow was unreachable when this dossier was written", "",
-           "## Agreement", f"state **{ag.get('state')}**, version {ag.get('version')}, "
-           f"expires {ag.get('expires')}", "",
-           _md_table(["limit", "value"], [[k, v] for k, v in d.agreement_limits.items()]), "",
-           _md_table(["signer", "signed at", "state after"],
-                     [[s["signer"], s["time"], s["state"]] for s in d.agreement_signatures]), "",
-           "## Checklist", *_md_release_gate(d),
-           f"evaluated when this dossier was written: "
-           f"**{'passes' if g.get('passed') else 'blocked'}**", "",
-           _md_table(["item", "status", "evidence"],
-                     [[i["id"], i["status"], i["reason"]] for i in g.get("items", [])]), "",
-           "## Gate decisions", "",
-           _md_table(["time", "by", "env", "result"],
-                     [[r["time"], r["by"], r["env"], "passed" if r["passed"] else "blocked"]
-                      for r in d.gate_runs]), "", "## Canary steps", ""]
-    for i, s in enumerate(d.canary_steps, 1):
-        out.append(f"### Step {i}: {s['weight_pct']:g}% — {s['verdict']}")
-        out.append(str(s["reason"]))
-        out.append("")
-        out.append(_md_table(["variant", "n", "p50 ms", "p95 ms", "error rate", "cost/request"],
-                             [[k, v.get("n"), v.get("latency_ms", {}).get("p50"),
-                               v.get("latency_ms", {}).get("p95"), v.get("error_rate"),
-                               v.get("cost_per_request_usd")]
-                              for k, v in s["variants"].items() if v.get("n")]))
-        out.append("")
-    a = d.audit
-    out += ["## Ledger", f"verification: **{'intact' if a['ok'] else 'BROKEN'}**, "
-            f"{a['entries']} entries, root `{a['root']}`", "",
-            _md_table(["#", "time", "action", "phase", "actor", "note"],
-                      [[e["seq"], e["time"], e["action"], e["phase"], e["actor"]["name"],
-                        e.get("note") or ""] for e in d.entries]), ""]
-    return "\n".join(out)
-
-
-def write_report(repo: GovernedRepo, service: str, version: str, out: Path) -> Path:
     out = Path(out)
-    if out.suffix not in (".html", ".md"):
-        raise InputError(f"--out {out}: use a .html or .md file name")
+    if out.suffix not in (".html", ".md", ".pdf"):
+        raise InputError(f"--out {out}: use a .html, .md or .pdf file name")
+    if out.suffix == ".pdf":
+        pdf.browser()  # no Chromium: say so before any work
     d = collect(repo, service, version)
-    atomic_write(out, render_html(d) if out.suffix == ".html" else render_markdown(d))
+    if out.suffix == ".pdf":
+        pdf.print_pdf(render_html(d), out)
+    else:
+        atomic_write(out, render_html(d) if out.suffix == ".html" else render_markdown(d))
+    if charts_dir is not None:
+        charts_dir = Path(charts_dir)
+        charts_dir.mkdir(parents=True, exist_ok=True)
+        for figs in charts(d):
+            for stem, fig in figs:
+                atomic_write(charts_dir / f"{service}-v{version}-{stem}.svg",
+                             '<?xml version="1.0" encoding="utf-8"?>\n' + fig)
     return out

@@ -21,6 +21,11 @@ from govctl.release.policy import Policies
 from govctl.signing.canonical import digest
 
 SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+# statuses that do not block: "n/a" is an automatic item that does not apply here (e.g.
+# data-pushed with no DVC remote where policy does not require one) — not a pass
+OK_STATUSES = ("pass", "waived", "n/a")
+SARIF_KIND = {"pass": "pass", "waived": "informational", "pending": "open", "fail": "fail",
+              "n/a": "notApplicable"}
 
 
 @dataclass
@@ -28,6 +33,7 @@ class Check:
     passed: bool
     reason: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    applicable: bool = True  # False: the item does not apply here (status "n/a")
 
 
 @dataclass
@@ -129,8 +135,9 @@ def _pushed(ctx: Context) -> Check:
         if required:
             return Check(False, f"policy GOV-DATA-REMOTE requires a DVC remote for {ctx.env}; "
                          "none is configured (dvc remote add -d NAME URL)")
-        return Check(True, "no DVC remote configured (single-machine mode; policy "
-                     "GOV-DATA-REMOTE does not require one here)")
+        return Check(True, "not applicable: no DVC remote is configured (single-machine "
+                     "mode) and policy GOV-DATA-REMOTE does not require one here",
+                     applicable=False)
     if found:
         return Check(False, "; ".join(f.message for f in found), {"remote": remote})
     return Check(True, f"every dataset is in DVC remote {remote!r}", {"remote": remote})
@@ -241,7 +248,7 @@ class ItemResult:
     kind: str
     severity: str
     description: str
-    status: str  # pass | fail | pending | waived
+    status: str  # pass | fail | pending | waived | n/a
     reason: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
@@ -263,7 +270,7 @@ class GateReport:
 
     @property
     def passed(self) -> bool:
-        return all(r.status in ("pass", "waived") for r in self.results)
+        return all(r.status in OK_STATUSES for r in self.results)
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "version": self.version, "env": self.env,
@@ -280,8 +287,7 @@ class GateReport:
         } for r in self.results]
         results = []
         for i, r in enumerate(self.results):
-            kind = {"pass": "pass", "waived": "informational", "pending": "open",
-                    "fail": "fail"}[r.status]
+            kind = SARIF_KIND[r.status]
             results.append({
                 "ruleId": r.id,
                 "ruleIndex": i,
@@ -334,7 +340,7 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                     if exc.exit_code == 3:  # MLflow/DVC down: the whole gate cannot run
                         raise
                     res = Check(False, f"{exc.message}")
-            status = "pass" if res.passed else "fail"
+            status = ("n/a" if not res.applicable else "pass") if res.passed else "fail"
             reason, details = res.reason, res.evidence
         else:
             if ev.signoffs:
@@ -346,7 +352,7 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 details = {}
             if ev.problems:
                 details["problems"] = ev.problems
-        if status != "pass":
+        if status not in ("pass", "n/a"):
             for payload, sig_ok in ev.waivers:
                 verdict = waivers.is_active(payload, at, max_days=max_days, signature_ok=sig_ok)
                 if verdict.active:

@@ -205,7 +205,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
         gate.record(repo, key, report)
         if not report.passed:
             blocked = [f"{r.id} ({r.status}: {r.reason})" for r in report.results
-                       if r.status not in ("pass", "waived")]
+                       if r.status not in gate.OK_STATUSES]
             raise CheckFailed(f"the gate blocks {service} v{version} for {env}: "
                               + "; ".join(blocked))
         st = state(repo, service, env)
