@@ -119,7 +119,7 @@ def test_history_at_answers_what_served_when(life):
     assert early["prompts"] == {"support-answer": "1"}
     assert at("2026-03-01T12:00")["stable"] == v1  # naive time: UTC
     mid = at("2026-03-02T10:00:00Z")
-    assert mid["stable"] == v1 and mid["canary"] == v2 and mid["canary_weight_pct"] == 50
+    assert mid["stable"] == v1 and mid["canary"] == v2 and mid["canary_weight_pct"] == 100
     during = at("2026-03-03T09:30:00Z")
     assert during["stable"] == v2 and during["canary"] == v3
     after = at("2026-03-03T14:05:00Z")  # v3's canary was rolled back at 10:00
