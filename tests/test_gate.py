@@ -27,8 +27,11 @@ def test_blocks_on_missing_signoffs_then_passes(release, cli):
     items = _items(res)
     assert items["pii-retention"]["status"] == "pending"
     assert "needs a sign-off by compliance" in items["pii-retention"]["reason"]
-    assert {k for k, v in items.items() if v["status"] != "pass"} == {"pii-retention"}
-    assert "no DVC remote configured" in items["data-pushed"]["reason"]
+    assert {k for k, v in items.items()
+            if v["status"] not in ("pass", "n/a")} == {"pii-retention"}
+    # no remote and none required: not applicable (does not block), not a pass
+    assert items["data-pushed"]["status"] == "n/a"
+    assert "no DVC remote is configured" in items["data-pushed"]["reason"]
     assert items["eval-metrics"]["status"] == "pass"
     assert "accuracy 0.91 >= 0.85" in items["eval-metrics"]["reason"]
     table = cli("gate", "support-bot", "--version", release, "--key", "rita")
@@ -47,7 +50,8 @@ def test_blocks_on_missing_signoffs_then_passes(release, cli):
     ev = log[-1]["evidence"]
     assert digest(ev["result_items"]) == ev["results"]
     status = cli("checklist", "status", "support-bot", "--version", release, "--json").json
-    assert all(i["status"] == "pass" for i in status["items"])
+    assert {i["id"]: i["status"] for i in status["items"]
+            if i["status"] != "pass"} == {"data-pushed": "n/a"}
     assert {"id", "kind", "status", "reason"} <= set(status["items"][0])
 
 
@@ -180,6 +184,8 @@ def test_sarif_validates_against_schema(release, cli):
     assert [r["ruleId"] for r in failing] == []
     open_ = [r["ruleId"] for r in sarif["runs"][0]["results"] if r["kind"] == "open"]
     assert open_ == ["use-case"]
+    na = [r["ruleId"] for r in sarif["runs"][0]["results"] if r["kind"] == "notApplicable"]
+    assert na == ["data-pushed"]
 
 
 def test_unknown_check_fails_closed(release, cli, repo):
