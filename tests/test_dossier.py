@@ -248,7 +248,7 @@ def test_dossier_in_a_browser(life, tmp_path):
         m = re.search(r'data-geometry="([^"]*)"', dom)
         assert m, dom[:2000]
         geo = json.loads(html_mod.unescape(m.group(1)))
-        assert len(geo["boxes"]) >= 6 and len(geo["edges"]) >= 5
+        assert len(geo["boxes"]) >= 4 and len(geo["edges"]) >= 3
         for a, b, pts in geo["edges"]:
             for nid, x, y, w, h in geo["boxes"]:
                 inside = [p for p in pts if x + 1 < p[0] < x + w - 1 and y + 1 < p[1] < y + h - 1]
