@@ -226,6 +226,21 @@ class LedgerStore:
             )
         return None
 
+    def break_lock(self, subject_key: str, holder: str | None) -> bool:
+        """Delete the lease on ``subject_key`` (only if still ``holder``'s, when given)."""
+        c = self.locks.c
+        with self.locked() as conn:
+            q = self.locks.delete().where(c.subject_key == subject_key)
+            if holder is not None:
+                q = q.where(c.holder == holder)
+            return bool(conn.execute(q).rowcount)
+
+    def list_locks(self) -> list[Any]:
+        c = self.locks.c
+        with self.reading() as conn:
+            return list(conn.execute(self.sa.select(c.subject_key, c.holder, c.acquired,
+                                                    c.expires).order_by(c.subject_key)))
+
     def unlock(self, subject_key: str, token: str) -> None:
         c = self.locks.c
         with self.locked() as conn:

@@ -13,7 +13,19 @@ import sys
 import typer
 
 from govctl import __version__
-from govctl.cli import agreement, audit, checklist, data, demo, keys, model, prompt, release, trust
+from govctl.cli import (
+    agreement,
+    audit,
+    checklist,
+    data,
+    demo,
+    keys,
+    lock,
+    model,
+    prompt,
+    release,
+    trust,
+)
 from govctl.cli import init as init_cmd
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -75,6 +87,7 @@ app.command("promote")(release.promote)
 app.command("rollback")(release.rollback)
 app.command("status")(release.status)
 app.add_typer(release.canary_app, name="canary")
+app.add_typer(lock.app, name="lock")
 app.command("report")(demo.report)
 app.command("demo")(demo.demo)
 

@@ -30,6 +30,8 @@ def rule_for(data: dict[str, Any]) -> str | None:
     action = str(data.get("action"))
     if data.get("phase") in ("complete", "abort"):
         return None  # finishing an authorized intent adds no authority
+    if action == "lock.break" and (data.get("evidence") or {}).get("automatic") is True:
+        return None  # a dead process's lease on the breaker's own host: anyone may clear it
     if action == "release.promote":
         return f"promote.{(data.get('evidence') or {}).get('env', 'production')}"
     return RULES.get(action, action)
