@@ -13,6 +13,7 @@ from govctl.fsutil import atomic_write
 from govctl.ledger.log import Ledger
 from govctl.packs import copy_packs
 from govctl.signing.keys import KeyStore, check_name
+from govctl.trust.merge import ATTRIBUTE, COMMAND, DRIVER
 
 CONFIG_TEMPLATE = """\
 # govctl settings for this governed repo (see the README, "Configuration").
@@ -110,7 +111,18 @@ def init(path: Path, admin: str, *, keystore: KeyStore | None = None) -> InitRep
     if not config.exists():
         atomic_write(config, CONFIG_TEMPLATE.format(trust_root=trust.root_digest(repo)))
         report.created.append(CONFIG_FILE)
+    elif new_trust or not load_settings(root).get("trust_root"):
+        _pin_trust_root(config, trust.root_digest(repo))
+        report.notes.append(f"pinned trust_root in your existing {CONFIG_FILE}")
     repo = GovernedRepo(root, load_settings(root))
+    if gitrepo.set_merge_driver(root, DRIVER, "govctl ledger.checkpoint: keep the larger "
+                                "consistent head", COMMAND):
+        report.created.append("git merge driver govctl-checkpoint")
+    attrs = root / ".gitattributes"
+    alines = attrs.read_text("utf-8").splitlines() if attrs.exists() else []
+    if ATTRIBUTE not in alines:
+        atomic_write(attrs, "\n".join([*alines, ATTRIBUTE]) + "\n")
+        report.created.append(".gitattributes entry ledger.checkpoint")
 
     ledger = Ledger.for_repo(repo)
     ledger.init()
@@ -128,3 +140,24 @@ def init(path: Path, admin: str, *, keystore: KeyStore | None = None) -> InitRep
             evidence={"digest": trust.policy_digest(policy)}, git_commit=commit,
         )
     return report
+
+
+def _pin_trust_root(config: Path, digest: str) -> None:
+    """Write ``trust_root`` into an existing govctl.toml's ``[govctl]`` table (the team docs
+    have operators write ``ledger_url`` before ``init``)."""
+    import re
+
+    text = config.read_text("utf-8")
+    line = f'trust_root = "{digest}"'
+    if re.search(r"(?m)^trust_root\s*=.*$", text):
+        text = re.sub(r"(?m)^trust_root\s*=.*$", line, text, count=1)
+    elif re.search(r"(?m)^\[govctl\]\s*$", text):
+        text = re.sub(r"(?m)^\[govctl\]\s*$", "[govctl]\n" + line, text, count=1)
+    else:
+        text = "[govctl]\n" + line + "\n" + text
+    load = __import__("tomllib").loads
+    try:
+        load(text)
+    except ValueError:
+        raise InputError(f"{config}: cannot add trust_root (invalid TOML)") from None
+    atomic_write(config, text)

@@ -91,3 +91,43 @@ def find_repo(start: Path | None = None) -> GovernedRepo:
         f"{here} is not inside a governed repo (no {CONFIG_FILE} found)",
         hint="run 'govctl init --admin NAME' to create one",
     )
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a message or a log: no user, password or token.
+
+    ``scheme://user:pass@host/path?token=x`` -> ``scheme://***@host/path?token=***``. The
+    userinfo ends at the *last* ``@`` before the path, so a password holding ``@`` or ``:``
+    leaks nothing.
+    """
+    from urllib.parse import parse_qsl, urlencode
+
+    text = str(url)
+    if "://" not in text:
+        return text
+    scheme, rest = text.split("://", 1)
+    cut = len(rest)
+    for ch in "/?#":
+        i = rest.find(ch, rest.rfind("@") + 1 if "@" in rest else 0)
+        if i != -1:
+            cut = min(cut, i)
+    authority, tail = rest[:cut], rest[cut:]
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    if "?" in tail:
+        path, _, query = tail.partition("?")
+        frag = ""
+        if "#" in query:
+            query, _, frag = query.partition("#")
+            frag = "#" + frag
+        pairs = [(k, "***") for k, _ in parse_qsl(query, keep_blank_values=True)]
+        tail = path + "?" + urlencode(pairs, safe="*") + frag
+    return f"{scheme}://{authority}{tail}"
+
+
+def redact_text(text: str) -> str:
+    """Every URL inside ``text`` passed through :func:`redact_url`."""
+    import re
+
+    return re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>)]+", lambda m: redact_url(m.group(0)),
+                  str(text))

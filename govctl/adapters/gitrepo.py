@@ -69,6 +69,25 @@ def init_repo(root: Path) -> bool:
     return True
 
 
+def set_merge_driver(root: Path, name: str, description: str, command: str) -> bool:
+    """``git config merge.NAME.driver COMMAND`` in this clone (local config does not travel
+    with git, so every clone runs ``govctl init``). True if it was not set yet."""
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        with repo.config_reader() as cr:
+            current = cr.get_value(f'merge "{name}"', "driver", default="")
+        if current == command:
+            return False
+        with repo.config_writer() as cw:
+            cw.set_value(f'merge "{name}"', "name", description)
+            cw.set_value(f'merge "{name}"', "driver", command)
+    except (git.GitCommandError, git.InvalidGitRepositoryError, OSError) as exc:
+        raise ExternalError(f"cannot configure git in {root}: {exc}") from None
+    return True
+
+
 def dataset_versions(root: Path, files: list[str]) -> list[dict[str, object]]:
     """Each commit that changed any of ``files``, newest first, with the DVC hash the
     ``.dvc`` or inventory file held at that commit."""

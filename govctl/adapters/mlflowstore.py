@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from govctl.config import GovernedRepo
+from govctl.config import GovernedRepo, redact_text
 from govctl.errors import ExternalError, InputError, NotFound
 
 EXPERIMENT = "govctl"
@@ -48,11 +48,12 @@ def errors(what: str = "MLflow") -> Iterator[None]:
     """Turn MLflow and HTTP failures into govctl errors (exit 2 or 3), never tracebacks."""
     from mlflow.exceptions import MlflowException
 
+    what = redact_text(what)
     try:
         yield
     except MlflowException as exc:
         code = getattr(exc, "error_code", "")
-        text = str(exc).split("\n")[0][:300]
+        text = redact_text(str(exc).split("\n")[0])[:300]
         if code == "RESOURCE_DOES_NOT_EXIST":
             raise NotFound(f"{what}: {text}") from None
         if code in ("INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST"):
@@ -67,11 +68,11 @@ def errors(what: str = "MLflow") -> Iterator[None]:
                 ) from None
         raise ExternalError(f"{what} failed: {text}") from None
     except (OSError, ConnectionError) as exc:
-        raise ExternalError(f"{what} is unreachable: {exc}") from None
+        raise ExternalError(f"{what} is unreachable: {redact_text(str(exc))}") from None
     except Exception as exc:  # requests/sqlalchemy errors inside mlflow
         name = type(exc).__name__
         if "Connection" in name or "Operational" in name or "Timeout" in name:
-            raise ExternalError(f"{what} is unreachable: {str(exc)[:300]}") from None
+            raise ExternalError(f"{what} is unreachable: {redact_text(str(exc))[:300]}") from None
         if "DatabaseError" in name:  # e.g. SQLite: "file is not a database"
             orig = getattr(exc, "orig", None) or str(exc).splitlines()[0]
             raise ExternalError(f"{what}: the store is unreadable ({orig})") from None

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from govctl.config import redact_url as _redact
 from govctl.errors import ExternalError, InputError, IntegrityError
 
 _ADVISORY_KEY = 0x60C7_1ED6  # arbitrary constant naming "the govctl ledger append lock"
@@ -197,7 +198,7 @@ class LedgerStore:
     def iter_checkpoints(self, conn: Any) -> Iterator[Any]:
         c = self.checkpoints.c
         yield from conn.execution_options(yield_per=5000).execute(
-            self.sa.select(c.tree_size, c.body).order_by(c.tree_size)
+            self.sa.select(c.tree_size, c.body, c.sig).order_by(c.tree_size)
         )
 
     def try_lock(
@@ -225,6 +226,21 @@ class LedgerStore:
             )
         return None
 
+    def break_lock(self, subject_key: str, holder: str | None) -> bool:
+        """Delete the lease on ``subject_key`` (only if still ``holder``'s, when given)."""
+        c = self.locks.c
+        with self.locked() as conn:
+            q = self.locks.delete().where(c.subject_key == subject_key)
+            if holder is not None:
+                q = q.where(c.holder == holder)
+            return bool(conn.execute(q).rowcount)
+
+    def list_locks(self) -> list[Any]:
+        c = self.locks.c
+        with self.reading() as conn:
+            return list(conn.execute(self.sa.select(c.subject_key, c.holder, c.acquired,
+                                                    c.expires).order_by(c.subject_key)))
+
     def unlock(self, subject_key: str, token: str) -> None:
         c = self.locks.c
         with self.locked() as conn:
@@ -241,13 +257,3 @@ class LedgerStore:
             .order_by(e.seq)
         )
         return list(conn.execute(q))
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL before it reaches a message."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url

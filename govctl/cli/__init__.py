@@ -13,7 +13,19 @@ import sys
 import typer
 
 from govctl import __version__
-from govctl.cli import agreement, audit, checklist, data, demo, keys, model, prompt, release, trust
+from govctl.cli import (
+    agreement,
+    audit,
+    checklist,
+    data,
+    demo,
+    keys,
+    lock,
+    model,
+    prompt,
+    release,
+    trust,
+)
 from govctl.cli import history as history_cmd
 from govctl.cli import init as init_cmd
 
@@ -77,6 +89,7 @@ app.command("rollback")(release.rollback)
 app.command("status")(release.status)
 app.command("history")(history_cmd.history)
 app.add_typer(release.canary_app, name="canary")
+app.add_typer(lock.app, name="lock")
 app.command("report")(demo.report)
 app.command("demo")(demo.demo)
 

@@ -45,34 +45,89 @@ def log(
 @app.command("verify")
 def verify(
     fast: bool = typer.Option(
-        False, "--fast", help="Hash-and-checkpoint only: recompute the Merkle tree and check "
-        "the signed checkpoint, skip per-entry signatures.",
+        False, "--fast", help="Hashes, roots and the signed checkpoint chain only: skip "
+        "per-entry signatures.",
+    ),
+    from_file: str = typer.Option(
+        None, "--from", metavar="CHECKPOINT_FILE",
+        help="An older ledger.checkpoint you hold: prove the ledger only grew from it.",
     ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Verify the ledger offline: order, hashes, checkpoints and every signature.
+    """Verify the ledger offline: order, hashes, every checkpoint, every signature, and that
+    each entry's actor held the authority the trust policy then in force gave.
 
-    Exit 0 when intact; 4 on any edited, deleted, reordered or truncated entry, naming
-    the first bad one.
+    Exit 0 when intact; 1 when this checkout is behind the ledger (or ahead of it): git
+    pull/push; 4 on any edited, deleted, reordered, truncated or unauthorized entry, naming
+    the first bad one, and in a clone whose ledger is not reachable.
+
+    Example: govctl audit verify --from old.checkpoint
     """
-    from govctl.errors import EXIT_INTEGRITY
-    from govctl.ledger.log import Ledger
-    from govctl.trust.policy import trusted_keys
+    from pathlib import Path
 
-    r = repo()
-    report = Ledger.for_repo(r).verify(signatures=not fast, trusted=trusted_keys(r))
+    from govctl.errors import InputError
+    from govctl.trust.replay import audit
+
+    old = None
+    if from_file:
+        path = Path(from_file)
+        if not path.is_file():
+            raise InputError(f"{from_file}: no such checkpoint file")
+        old = path.read_bytes()
+    report = audit(repo(), fast=fast, from_checkpoint=old)
     if as_json:
         emit_json(report.to_json())
-    elif report.ok:
-        ok(
-            f"ledger intact: {report.entries} entries, root {report.root[:16]}..., "
-            f"{report.signatures_checked} signatures checked ({report.mode})"
-        )
-    else:
+    elif report.problems:
         fail(f"ledger broken at entry {report.first_bad}:")
         for p in report.problems[:20]:
-            console().print(f"  - {p}")
+            console().print(f"  - {p}", markup=False, highlight=False)
         if len(report.problems) > 20:
             console().print(f"  ... and {len(report.problems) - 20} more")
-    if not report.ok:
-        raise typer.Exit(EXIT_INTEGRITY)
+    elif report.behind:
+        fail("this checkout and the ledger are out of step (not tampering):")
+        for p in report.behind[:20]:
+            console().print(f"  - {p}", markup=False, highlight=False)
+        console().print(f"  hint: {report.hint}", markup=False, highlight=False)
+    else:
+        ok(
+            f"ledger intact: {report.entries} entries, root {report.root[:16]}..., "
+            f"{report.signatures_checked} signatures and {report.checkpoints_checked} "
+            f"checkpoints checked ({report.mode})"
+            + (f"; consistent with {from_file}" if from_file else "")
+        )
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+@app.command("prove")
+def prove(
+    seq: int = typer.Argument(..., min=1, help="Ledger entry number."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """An RFC 9162 inclusion proof of entry SEQ against the newest signed checkpoint.
+
+    Example: govctl audit prove 12 --json
+    """
+    from govctl.ledger.log import Ledger
+
+    proof = Ledger.for_repo(repo()).prove(seq)
+    if as_json:
+        emit_json(proof)
+        return
+    ok(f"entry {seq} is leaf {proof['leaf_index']} of the tree of {proof['tree_size']} "
+       f"entries with root {proof['root']}")
+    console().print(f"leaf hash {proof['leaf_hash']}", markup=False, highlight=False)
+    for i, h in enumerate(proof["proof"]):
+        console().print(f"  {i}: {h}", markup=False, highlight=False)
+
+
+@app.command("merge-checkpoint", hidden=True)
+def merge_checkpoint(
+    base: str = typer.Argument(..., help="%O"),
+    ours: str = typer.Argument(..., help="%A (the result is written here)"),
+    theirs: str = typer.Argument(..., help="%B"),
+) -> None:
+    """Git merge driver for ledger.checkpoint: keep the larger of two consistent heads."""
+    from govctl.trust.merge import merge_checkpoints
+
+    merge_checkpoints(repo(), base, ours, theirs)

@@ -75,6 +75,7 @@ def status(
     from govctl import registry, release
     from govctl.adapters import mlflowstore as ml
     from govctl.errors import EXIT_INTEGRITY
+    from govctl.release import locks
 
     r = repo()
     names = [service] if service else ml.registered_models(r)
@@ -84,6 +85,8 @@ def status(
         drifts = registry.verify_drift(r, name)
         st["drift"] = [d.to_json() for d in drifts]
         st["tampered"] = any(d.tampering for d in drifts)
+        lease = locks.held(r, name)
+        st["lease"] = lease.to_json() if lease else None
         rows.append(st)
     if as_json:
         emit_json(rows[0] if service else rows)
@@ -95,6 +98,12 @@ def status(
                 (f"{x['last_decision']['action']} by {x['last_decision']['by']}: "
                  f"{x['last_decision']['note'] or ''}") if x["last_decision"] else "-",
                 "; ".join(d["message"] for d in x["drift"]) or "none"] for x in rows])
+        for x in rows:
+            if x["lease"]:
+                console().print(f"{x['service']}: a lease is held by {x['lease']['holder']} "
+                                f"(pid {x['lease']['pid']} on {x['lease']['host']}) since "
+                                f"{x['lease']['acquired']}; expires {x['lease']['expires']}",
+                                markup=False, highlight=False)
     if any(x["tampered"] for x in rows):
         raise typer.Exit(EXIT_INTEGRITY)
 
@@ -194,7 +203,8 @@ def advance(
     if not as_json:
         _print_analysis(outcome.analysis)
     _print_outcome(outcome, as_json)
-    _exit_for(outcome.analysis.verdict)
+    if outcome.analysis is not None:  # None: it finished an interrupted step and stopped
+        _exit_for(outcome.analysis.verdict)
 
 
 @canary_app.command("status")

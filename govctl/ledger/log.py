@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from govctl import clock
-from govctl.config import GovernedRepo
+from govctl.config import GovernedRepo, redact_url
 from govctl.errors import Busy, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
+from govctl.ledger import checkpoint as checkpoint_note
 from govctl.ledger import merkle
 from govctl.signing import dsse
 from govctl.signing.canonical import canonical_bytes
@@ -91,10 +92,23 @@ class VerifyReport:
     first_bad: int | None = None
     problems: list[str] = field(default_factory=list)
     root: str | None = None
+    #: what this checkout or the ledger lacks yet (exit 1, a ``git pull``/push hint), not tampering
+    behind: list[str] = field(default_factory=list)
+    hint: str | None = None
+    checkpoints_checked: int = 0
+    checkout_checkpoint: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 4 if self.problems else 1 if self.behind else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "behind": self.behind,
+            "hint": self.hint,
+            "checkpoints_checked": self.checkpoints_checked,
+            "checkout_checkpoint": self.checkout_checkpoint,
             "mode": self.mode,
             "entries": self.entries,
             "checkpoints": self.checkpoints,
@@ -141,16 +155,26 @@ def verify_many(work: list[tuple[bytes, bytes, bytes]], workers: int | None = No
 
 
 class Ledger:
-    def __init__(self, url: str, *, head_file: Path | None = None) -> None:
+    def __init__(self, url: str, *, head_file: Path | None = None,
+                 checkpoint_file: Path | None = None,
+                 signer_names: dict[str, str] | None = None) -> None:
         from govctl.adapters.sql import LedgerStore
 
         self.url = url
         self.store = LedgerStore(url)
         self.head_file = head_file
+        self.checkpoint_file = checkpoint_file
+        self.signer_names = signer_names or {}
 
     @classmethod
     def for_repo(cls, repo: GovernedRepo) -> Ledger:
-        return cls(repo.ledger_url(), head_file=repo.state / "ledger.head.json")
+        return cls(repo.ledger_url(), head_file=repo.state / "ledger.head.json",
+                   checkpoint_file=repo.root / checkpoint_note.FILE,
+                   signer_names=_signer_names(repo))
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
 
     # --- writing -------------------------------------------------------------------
 
@@ -168,7 +192,7 @@ class Ledger:
     def _require(self) -> None:
         if not self.store.exists():
             raise NotFound(
-                f"no ledger at {self.url.split('@')[-1]}", hint="run 'govctl init' first"
+                f"no ledger at {self.display_url}", hint="run 'govctl init' first"
             )
 
     def append(
@@ -204,7 +228,7 @@ class Ledger:
                 raise ValueError(f"phase must be one of {PHASES}")
             subject_key(ev["subject"])
         self._require()
-        actor = {"name": key.name, "key_id": key.key_id, "public_key": b64e(key.public_raw)}
+        actor = {"name": self.signer_names.get(key.key_id, key.name), "key_id": key.key_id, "public_key": b64e(key.public_raw)}
         time = clock.to_iso(at or clock.now())
         out: list[Entry] = []
         with self.store.locked() as conn:
@@ -269,7 +293,59 @@ class Ledger:
                 },
             )
         self._write_head(cp_body, cp_sig)
+        self._write_checkpoint_note(key, str(lid), size, merkle.root(frontier))
         return out
+
+    def _write_checkpoint_note(self, key: SigningKey, lid: str, size: int, root: bytes) -> None:
+        """Mirror the head into the tracked ``ledger.checkpoint`` (C2SP tlog-checkpoint),
+        never moving it backwards: concurrent appenders of one checkout take turns."""
+        if self.checkpoint_file is None or not self.checkpoint_file.parent.is_dir():
+            return
+        import fcntl
+
+        lock = self.head_file.parent if self.head_file else self.checkpoint_file.parent
+        lock.mkdir(parents=True, exist_ok=True)
+        with open(lock / "checkpoint.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            current = checkpoint_note.read(self.checkpoint_file)
+            if current is not None:
+                try:
+                    cur = checkpoint_note.parse(current)
+                    if cur.origin == checkpoint_note.origin_for(lid) and cur.size >= size:
+                        return
+                except IntegrityError:
+                    pass
+            note = checkpoint_note.Checkpoint(checkpoint_note.origin_for(lid), size, root)
+            atomic_write(self.checkpoint_file, checkpoint_note.sign(note, key))
+
+    def leaf_hashes(self, size: int | None = None) -> list[bytes]:
+        with self.store.reading() as conn:
+            out = [merkle.leaf_hash(bytes(r.body)) for r in self.store.iter_entries(conn)]
+        return out if size is None else out[:size]
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        return merkle.consistency_proof(self.leaf_hashes(second), first)
+
+    def prove(self, seq: int) -> dict[str, Any]:
+        """An inclusion proof of entry ``seq`` against the newest signed checkpoint."""
+        self._require()
+        with self.store.reading() as conn:
+            last = self.store.last_checkpoint(conn)
+        if last is None:
+            raise NotFound("the ledger has no checkpoint yet")
+        size = int(last.tree_size)
+        if not 1 <= seq <= size:
+            raise NotFound(f"the ledger has no entry {seq} (it holds {size})")
+        leaves = self.leaf_hashes(size)
+        proof = merkle.inclusion_proof(leaves, seq - 1)
+        cp = json.loads(last.body)
+        ok = merkle.verify_inclusion(seq - 1, size, leaves[seq - 1], proof, bytes.fromhex(cp["root"]))
+        if not ok:
+            raise IntegrityError(f"entry {seq} does not prove into checkpoint {size}; "
+                                 "run 'govctl audit verify'")
+        return {"seq": seq, "leaf_index": seq - 1, "leaf_hash": leaves[seq - 1].hex(),
+                "tree_size": size, "root": cp["root"], "proof": [p.hex() for p in proof],
+                "checkpoint": {"body": cp, "signature": last.sig}}
 
     def _write_head(self, body: bytes, sig: bytes) -> None:
         if self.head_file is None:
@@ -362,138 +438,33 @@ class Ledger:
         signatures: bool = True,
         trusted: dict[str, str] | None = None,
         progress: Callable[[int], None] | None = None,
+        authority: Any = None,
+        from_checkpoint: bytes | None = None,
     ) -> VerifyReport:
-        """Check every entry offline.
+        """Check every entry offline (see :func:`govctl.ledger.audit.verify_ledger`)."""
+        from govctl.ledger.audit import verify_ledger
 
-        Always: sequence numbers contiguous from 1, each body's ``seq`` matches its row, the
-        Merkle root recomputed from the leaves matches every checkpoint, the newest
-        checkpoint covers every entry and carries a valid signature, and the head file (if
-        any) is consistent with it. With ``signatures``: every entry's signature too, spread
-        over all cores. ``trusted`` (key id -> name) limits which keys may sign entries.
-        """
         self._require()
-        mode = "full" if signatures else "hash"
-        problems: list[tuple[int, str]] = []
-        work: list[tuple[bytes, bytes, bytes]] = []
-        work_seq: list[int] = []
-        frontier: list[bytes] = []
-        n = 0
-        with self.store.reading() as conn:
-            roots: dict[int, str] = {}
-            bound: dict[str, str] = {}  # public key (base64) -> its key id, computed once
-            last_cp = None
-            for row in self.store.iter_checkpoints(conn):
-                try:
-                    roots[int(row.tree_size)] = json.loads(row.body)["root"]
-                except (ValueError, KeyError):
-                    problems.append((int(row.tree_size), f"checkpoint {row.tree_size} is unreadable"))
-            last_cp = self.store.last_checkpoint(conn)
-            for row in self.store.iter_entries(conn):
-                n += 1
-                seq = int(row.seq)
-                body = bytes(row.body)
-                if seq != n:
-                    problems.append((n, f"entry {n} is missing (next entry found is {seq})"))
-                    break
-                try:
-                    data = json.loads(body)
-                    declared = data["seq"]
-                    actor = data["actor"]
-                except (ValueError, KeyError, TypeError):
-                    problems.append((seq, f"entry {seq} is unreadable"))
-                    declared, actor = seq, None
-                if declared != seq:
-                    problems.append((seq, f"entry {seq} holds seq {declared} (reordered?)"))
-                if actor is not None:
-                    kid = actor.get("key_id", "")
-                    if not _binds(actor.get("public_key"), kid, bound):
-                        problems.append(
-                            (seq, f"entry {seq} claims key {kid[:16]}... but carries a "
-                             "different public key (forged?)")
-                        )
-                    if trusted is not None and kid not in trusted:
-                        problems.append(
-                            (seq, f"entry {seq} is signed by key {kid[:16]}... that no trust "
-                             "policy version knows")
-                        )
-                    if signatures:
-                        try:
-                            pub = b64d(actor["public_key"], "public key")
-                            work.append((pub, b64d(row.sig, "signature"), dsse.pae(dsse.LEDGER_ENTRY, body)))
-                            work_seq.append(seq)
-                        except (IntegrityError, KeyError):
-                            problems.append((seq, f"entry {seq} has a malformed signature or key"))
-                frontier = merkle.append(frontier, n - 1, merkle.leaf_hash(body))
-                expected = roots.get(n)
-                if expected is not None and expected != merkle.root(frontier).hex():
-                    problems.append(
-                        (seq, f"entry {seq} or one before it was changed: the Merkle root at "
-                         f"size {n} does not match its checkpoint")
-                    )
-                if progress and n % 10000 == 0:
-                    progress(n)
-            if signatures and work:
-                for i in verify_many(work):
-                    problems.append((work_seq[i], f"entry {work_seq[i]}'s signature does not verify"))
-            root_hex = merkle.root(frontier).hex()
-            if last_cp is None:
-                if n:
-                    problems.append((1, "the ledger has entries but no checkpoint"))
-            else:
-                size = int(last_cp.tree_size)
-                cp = json.loads(last_cp.body)
-                if size > n:
-                    problems.append(
-                        (n + 1, f"the ledger was truncated: the newest checkpoint covers {size} "
-                         f"entries, {n} remain")
-                    )
-                elif size < n:
-                    problems.append((size + 1, f"entries after {size} are not covered by a checkpoint"))
-                try:
-                    cp_pub = b64d(cp["public_key"], "checkpoint key")
-                    cp_ok = verify_signature(
-                        cp_pub, b64d(last_cp.sig, "checkpoint signature"),
-                        dsse.pae(dsse.LEDGER_CHECKPOINT, bytes(last_cp.body)),
-                    )
-                except (IntegrityError, KeyError):
-                    cp_ok = False
-                if not cp_ok:
-                    problems.append((size, f"checkpoint {size}'s signature does not verify"))
-                elif trusted is not None and key_id(cp_pub) not in trusted:
-                    problems.append((size, f"checkpoint {size} is signed by a key that no "
-                                     "trust policy version knows"))
-            head = self._read_head()
-            if head is not None:
-                if head.get("_broken"):
-                    problems.append((1, f"{self.head_file} is unreadable"))
-                else:
-                    hsize = int(head["tree_size"])
-                    if hsize > n:
-                        problems.append(
-                            (n + 1, f"the ledger was truncated: {self.head_file} records "
-                             f"{hsize} entries, {n} remain")
-                        )
-                    elif roots.get(hsize) != head["root"]:
-                        problems.append(
-                            (hsize, f"{self.head_file} does not match checkpoint {hsize}")
-                        )
-        problems.sort(key=lambda p: p[0])
-        return VerifyReport(
-            ok=not problems,
-            entries=n,
-            checkpoints=len(roots),
-            mode=mode,
-            signatures_checked=len(work),
-            first_bad=problems[0][0] if problems else None,
-            problems=[p[1] for p in problems],
-            root=root_hex,
-        )
+        return verify_ledger(self, signatures=signatures, trusted=trusted, progress=progress,
+                             authority=authority, from_checkpoint=from_checkpoint)
 
 
 def require(repo: GovernedRepo) -> None:
     """Fail before anything is written when the repo's ledger is missing: a decision that
     cannot be recorded must not half-happen (files changed, no entry)."""
     Ledger.for_repo(repo)._require()
+
+
+def _signer_names(repo: GovernedRepo) -> dict[str, str]:
+    """Key id -> signer name in the current trust policy: entries record the trust policy's
+    name for a key, not the local key file's."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(repo.trust_file.read_text("utf-8")) if repo.trust_file.is_file() else {}
+        return {str(s["key_id"]): str(s["name"]) for s in (doc or {}).get("signers") or []}
+    except (yaml.YAMLError, OSError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:

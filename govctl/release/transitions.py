@@ -10,6 +10,7 @@ One transition per service at a time (a lease in the ledger database).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from govctl import clock, trust
 from govctl.config import GovernedRepo
 from govctl.errors import CheckFailed, InputError, NotFound
+from govctl.ledger import leases
 from govctl.ledger.log import Ledger
 from govctl.release.policy import Policies
 from govctl.signing.keys import SigningKey
@@ -136,7 +138,21 @@ def _transition(repo: GovernedRepo, key: SigningKey, service: str, env: str, act
     intent = ledger.intent(key, action, _subject(service), evidence=ev,
                            git_commit=head_commit(repo.root), note=note)
     _apply(repo, service, env, aliases, weight_bps)
+    crash_point("transition-applied")
     ledger.complete(key, intent, evidence=ev, note=note)
+
+
+def crash_point(name: str) -> None:
+    """``GOVCTL_CRASH_AT=NAME`` makes the process exit right here, as a ``kill -9`` would:
+    no cleanup, no lease release (for crash-recovery tests and drills)."""
+    if os.environ.get("GOVCTL_CRASH_AT") == name:
+        os._exit(137)
+
+
+def _need_canary(repo: GovernedRepo, ledger: Ledger, service: str, env: str) -> None:
+    """Refuse before taking the lease when no canary runs and no crash left one half-done."""
+    if state(repo, service, env).canary is None and not ledger.open_intents(_subject(service)):
+        raise InputError(f"no canary is running for {service} in {env}")
 
 
 def recover(repo: GovernedRepo, key: SigningKey, service: str) -> list[str]:
@@ -199,8 +215,10 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
     trust.may_act(policy, key, _promote_action(repo, env))
     ml.ping(repo)
     ledger = Ledger.for_repo(repo)
-    with ledger.lock(_subject(service), key.name):
+    with leases.hold(ledger, _subject(service), key, key.name):
         messages = recover(repo, key, service)
+        if messages:  # recovery finishes, then stops: the caller decides the next step
+            return Outcome("promote", state(repo, service, env), messages)
         report = gate.evaluate(repo, service, version, env)
         gate.record(repo, key, report)
         if not report.passed:
@@ -271,8 +289,13 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
     policy = trust.load_verified(repo)
     trust.may_act(policy, key, "canary.advance")
     ledger = Ledger.for_repo(repo)
-    with ledger.lock(_subject(service), key.name):
+    _need_canary(repo, ledger, service, env)  # cheap, before the lease
+    with leases.hold(ledger, _subject(service), key, key.name):
         messages = recover(repo, key, service)
+        if messages:
+            # Recovery finishes the interrupted step and stops: the next step needs
+            # telemetry from its own window, not the one that judged the last step.
+            return Outcome("advance", state(repo, service, env), messages)
         st = state(repo, service, env)
         if st.canary is None:
             raise InputError(f"no canary is running for {service} in {env}")
@@ -322,7 +345,9 @@ def abort(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
         raise InputError("--reason must say why the canary is aborted")
     policy = trust.load_verified(repo)
     trust.may_act(policy, key, "canary.advance")
-    with Ledger.for_repo(repo).lock(_subject(service), key.name):
+    ledger = Ledger.for_repo(repo)
+    _need_canary(repo, ledger, service, env)
+    with leases.hold(ledger, _subject(service), key, key.name):
         messages = recover(repo, key, service)
         st = state(repo, service, env)
         if st.canary is None:
@@ -343,7 +368,8 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
         raise InputError("--reason must say why you roll back")
     policy = trust.load_verified(repo)
     trust.may_act(policy, key, "rollback")
-    with Ledger.for_repo(repo).lock(_subject(service), key.name):
+    ledger = Ledger.for_repo(repo)
+    with leases.hold(ledger, _subject(service), key, key.name):
         messages = recover(repo, key, service)
         st = state(repo, service, env)
         if to_version is None and st.canary and st.stable:

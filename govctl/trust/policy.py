@@ -49,6 +49,7 @@ DEFAULT_REQUIREMENTS: dict[str, dict[str, Any]] = {
     "promote.production": {"any_of": ["releaser"]},
     "canary.advance": {"any_of": ["releaser", "ml-engineer"]},
     "rollback": {"any_of": ["releaser", "oncall"]},
+    "lock.break": {"any_of": ["admin", "oncall"]},
 }
 DEFAULT_VALIDITY = timedelta(days=365)
 
@@ -445,7 +446,7 @@ def _check_against_ledger(repo: GovernedRepo, chain: list[tuple[TrustPolicy, Env
         if not isinstance(v, int) or v < 1:
             continue
         if v > len(chain):
-            raise IntegrityError(
+            raise CheckFailed(
                 f"the ledger records trust policy version {v} (entry {e.seq}) but this "
                 f"checkout's history ends at version {len(chain)}: it is behind, or the "
                 "policy was rolled back by hand",

@@ -1,0 +1,155 @@
+"""Replay authority over the ledger: who was allowed to do what, at each point of the log.
+
+The ``trust.update`` entries, in ledger order, say which trust policy version was in force;
+every entry's actor must have held a role that version allows for the entry's action, and
+every checkpoint's signer must have been a signer then. A trusted key rewriting someone
+else's old entry (and re-signing every later checkpoint) is caught: the rewritten entry
+now names an actor who lacked that authority. What this checkout cannot judge because its
+trust history is older than the ledger is reported as *behind* (exit 1), not as tampering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govctl.config import GovernedRepo
+from govctl.errors import IntegrityError
+from govctl.trust.policy import TRUST_UPDATE, TrustPolicy, history
+
+#: ledger action -> the trust-policy requirement that authorizes it (None: any signer)
+CANARY = "canary.advance"
+RULES: dict[str, str | None] = {
+    "canary.step": CANARY, "canary.promote": CANARY, "canary.rollback": CANARY,
+    "canary.abort": CANARY, "canary.analyze": CANARY, "release.rollback": "rollback",
+    "lock.break": "lock.break",
+}
+LOCK_BREAK_ROLES = ("admin", "oncall")
+
+
+def rule_for(data: dict[str, Any]) -> str | None:
+    action = str(data.get("action"))
+    if data.get("phase") in ("complete", "abort"):
+        return None  # finishing an authorized intent adds no authority
+    if action == "lock.break" and (data.get("evidence") or {}).get("automatic") is True:
+        return None  # a dead process's lease on the breaker's own host: anyone may clear it
+    if action == "release.promote":
+        return f"promote.{(data.get('evidence') or {}).get('env', 'production')}"
+    return RULES.get(action, action)
+
+
+class Replay:
+    def __init__(self, chain: list[TrustPolicy]) -> None:
+        self.chain = chain
+        self.version = 1
+        self.recorded = 0
+        self.ahead_at: int | None = None  # the ledger knows a version this checkout lacks
+
+    def _policy(self) -> TrustPolicy:
+        return self.chain[self.version - 1]
+
+    def _unknown(self, kid: str) -> bool:
+        return all(p.signer_by_key(kid) is None for p in self.chain)
+
+    def entry(self, seq: int, data: dict[str, Any]) -> tuple[str, str] | None:
+        action, kid = data.get("action"), (data.get("actor") or {}).get("key_id", "")
+        if self.ahead_at is not None:
+            if self._unknown(kid):
+                return ("behind", f"entry {seq} is signed by a key of trust policy version "
+                        f"{len(self.chain) + 1} or later, which this checkout does not have "
+                        "yet (git pull)")
+            return None
+        if self._unknown(kid):
+            return ("tamper", f"entry {seq} ({action}) is signed by key {kid[:16]}... that no "
+                    "trust policy version knows")
+        if action == TRUST_UPDATE and data.get("phase", "done") == "done":
+            v = (data.get("subject") or {}).get("version")
+            if not isinstance(v, int) or v < 1:
+                return ("tamper", f"entry {seq} (trust.update) names no version")
+            if v > len(self.chain):
+                self.ahead_at = seq
+                return ("behind", f"entry {seq} records trust policy version {v}; this "
+                        f"checkout's history ends at version {len(self.chain)} (git pull)")
+            signer_policy = self.chain[v - 2] if v > 1 else self.chain[0]
+            bad = _allowed(signer_policy, kid, TRUST_UPDATE, seq, data)
+            if v not in (self.version, self.version + 1):
+                bad = bad or ("tamper", f"entry {seq} adopts trust policy version {v} while "
+                              f"version {self.version} is in force (versions skipped)")
+            self.version, self.recorded = v, max(self.recorded, v)
+            return bad
+        return _allowed(self._policy(), kid, rule_for(data), seq, data)
+
+    def checkpoint(self, size: int, kid: str) -> tuple[str, str] | None:
+        if self._policy().signer_by_key(kid) is not None:
+            return None
+        if self.ahead_at is not None and self._unknown(kid):
+            return ("behind", f"checkpoint {size} is signed by a key this checkout's trust "
+                    "history does not have yet (git pull)")
+        if self._unknown(kid):
+            return ("tamper", f"checkpoint {size} is signed by a key that no trust policy "
+                    "version knows")
+        return ("tamper", f"checkpoint {size} is signed by a key that is not a signer in trust "
+                f"policy version {self.version}, in force at that point")
+
+    def public_keys(self) -> dict[str, bytes]:
+        return {f"{s.name}#{s.key_id[:8]}": s.public_raw for p in self.chain for s in p.signers}
+
+    def finish(self) -> list[str]:
+        if self.ahead_at is None and self.recorded and self.recorded < len(self.chain):
+            return [f"this checkout's trust history has version {len(self.chain)} but the "
+                    f"ledger records only up to version {self.recorded}: push the trust "
+                    "change and record it in the team's ledger"]
+        return []
+
+
+def _allowed(policy: TrustPolicy, kid: str, rule: str | None, seq: int,
+             data: dict[str, Any]) -> tuple[str, str] | None:
+    action = data.get("action")
+    signer = policy.signer_by_key(kid)
+    if signer is None:
+        return ("tamper", f"entry {seq} ({action}) is signed by key {kid[:16]}..., not a "
+                f"signer in trust policy version {policy.version} in force at that point")
+    if rule is None:
+        return None
+    req = policy.requirements.get(rule)
+    if req is not None:
+        allowed = set(req.any_of) | set(req.roles)
+    elif rule == "lock.break":
+        allowed = set(LOCK_BREAK_ROLES)
+    else:
+        return None  # an action no rule governs: any signer may record it
+    if allowed & set(signer.roles):
+        return None
+    return ("tamper", f"entry {seq} ({action}): {signer.name} (roles: "
+            f"{', '.join(signer.roles)}) was not allowed to {rule} under trust policy version "
+            f"{policy.version} (rule {rule} needs one of {', '.join(sorted(allowed))})")
+
+
+def audit(repo: GovernedRepo, *, fast: bool = False, from_checkpoint: bytes | None = None) -> Any:
+    """``govctl audit verify``: the ledger, its authority and this checkout's checkpoint."""
+    from govctl.ledger import checkpoint as cpfile
+    from govctl.ledger.log import Ledger
+
+    ledger = Ledger.for_repo(repo)
+    has_file = (repo.root / cpfile.FILE).is_file()
+    if not ledger.store.exists() or (has_file and ledger.size() == 0 and _records(repo)):
+        if has_file or repo.trust_history.is_dir():
+            raise IntegrityError(
+                f"this checkout records governance ({cpfile.FILE}, policies/trust.history) "
+                f"but its ledger at {ledger.display_url} "
+                + ("does not exist" if not ledger.store.exists() else "is empty")
+                + ": the team's ledger is elsewhere",
+                hint="set ledger_url in govctl.toml (or GOVCTL_LEDGER_URL) to the team's "
+                "ledger, e.g. postgresql+psycopg://govctl@db.internal/govctl",
+            )
+    chain = [p for p, _ in history(repo)]
+    return ledger.verify(signatures=not fast, authority=Replay(chain),
+                         from_checkpoint=from_checkpoint)
+
+
+def _records(repo: GovernedRepo) -> bool:
+    from govctl.ledger import checkpoint as cpfile
+
+    try:
+        return cpfile.parse((repo.root / cpfile.FILE).read_bytes()).size > 0
+    except IntegrityError:
+        return True
