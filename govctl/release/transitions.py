@@ -196,7 +196,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
 
     version = str(version)
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, _promote_action(repo, env))
+    trust.authorize(policy, _promote_action(repo, env), key)
     ml.ping(repo)
     ledger = Ledger.for_repo(repo)
     with ledger.lock(_subject(service), key.name):
@@ -269,7 +269,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
     from govctl import ledger as ledger_mod
 
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "canary.advance")
+    trust.authorize(policy, "canary.advance", key)
     ledger = Ledger.for_repo(repo)
     with ledger.lock(_subject(service), key.name):
         messages = recover(repo, key, service)
@@ -321,7 +321,7 @@ def abort(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
     if not reason.strip():
         raise InputError("--reason must say why the canary is aborted")
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "canary.advance")
+    trust.authorize(policy, "canary.advance", key)
     with Ledger.for_repo(repo).lock(_subject(service), key.name):
         messages = recover(repo, key, service)
         st = state(repo, service, env)
@@ -342,7 +342,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
     if not reason.strip():
         raise InputError("--reason must say why you roll back")
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "rollback")
+    trust.authorize(policy, "rollback", key)
     with Ledger.for_repo(repo).lock(_subject(service), key.name):
         messages = recover(repo, key, service)
         st = state(repo, service, env)
