@@ -361,8 +361,15 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
             versions = {v["version"] for v in ml.model_versions(repo, service)}
             if target not in versions:
                 raise NotFound(f"{service} has no version {target}")
-            _, ever = stable_history(repo, service, env)
-            if target not in ever:
+            history, ever = stable_history(repo, service, env)
+            if target == st.stable and not st.canary:
+                raise InputError(f"{service} v{target} is already stable in {env}; nothing "
+                                 "was changed")
+            if target not in history:
+                if target in ever:
+                    raise CheckFailed(
+                        f"v{target} was rolled back from in {env} and is never a rollback "
+                        "target again; to release it, use 'govctl promote' (gated)")
                 raise CheckFailed(
                     f"v{target} was never stable in {env} (stable before: "
                     f"{', '.join(sorted(ever, key=int)) or 'none'}); a rollback only goes "

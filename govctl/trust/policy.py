@@ -534,16 +534,11 @@ def amend(
         raise InputError("the new trust policy would have no admin left")
     if not keys:
         raise InputError("a trust change needs at least one admin key; nothing was changed")
-    for key in keys:
-        signer = old.signer_by_key(key.key_id)
-        if signer is not None and not signer.active(at):
-            raise CheckFailed(f"{signer.name}'s key expired {signer.valid_until} (trust "
-                              f"version {old.version}); it may not change the trust policy")
-        if signer is None or "admin" not in signer.roles:
-            raise CheckFailed(
-                f"key {key.name!r} is not an admin of trust policy version {old.version}; "
-                "only its admins may change it"
-            )
+    from govctl.trust.authz import authorize
+
+    for key in keys:  # each key an unexpired admin of the current version
+        authorize(old, TRUST_UPDATE, key, {"kind": "trust", "name": "policy"}, role="admin",
+                  at=at)
     env = sign_policy(new, keys)
     res = evaluate(env, old, TRUST_UPDATE, payload_type=dsse.TRUST_POLICY, at=at)
     if not res.met:
