@@ -47,8 +47,9 @@ def test_same_signer_twice_counts_once(agreement, cli):
     _sign_all(cli, "erin", "erin")
     res = cli("agreement", "sign", "support-bot", "--key", "erin", "--json")
     assert res.json["already_signed"] is True
-    env = json.loads((agreement.parent / "support-bot.sig.json").read_text())
-    assert len(env["signatures"]) == 1
+    files = sorted((agreement.parent / "support-bot.sigs").glob("*.json"))
+    assert [f.name for f in files] == ["erin.json"]
+    assert len(json.loads(files[0].read_text())["signatures"]) == 1
     res = cli("agreement", "verify", "support-bot", "--json")
     assert res.json["signers"]["eng-lead"] == ["erin"]
     assert set(res.json["missing_roles"]) == {"product-owner", "compliance"}
@@ -56,12 +57,12 @@ def test_same_signer_twice_counts_once(agreement, cli):
 
 def test_duplicate_signature_entries_count_once(agreement, cli):
     _sign_all(cli, "erin", "paul", "cora")
-    sig = agreement.parent / "support-bot.sig.json"
-    env = json.loads(sig.read_text())
-    erin = env["signatures"][0]
-    # a tampered envelope listing erin's signature three times, cora's removed
-    env["signatures"] = [erin, erin, erin, env["signatures"][1]]
-    sig.write_text(json.dumps(env))
+    d = agreement.parent / "support-bot.sigs"
+    erin = json.loads((d / "erin.json").read_text())
+    # a tampered file listing erin's signature three times, cora's removed
+    erin["signatures"] = erin["signatures"] * 3
+    (d / "erin.json").write_text(json.dumps(erin))
+    (d / "cora.json").unlink()
     res = cli("agreement", "verify", "support-bot", "--json")
     assert res.code == 1 and res.json["missing_roles"] == {"compliance": 1}
 
@@ -83,20 +84,20 @@ def test_edit_a_number_names_the_field(agreement, cli):
 
 
 def _flip_a_signature_byte(sig: Path) -> Path:
-    """Corrupt the second signature of an agreement's envelope in place."""
+    """Corrupt the signature in one signer's file in place."""
     import base64
 
     env = json.loads(sig.read_text())
-    raw = bytearray(base64.b64decode(env["signatures"][1]["sig"]))
+    raw = bytearray(base64.b64decode(env["signatures"][0]["sig"]))
     raw[5] ^= 0xFF
-    env["signatures"][1]["sig"] = base64.b64encode(bytes(raw)).decode()
+    env["signatures"][0]["sig"] = base64.b64encode(bytes(raw)).decode()
     sig.write_text(json.dumps(env))
     return sig
 
 
 def test_tampered_envelope_is_integrity_violation(agreement, cli):
     _sign_all(cli, "erin", "paul", "cora")
-    _flip_a_signature_byte(agreement.parent / "support-bot.sig.json")
+    _flip_a_signature_byte(agreement.parent / "support-bot.sigs" / "paul.json")
     res = cli("agreement", "verify", "support-bot")
     assert res.code == 4 and "does not verify" in res.out
 
@@ -104,12 +105,13 @@ def test_tampered_envelope_is_integrity_violation(agreement, cli):
 def test_signing_on_top_of_a_tampered_envelope_is_refused(agreement, cli):
     """A fourth signature must not launder a forged one into a rewritten envelope."""
     _sign_all(cli, "erin", "paul")
-    sig = _flip_a_signature_byte(agreement.parent / "support-bot.sig.json")
+    sig = _flip_a_signature_byte(agreement.parent / "support-bot.sigs" / "paul.json")
     before = sig.read_bytes()
     entries = len(cli("audit", "log", "--json").json)
     res = cli("agreement", "sign", "support-bot", "--key", "cora")
     assert res.code == 4 and "does not verify" in res.err and "nothing was signed" in res.err
     assert sig.read_bytes() == before
+    assert not (agreement.parent / "support-bot.sigs" / "cora.json").exists()
     assert len(cli("audit", "log", "--json").json) == entries
 
 
@@ -134,21 +136,21 @@ def test_nothing_is_signed_without_a_ledger_to_record_it(agreement, cli, repo):
     (repo / ".govctl" / "ledger.db").rename(repo / "ledger.db.away")
     res = cli("agreement", "sign", "support-bot", "--key", "erin")
     assert res.code == 2 and "no ledger" in res.err
-    assert not (agreement.parent / "support-bot.sig.json").exists()
+    assert not (agreement.parent / "support-bot.sigs").exists()
 
 
 def test_signature_from_another_document_kind(agreement, cli, repo):
     """A trust-policy signature by the same admin replayed as an agreement signature."""
     _sign_all(cli, "erin")
     trust_env = json.loads((repo / "policies" / "trust.history" / "0001.json").read_text())
-    sig = agreement.parent / "support-bot.sig.json"
+    sig = agreement.parent / "support-bot.sigs" / "erin.json"
     env = json.loads(sig.read_text())
     env["payloadType"] = trust_env["payloadType"]
     sig.write_text(json.dumps(env))
     res = cli("agreement", "verify", "support-bot", "--json")
     assert res.code == 4 and "another document kind" in res.json["problems"][0]
     # and a signature made over a checklist/trust payload cannot count for the agreement
-    env = json.loads((agreement.parent / "support-bot.sig.json").read_text())
+    env = json.loads(sig.read_text())
     env["payloadType"] = "application/vnd.govctl.agreement+json"
     env["signatures"].append(trust_env["signatures"][0])
     sig.write_text(json.dumps(env))
@@ -156,11 +158,85 @@ def test_signature_from_another_document_kind(agreement, cli, repo):
     assert res.code == 4
 
 
-def test_removed_signer_is_integrity_violation(agreement, cli):
+def test_removed_signer_is_reported_by_name_and_does_not_strand_the_agreement(agreement, cli,
+                                                                              repo):
+    """Revocation: cora's signature stops counting, is reported as 'cora, removed in trust
+    version N', blocks no one, and the new compliance signer's signature completes it."""
     _sign_all(cli, "erin", "paul", "cora")
     assert cli("trust", "remove", "cora", "--key", "alice").code == 0
+    version = cli("trust", "show", "--json").json["version"]
     res = cli("agreement", "verify", "support-bot", "--json")
-    assert res.code == 4 and "not in trust policy" in res.json["problems"][0]
+    assert res.code == 1, res.json
+    assert res.json["missing_roles"] == {"compliance": 1}
+    assert res.json["signers"]["eng-lead"] == ["erin"]
+    assert any(f"cora, removed in trust version {version}" in d
+               for d in res.json["dead_signatures"])
+    assert cli("keys", "generate", "cleo").code == 0
+    assert cli("trust", "add", "cleo", "--role", "compliance", "--key", "alice").code == 0
+    res = cli("agreement", "sign", "support-bot", "--key", "cleo")
+    assert res.code == 0, res.err
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 0, res.json
+    assert res.json["signers"]["compliance"] == ["cleo"]
+
+
+def test_expired_signer_cannot_sign_and_its_old_signature_blocks_no_one(agreement, cli,
+                                                                         monkeypatch):
+    assert cli("keys", "generate", "cass").code == 0
+    assert cli("trust", "add", "cass", "--role", "compliance", "--valid-until",
+               "2026-12-01", "--key", "alice").code == 0
+    _sign_all(cli, "cass")
+    monkeypatch.setenv("GOVCTL_NOW", "2026-12-02T12:00:00Z")
+    res = cli("agreement", "sign", "support-bot", "--key", "cass")
+    assert res.code == 1 and "expired" in res.err
+    _sign_all(cli, "erin", "paul")  # the dead signature does not block anyone
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.code == 1 and res.json["missing_roles"] == {"compliance": 1}
+    assert any("cass's key expired" in d for d in res.json["dead_signatures"])
+    _sign_all(cli, "cora")
+    assert cli("agreement", "verify", "support-bot").code == 0
+
+
+def test_expired_signer_refused_by_the_library(agreement, cli, repo, monkeypatch):
+    from govctl import config, errors
+    from govctl.signing.keys import KeyStore
+
+    assert cli("keys", "generate", "cass").code == 0
+    assert cli("trust", "add", "cass", "--role", "compliance", "--valid-until",
+               "2026-12-01", "--key", "alice").code == 0
+    monkeypatch.setenv("GOVCTL_NOW", "2026-12-02T12:00:00Z")
+    with pytest.raises(errors.CheckFailed, match="expired"):
+        agreements.sign(config.find_repo(), "support-bot", KeyStore().load("cass"))
+    assert not (agreement.parent / "support-bot.sigs").exists()
+
+
+def test_signatures_are_one_file_per_signer_and_do_not_churn(agreement, cli, repo):
+    _sign_all(cli, "erin", "paul", "cora")
+    d = agreement.parent / "support-bot.sigs"
+    assert sorted(f.name for f in d.glob("*.json")) == ["cora.json", "erin.json", "paul.json"]
+    signed = agreement.parent / "support-bot.signed.json"
+    before = {f: f.read_bytes() for f in [*d.glob("*.json"), signed]}
+    mtime = signed.stat().st_mtime_ns
+    _sign_all(cli, "paul")
+    assert {f: f.read_bytes() for f in before} == before
+    assert signed.stat().st_mtime_ns == mtime
+
+
+def test_legacy_single_envelope_is_read_and_migrated(agreement, cli, repo):
+    _sign_all(cli, "erin", "paul")
+    d = agreement.parent / "support-bot.sigs"
+    envs = [json.loads((d / f"{n}.json").read_text()) for n in ("erin", "paul")]
+    legacy = {**envs[0], "signatures": envs[0]["signatures"] + envs[1]["signatures"]}
+    import shutil
+
+    shutil.rmtree(d)
+    (agreement.parent / "support-bot.sig.json").write_text(json.dumps(legacy))
+    res = cli("agreement", "verify", "support-bot", "--json")
+    assert res.json["missing_roles"] == {"compliance": 1}
+    _sign_all(cli, "cora")
+    assert cli("agreement", "verify", "support-bot").code == 0
+    assert not (agreement.parent / "support-bot.sig.json").exists()
+    assert sorted(f.name for f in d.glob("*.json")) == ["cora.json", "erin.json", "paul.json"]
 
 
 def test_expired_agreement(agreement, cli, monkeypatch):
@@ -176,8 +252,8 @@ def test_expired_agreement(agreement, cli, monkeypatch):
 
 def test_key_without_role_cannot_sign(agreement, cli):
     res = cli("agreement", "sign", "support-bot", "--key", "mel")
-    assert res.code == 1 and "may not sign agreements" in res.err
-    assert not (agreement.parent / "support-bot.sig.json").exists()
+    assert res.code == 1 and "may not agreement.sign" in res.err
+    assert not (agreement.parent / "support-bot.sigs").exists()
     assert cli("audit", "log", "--action", "agreement.sign", "--json").json == []
 
 

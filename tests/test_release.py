@@ -75,10 +75,11 @@ def test_good_candidate_becomes_stable_and_rollback_restores(first, cli, tmp_pat
     res = cli("rollback", "support-bot", "--reason", "x", "--to-version", v3, "--key", "otto")
     assert res.code == 1 and f"v{v3} was never stable" in res.err
     assert _status(cli)["stable"] == first
-    # going back to a version that was stable, explicitly, is allowed
+    # nor may --to-version reinstate the version just rolled back from (issue 19)
     res = cli("rollback", "support-bot", "--reason", "fixed upstream", "--to-version", v2,
-              "--key", "otto", "--json")
-    assert res.code == 0 and res.json["state"]["stable"] == v2
+              "--key", "otto")
+    assert res.code == 1 and "rolled back from" in res.err
+    assert _status(cli)["stable"] == first
 
 
 @pytest.mark.parametrize("regression,metric", [

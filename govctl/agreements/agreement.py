@@ -36,7 +36,7 @@ from govctl.errors import (
 from govctl.fsutil import atomic_write
 from govctl.signing import dsse
 from govctl.signing.canonical import canonical_bytes, digest
-from govctl.signing.dsse import Envelope, Signature
+from govctl.signing.dsse import Envelope
 from govctl.signing.keys import SigningKey
 
 SCHEMA = "govctl.agreement/v1"
@@ -388,6 +388,7 @@ class AgreementReport:
     expiring_soon: bool = False
     in_force: bool = False
     digest: str | None = None
+    dead: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -408,6 +409,7 @@ class AgreementReport:
             "in_force": self.in_force,
             "problems": self.problems,
             "notes": self.notes,
+            "dead_signatures": self.dead,
         }
 
 
@@ -438,21 +440,23 @@ def verify_agreement(
     report.expiring_soon = today < agreement.expires <= (at + EXPIRING_SOON).date()
     if agreement.effective > today:
         report.notes.append(f"not in force until {agreement.effective.isoformat()}")
-    sig_file = signature_path(repo, service)
-    env = _load_envelope(sig_file, repo.rel(sig_file))
     payload = canonical_bytes(doc)
-    if env is None:
+    from govctl.agreements import signatures as sigs
+
+    got = sigs.collect(repo, service, payload, policy, trust.former_signers(repo, policy), at)
+    report.dead = got.dead
+    if not got.any_files:
         report.state = "unsigned"
         for action in _requirements(policy):
-            report.missing_roles.update(policy.requirement(action).roles)
+            report.missing_roles.update(trust.requirement_for(policy, action).roles)
         report.problems.append("no signatures yet")
         return report
     results = [
-        trust.evaluate(env, policy, action, payload_type=dsse.AGREEMENT, at=at,
-                       source=repo.rel(sig_file))
+        trust.evaluate(got.merged, policy, action, payload_type=dsse.AGREEMENT, at=at,
+                       source=repo.rel(sigs.sigs_dir(repo, service)))
         for action in _requirements(policy)
     ]
-    integrity = sorted({p for r in results for p in r.integrity})
+    integrity = sorted(set(got.integrity) | {p for r in results for p in r.integrity})
     for r in results:
         for role, names in r.counted.items():
             report.signers[role] = names
@@ -464,9 +468,10 @@ def verify_agreement(
         report.exit_code = EXIT_INTEGRITY
         report.problems = integrity
         return report
-    if env.payload != payload:
+    if got.stale and not got.merged.signatures and not got.dead:
+        source, env = got.stale[-1]
         try:
-            signed_doc = env.payload_json(source=repo.rel(sig_file))
+            signed_doc = env.payload_json(source=source)
         except IntegrityError as exc:
             report.state, report.exit_code = "invalid", EXIT_INTEGRITY
             report.problems = [exc.message]
@@ -479,9 +484,13 @@ def verify_agreement(
         )
         report.missing_roles = {}
         for action in _requirements(policy):
-            report.missing_roles.update(policy.requirement(action).roles)
+            report.missing_roles.update(trust.requirement_for(policy, action).roles)
         report.signers = {}
         return report
+    for source, _env in got.stale:
+        report.notes.append(f"{source} signed an earlier version of the document; "
+                            "it does not count")
+    report.problems += got.dead
     if report.missing_roles:
         report.state = "missing-roles"
         report.problems.append(
@@ -510,38 +519,27 @@ def sign(
     path = _existing(repo, service)
     agreement = load_agreement(path, source=repo.rel(path))
     policy = trust.load_verified(repo, at=at)
-    signer = policy.signer_by_key(key.key_id)
-    roles = {r for a in _requirements(policy) for r in policy.requirement(a).roles}
-    roles |= {r for a in _requirements(policy) for r in policy.requirement(a).any_of}
-    if signer is None:
-        raise CheckFailed(f"key {key.name!r} is not a signer in the trust policy")
-    if not roles & set(signer.roles):
-        raise CheckFailed(
-            f"{signer.name} (roles: {', '.join(signer.roles)}) may not sign agreements: "
-            f"it needs one of {', '.join(sorted(roles))}; nothing was signed"
-        )
+    signer = trust.authorize(policy, _requirements(policy) or [SIGN], key,
+                             {"kind": "service", "name": service}, at=at)
     from govctl import ledger
+    from govctl.agreements import signatures as sigs
 
     ledger.require(repo)
     payload = canonical_bytes(agreement.to_doc())
-    sig_file = signature_path(repo, service)
-    env = _agreement_envelope(sig_file, repo.rel(sig_file))
     before = verify_agreement(repo, service, at=at, policy=policy)
-    if before.state == "invalid":  # never sign on top of a tampered envelope
+    if before.state == "invalid":  # never sign next to a tampered signature file
         raise IntegrityError(
-            f"{repo.rel(sig_file)}: {'; '.join(before.problems)}; nothing was signed "
-            "(restore the file from git, or delete it so that every role signs again)"
+            f"{repo.rel(sigs.sigs_dir(repo, service))}: {'; '.join(before.problems)}; nothing "
+            "was signed (restore the tampered file from git, or delete it: the other "
+            "signatures stand)"
         )
-    if env is None or env.payload != payload:
-        env = Envelope(dsse.AGREEMENT, payload, [])
-    message = dsse.pae(dsse.AGREEMENT, payload)
-    already = any(s.keyid == key.key_id for s in env.signatures)
-    env.signatures = [s for s in env.signatures if s.keyid != key.key_id]
-    env.signatures.append(Signature(key.key_id, key.sign(message)))
-    atomic_write(sig_file, env.dumps())
+    former = trust.former_signers(repo, policy)
+    sigs.migrate_legacy(repo, service, policy, former)
+    _path, already = sigs.write(repo, service, signer.name, payload, key)
     report = verify_agreement(repo, service, at=at, policy=policy)
     if report.state in ("valid", "expired") and not report.missing_roles:
-        atomic_write(signed_path(repo, service), env.dumps())
+        got = sigs.collect(repo, service, payload, policy, former, at)
+        sigs.write_signed_copy(signed_path(repo, service), got.merged)
     ledger.record(
         repo, key, SIGN,
         {"kind": "service", "name": service, "document": "agreement",
@@ -595,10 +593,9 @@ def signed_agreement(repo: GovernedRepo, service: str, *, at: datetime | None = 
         raise CheckFailed(f"the agreement for {service} is not in force ({why}); its numbers "
                           "count only when fully signed",
                           hint=f"govctl agreement verify {service}")
-    sig_file = signature_path(repo, service)
-    env = _load_envelope(sig_file, repo.rel(sig_file))
-    assert env is not None  # a valid report implies a signature envelope
-    return Agreement.model_validate(env.payload_json(source=repo.rel(sig_file)))
+    path = agreement_path(repo, service)
+    # a valid report means the current document's canonical bytes are what was signed
+    return Agreement.model_validate(load_agreement(path, source=repo.rel(path)).to_doc())
 
 
 def _at(doc: Any, dotted: str) -> Any:
@@ -615,14 +612,20 @@ def _at(doc: Any, dotted: str) -> Any:
 def signature_status(repo: GovernedRepo, path: Path) -> tuple[bool, list[str]]:
     """For hooks: does the agreement at ``path`` match its signatures? If not, which roles
     must sign again. Reads only the two files and the trust YAML (no verification chain)."""
+    from govctl.agreements import signatures as sigs
+
     service = Path(path).stem
-    sig_file = signature_path(repo, service)
-    if not sig_file.exists():
+    found = sigs.files(repo, service)
+    if not found:
         return True, []  # never signed: nothing to fall away
     agreement = load_agreement(path)
-    env = _load_envelope(sig_file, str(sig_file))
-    if env is not None and env.payload == canonical_bytes(agreement.to_doc()):
-        return True, []
+    payload = canonical_bytes(agreement.to_doc())
+    for f in found:
+        try:
+            if Envelope.loads(f.read_bytes(), source=str(f)).payload == payload:
+                return True, []
+        except IntegrityError:
+            continue
     try:
         policy = trust.read_current(repo)
         roles = sorted({r for a in _requirements(policy) for r in policy.requirement(a).roles})

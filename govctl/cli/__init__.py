@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
 
     typer (in standalone mode) reports usage errors itself with exit code 2.
     """
+    from govctl.cli._common import neutralise
     from govctl.errors import EXIT_EXTERNAL, GovctlError
 
     args = sys.argv[1:] if argv is None else argv
@@ -111,9 +112,9 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"error: {exc.message}\n")
+        sys.stderr.write(f"error: {neutralise(exc.message)}\n")
         if exc.hint:
-            sys.stderr.write(f"hint: {exc.hint}\n")
+            sys.stderr.write(f"hint: {neutralise(exc.hint)}\n")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -122,13 +123,14 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         where = exc.filename2 or exc.filename
-        sys.stderr.write(f"error: {f'{where}: ' if where else ''}{exc.strerror or exc}\n")
+        sys.stderr.write(neutralise(f"error: {f'{where}: ' if where else ''}"
+                                    f"{exc.strerror or exc}") + "\n")
         sys.exit(EXIT_EXTERNAL)
     except Exception as exc:
         if debug:
             raise
         sys.stderr.write(
-            f"error: unexpected {type(exc).__name__}: {exc}\n"
+            f"error: unexpected {type(exc).__name__}: {neutralise(str(exc))}\n"
             "hint: this is a bug in govctl; rerun with --debug for the traceback and report it\n"
         )
         sys.exit(EXIT_BUG)

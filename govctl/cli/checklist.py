@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, key_option, ok, repo, table
+from govctl.cli._common import JSON_OPT, console, emit_json, key_option, ok, repo, styled, table
 
 app = typer.Typer(help="Release checklists: evidence, role sign-offs and expiring waivers.",
                   no_args_is_help=True)
 
-STATUS_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]",
-                "pending": "[yellow]pending[/yellow]", "waived": "[cyan]waived[/cyan]",
-                "n/a": "[dim]n/a[/dim]"}
+STATUS_STYLE = {"pass": "green", "fail": "red", "pending": "yellow", "waived": "cyan",
+                "n/a": "dim"}
 
 
 def _render(report) -> None:
@@ -20,15 +19,17 @@ def _render(report) -> None:
     table(
         f"{report.service} v{report.version} → {report.env}",
         ["item", "kind", "severity", "status", "why"],
-        [[r.id, r.kind, r.severity, STATUS_STYLE[r.status], r.reason] for r in report.results],
+        [[r.id, r.kind, r.severity, styled((r.status, STATUS_STYLE.get(r.status, ""))),
+          r.reason] for r in report.results],
     )
     blocked = [r.id for r in report.results if r.status not in OK_STATUSES]
     if blocked:
-        console().print(f"[red]blocked[/red] by {len(blocked)} item(s): {', '.join(blocked)}")
+        console().print(styled(("blocked", "red"),
+                               f" by {len(blocked)} item(s): {', '.join(blocked)}"))
     else:
         na = sum(r.status == "n/a" for r in report.results)
-        console().print("[green]all items pass[/green]"
-                        + (f" ({na} not applicable here)" if na else ""))
+        console().print(styled(("all items pass", "green"),
+                               f" ({na} not applicable here)" if na else ""))
 
 
 @app.command("new")

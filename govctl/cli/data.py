@@ -15,6 +15,7 @@ from govctl.cli._common import (
     ok,
     repo,
     report_findings,
+    styled,
     table,
 )
 
@@ -116,13 +117,14 @@ def show(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
     for k in ("name", "path", "kind", "sensitivity", "pii", "owner", "regulations",
               "retention_days", "source", "license", "tracked_by", "added", "added_by"):
         if k in doc:
-            console().print(f"[bold]{k}[/bold]: {doc[k]}")
-    console().print(f"[bold]md5[/bold]: {e.hash}  size {e.dvc.size}  files {e.dvc.nfiles or 1}")
+            console().print(styled((k, "bold"), f": {doc[k]}"))
+    console().print(styled(("md5", "bold"),
+                           f": {e.hash}  size {e.dvc.size}  files {e.dvc.nfiles or 1}"))
     if used:
-        console().print("[bold]used by[/bold]: " + ", ".join(
-            f"{u['model']} v{u['version']} ({u['role']})" for u in used))
+        console().print(styled(("used by", "bold"), ": " + ", ".join(
+            f"{u['model']} v{u['version']} ({u['role']})" for u in used)))
     else:
-        console().print("[bold]used by[/bold]: no registered model version yet")
+        console().print(styled(("used by", "bold"), ": no registered model version yet"))
 
 
 @app.command("verify")

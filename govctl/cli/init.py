@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, ok, warn
+from govctl.cli._common import JSON_OPT, console, emit_json, ok, styled, warn
 
 
 def init(
@@ -32,7 +32,7 @@ def init(
         emit_json(report.to_json())
         return
     if report.key_generated:
-        ok(f"generated key [bold]{admin}[/bold] ({report.admin_key_id[:16]}...)")
+        ok(f"generated key {admin} ({report.admin_key_id[:16]}...)")
     for item in report.created:
         ok(f"created {item}")
     for note in report.notes:
@@ -40,4 +40,4 @@ def init(
     if not report.created:
         console().print(f"{report.root} is already governed; nothing to do.")
     else:
-        console().print(f"\nGoverned repo ready at [bold]{report.root}[/bold].")
+        console().print(styled("\nGoverned repo ready at ", (report.root, "bold"), "."))

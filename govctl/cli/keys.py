@@ -29,16 +29,11 @@ def generate(
     The private key never leaves $GOVCTL_HOME/keys. Give the public key to an admin
     (govctl keys export NAME) so they can add you to the trust policy.
     """
-    import os
-
-    from govctl.errors import InputError
     from govctl.signing.keys import PASSPHRASE_ENV, KeyStore
 
-    if passphrase_env is not None and not os.environ.get(passphrase_env):
-        raise InputError(f"--passphrase-env {passphrase_env}: that environment variable is "
-                         "not set (or empty); no key was written, unencrypted or otherwise")
     store = KeyStore()
-    pub = store.generate(name, passphrase_env=passphrase_env or PASSPHRASE_ENV)
+    pub = store.generate(name, passphrase_env=passphrase_env or PASSPHRASE_ENV,
+                         allow_unencrypted=passphrase_env is None)
     if as_json:
         emit_json({**pub.to_json(), "path": str(store.root / f"{name}.key")})
         return

@@ -12,6 +12,7 @@ from govctl.cli._common import (
     ok,
     repo,
     report_findings,
+    styled,
     table,
 )
 
@@ -83,8 +84,8 @@ def show(
     if as_json:
         emit_json(info)
         return
-    console().print(f"[bold]{name}[/bold] version {info['version']}  aliases: "
-                    f"{', '.join(info['aliases']) or '-'}")
+    console().print(styled((name, "bold"), f" version {info['version']}  aliases: "
+                           f"{', '.join(info['aliases']) or '-'}"))
     console().print(f"run {info['run_id']}  commit {info['git_commit'] or '-'}  registered by "
                     f"{info['registered_by'] or '(not through govctl)'}")
     table("metrics", ["metric", "value"], [[k, v] for k, v in sorted(info["metrics"].items())])
@@ -102,18 +103,17 @@ def alias(
 ) -> None:
     """Move an alias (e.g. staging) and record the move in the ledger.
 
-    Releases to an environment use 'govctl promote'; this is for other aliases.
+    Releases to an environment use 'govctl promote'; this is for other aliases: the
+    release aliases (ENV and ENV-canary for every environment of policies/release.yaml) are
+    refused with exit 2. Needs a role the trust policy's 'model.alias' allows.
     """
-    from govctl import registry, trust
+    from govctl import registry
     from govctl.cli._common import load_key
     from govctl.errors import InputError
 
     if (version is None) != delete:
         raise InputError("give a VERSION, or --delete to remove the alias")
-    r = repo()
-    k = load_key(key)
-    trust.may_act(trust.load_verified(r), k, "model.register")
-    registry.set_aliases(r, k, name, {alias_name: None if delete else version})
+    registry.set_aliases(repo(), load_key(key), name, {alias_name: None if delete else version})
     ok(f"{name}@{alias_name} → {'(removed)' if delete else version}")
 
 

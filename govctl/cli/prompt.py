@@ -15,6 +15,7 @@ from govctl.cli._common import (
     ok,
     repo,
     report_findings,
+    styled,
     table,
 )
 
@@ -114,8 +115,9 @@ def show(name: str = typer.Argument(...), version: str = typer.Option(None, "--v
         return
     for v in versions:
         state = "pinned" if v["sha256"] == v["pinned_sha256"] else "DRIFTED"
-        console().print(f"[bold]{name} v{v['version']}[/bold] ({state}, {v['pinned_sha256'][:12]})")
-        console().print(v["template"] or "(missing from MLflow)", markup=False)
+        console().print(styled((f"{name} v{v['version']}", "bold"),
+                               f" ({state}, {v['pinned_sha256'][:12]})"))
+        console().print(v["template"] or "(missing from MLflow)")
 
 
 @app.command("diff")

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, fail, key_option, ok, repo, table, warn
+from govctl.cli._common import (
+    JSON_OPT,
+    console,
+    emit_json,
+    fail,
+    key_option,
+    ok,
+    repo,
+    styled,
+    table,
+    warn,
+)
 
 canary_app = typer.Typer(help="Canary analysis and stepping (statistics valid under "
                          "repeated looks).", no_args_is_help=True)
@@ -108,29 +119,26 @@ def status(
         raise typer.Exit(EXIT_INTEGRITY)
 
 
-_MARK = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]",
-         "inconclusive": "[yellow]?[/yellow]"}
+_MARK = {"pass": ("✓", "green"), "fail": ("✗", "red"), "inconclusive": ("?", "yellow")}
 
 
 def _print_analysis(result) -> None:
     """Per check: the verdict, the numbers, how it was judged. Readable at 80 columns."""
     import textwrap
 
-    from rich.markup import escape
-
     out = console()
 
     def indented(text: str, style: str = "") -> None:
         for line in textwrap.wrap(text, max(out.width, 40), initial_indent="    ",
                                   subsequent_indent="    "):
-            out.print(escape(line), style=style, soft_wrap=True)
+            out.print(line, style=style, soft_wrap=True)
 
-    out.print(f"[bold]canary v{result.canary_version} vs stable "
-              f"v{result.baseline_version or '-'}[/bold]")
+    out.print(styled((f"canary v{result.canary_version} vs stable "
+                      f"v{result.baseline_version or '-'}", "bold")))
     for c in result.checks:
         against = "agreement limit" if c.kind == "limit" else "stable version"
-        out.print(f"{_MARK.get(c.verdict, '-')} {c.metric} vs {against}: "
-                  f"[bold]{c.verdict}[/bold]")
+        out.print(styled(_MARK.get(c.verdict, "-"), f" {c.metric} vs {against}: ",
+                         (c.verdict, "bold")))
         indented(f"canary {_fmt(c.canary)} · stable {_fmt(c.baseline)} · threshold "
                  f"{_fmt(c.threshold)} · n {c.n_canary}/{c.n_baseline}")
         indented(f"{c.test}; {c.detail}", "dim")

@@ -22,19 +22,6 @@ ADMIN_KEYS = typer.Option(
 )
 
 
-def _record(r, key, old, new, what: str) -> None:
-    from govctl import ledger, trust
-
-    ledger.record(
-        r,
-        key,
-        "trust.update",
-        {"kind": "trust", "name": "policy", "version": new.version},
-        evidence={"digest": trust.policy_digest(new), "previous": trust.policy_digest(old)},
-        note=what,
-    )
-
-
 @app.command("show")
 def show(as_json: bool = JSON_OPT) -> None:
     """Show the current trust policy: signers, roles and requirements."""
@@ -99,52 +86,29 @@ def add(
 
     Example: govctl trust add bob --role eng-lead --key alice
     """
-    from govctl import clock, trust
+    from govctl import trust
     from govctl.errors import InputError
-    from govctl.signing.dsse import b64e
-    from govctl.signing.keys import KeyStore, check_name, key_id, parse_public_key
+    from govctl.signing.keys import KeyStore, check_name, parse_public_key
 
     check_name(name)
-    r = repo()
     if public_key is not None:
         try:
             text = public_key.read_text("utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read {public_key}: {exc.strerror}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise InputError(f"cannot read {public_key}: {why}") from None
         raw = parse_public_key(text, source=str(public_key))
     else:
         raw = KeyStore().public(name).public_raw
-    if valid_until:
-        try:
-            valid_until = clock.to_iso(clock.parse_time(valid_until))
-        except ValueError:
-            raise InputError(f"--valid-until {valid_until!r} is not an ISO date") from None
-        if clock.parse_time(valid_until) <= clock.now():
-            raise InputError(f"--valid-until {valid_until} is not in the future")
     signing = [KeyStore().load(k) for k in keys]
-    current = trust.read_current(r)
-    known = set(trust.ROLES) | {x for s in current.signers for x in s.roles}
-    for req in current.requirements.values():
-        known |= set(req.roles) | set(req.any_of)
-    unknown = [x for x in roles if x not in known]
-    if unknown:
-        raise InputError(f"unknown role {unknown[0]!r}: no requirement of the trust policy "
-                         f"uses it (roles: {', '.join(sorted(known))}); nothing was changed")
-    before = next((list(s.roles) for s in current.signers if s.name == name), None)
-    signers = [s.model_dump(exclude_none=True) for s in current.signers if s.name != name]
-    entry = {"name": name, "key_id": key_id(raw), "public_key": b64e(raw), "roles": list(roles)}
-    if valid_until:
-        entry["valid_until"] = valid_until
-    old, new = trust.amend(r, {"signers": [*signers, entry]}, signing)
-    _record(r, signing[0], old, new, f"add {name} as {', '.join(roles)}")
+    change = trust.add_signer(repo(), name, list(roles), raw, signing, valid_until=valid_until)
     if as_json:
-        emit_json({"version": new.version, "signer": entry})
+        emit_json({"version": change.new.version, "signer": change.signer})
         return
-    ok(f"trust policy version {new.version}: {name} has roles {', '.join(roles)}")
-    dropped = [x for x in before or [] if x not in roles]
-    if dropped:
-        warn(f"{name} no longer holds {', '.join(dropped)} (--role replaces a signer's roles); "
-             "signatures that counted for those roles stop counting")
+    ok(f"trust policy version {change.new.version}: {name} has roles {', '.join(roles)}")
+    if change.dropped_roles:
+        warn(f"{name} no longer holds {', '.join(change.dropped_roles)} (--role replaces a "
+             "signer's roles); signatures that counted for those roles stop counting")
 
 
 @app.command("remove")
@@ -157,17 +121,11 @@ def remove(
     from govctl import trust
     from govctl.signing.keys import KeyStore
 
-    r = repo()
-    current = trust.read_current(r)
-    current.signer(name)  # raises NotFound with a clear message
-    signing = [KeyStore().load(k) for k in keys]
-    signers = [s.model_dump(exclude_none=True) for s in current.signers if s.name != name]
-    old, new = trust.amend(r, {"signers": signers}, signing)
-    _record(r, signing[0], old, new, f"remove {name}")
+    change = trust.remove_signer(repo(), name, [KeyStore().load(k) for k in keys])
     if as_json:
-        emit_json({"version": new.version, "removed": name})
+        emit_json({"version": change.new.version, "removed": name})
         return
-    ok(f"trust policy version {new.version}: removed {name}")
+    ok(f"trust policy version {change.new.version}: removed {name}")
 
 
 @app.command("renew")
@@ -177,21 +135,11 @@ def renew(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Extend (or shorten) the trust policy's expiry."""
-    from govctl import clock, trust
-    from govctl.errors import InputError
+    from govctl import trust
     from govctl.signing.keys import KeyStore
 
-    try:
-        when = clock.parse_time(expires)
-    except ValueError:
-        raise InputError(f"--expires {expires!r} is not an ISO date") from None
-    if when <= clock.now():
-        raise InputError(f"--expires {expires} is in the past")
-    r = repo()
-    signing = [KeyStore().load(k) for k in keys]
-    old, new = trust.amend(r, {"expires": clock.to_iso(when)}, signing)
-    _record(r, signing[0], old, new, f"renew until {new.expires}")
+    change = trust.renew(repo(), expires, [KeyStore().load(k) for k in keys])
     if as_json:
-        emit_json({"version": new.version, "expires": new.expires})
+        emit_json({"version": change.new.version, "expires": change.new.expires})
         return
-    ok(f"trust policy version {new.version} expires {new.expires}")
+    ok(f"trust policy version {change.new.version} expires {change.new.expires}")

@@ -205,7 +205,7 @@ def add(
         if other.path == rel and other.name != name:
             raise InputError(f"{rel} is already in the inventory as {other.name!r}")
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "data.add")
+    trust.authorize(policy, "data.add", key)
     fields = {
         "schema": "govctl.dataset/v1",
         "name": name, "path": rel, "kind": kind, "sensitivity": sensitivity, "pii": pii,

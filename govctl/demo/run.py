@@ -239,12 +239,8 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
 
         policy_signers.append({"name": name, "key_id": k.key_id,
                                "public_key": b64e(k.public_raw), "roles": roles})
-    trust.amend(repo, {"signers": policy_signers}, [keys["alex"]])
-    from govctl import ledger
-
-    ledger.record(repo, keys["alex"], "trust.update",
-                  {"kind": "trust", "name": "policy", "version": 2},
-                  note="demo signers: erin eng-lead, paul product-owner, cora compliance")
+    trust.amend(repo, {"signers": policy_signers}, [keys["alex"]],
+                note="demo signers: erin eng-lead, paul product-owner, cora compliance")
     _write_policy(root)
     n.say(f"repo {root} (git + DVC), keys in {home}, trust policy v2 with 4 signers")
 

@@ -54,7 +54,7 @@ def register_model(
 
     check_service_name(name)  # before the ledger or MLflow is touched
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "model.register")
+    trust.authorize(policy, "model.register", key)
     inventory = {e.name: e for e in datasets.inventory(repo)}
     linked: dict[str, dict[str, Any]] = {}
     for ds in dataset_names or []:
@@ -160,9 +160,21 @@ def expected_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:
 def set_aliases(repo: GovernedRepo, key: SigningKey, name: str, changes: dict[str, str | None],
                 *, action: str = "model.alias", evidence: dict[str, Any] | None = None,
                 note: str | None = None) -> Entry:
-    """Move (or with ``None`` remove) aliases in MLflow, recording intent and completion."""
-    from govctl.adapters import mlflowstore as ml
+    """Move (or with ``None`` remove) aliases in MLflow, recording intent and completion.
 
+    ``key`` must be allowed ``model.alias``. The release aliases (every environment of the
+    release policies and its ``-canary`` form) are refused: they move only through
+    promote, canary advance/abort and rollback, behind the gate and the canary."""
+    from govctl.adapters import mlflowstore as ml
+    from govctl.release.policy import reserved_aliases
+
+    trust.authorize(repo, "model.alias", key, _subject(name))
+    reserved = reserved_aliases(repo)
+    taken = sorted(a for a in changes if a in reserved)
+    if taken:
+        raise InputError(f"alias {taken[0]!r} is a release alias: it moves only through "
+                         "'govctl promote', 'govctl canary advance/abort' and 'govctl "
+                         "rollback' (gated and recorded); nothing was changed")
     ml.ping(repo)
     wanted = {str(v) for v in changes.values() if v is not None}
     if wanted:  # checked before the intent: a typo must not leave an intent to replay

@@ -28,7 +28,7 @@ def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str
     if problems:
         raise InputError("the prompt has lint problems:\n" + "\n".join(map(str, problems)))
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "prompt.register")
+    trust.authorize(policy, "prompt.register", key)
     ml.ping(repo)
     if ml.is_model(repo, spec.name):
         raise InputError(f"{spec.name!r} is already a registered model's name; prompts and "

@@ -184,13 +184,9 @@ def sign_off(repo: GovernedRepo, service: str, version: str, item_id: str, key: 
     if item.kind != "signoff":
         raise InputError(f"item {item_id!r} is automatic: govctl checks its evidence itself; "
                          "it cannot be signed off (waive it if you must)")
-    policy = trust.load_verified(repo, at=at)
-    signer = policy.signer_by_key(key.key_id)
-    if signer is None:
-        raise CheckFailed(f"key {key.name!r} is not a signer in the trust policy")
-    if item.role not in signer.roles:
-        raise CheckFailed(f"{signer.name} (roles: {', '.join(signer.roles)}) cannot sign off "
-                          f"{item_id!r}: it needs the {item.role} role; nothing was recorded")
+    signer = trust.authorize(repo, "checklist.signoff", key,
+                             {"kind": "service", "name": service, "item": item_id},
+                             role=item.role, at=at)
     payload = {"service": service, "version": str(version), "checklist": digest(cl.to_doc()),
                "item": item_id, "role": item.role, "signer": signer.name, "note": note or "",
                "time": clock.to_iso(at)}
@@ -228,11 +224,11 @@ def waive(repo: GovernedRepo, service: str, version: str, item_id: str, key: Sig
                          f"{expires} is {(until - at).days} days away")
     roles = sorted(waiver_roles(policies))
     policy = trust.load_verified(repo, at=at)
-    signer = policy.signer_by_key(key.key_id)
-    if signer is None or not set(roles) & set(signer.roles):
-        who = signer.name if signer else key.name
-        raise CheckFailed(f"{who} may not grant waivers: it needs one of {', '.join(roles)}")
-    trust.may_act(policy, key, "waiver.grant")  # and the trust policy's requirement too
+    subject = {"kind": "service", "name": service, "item": item_id}
+    signer = trust.authorize(policy, "waiver.grant", key, subject, at=at)
+    if not set(roles) & set(signer.roles):  # and policy GOV-WAIVERS' roles too
+        raise CheckFailed(f"{signer.name} may not grant waivers: policy GOV-WAIVERS needs one "
+                          f"of {', '.join(roles)}; nothing was recorded")
     payload = {"service": service, "version": str(version), "checklist": digest(cl.to_doc()),
                "item": item_id, "justification": justification.strip(),
                "granted": clock.to_iso(at), "expires": clock.to_iso(until),

@@ -114,3 +114,22 @@ class Policies:
     def applies(self, rule_id: str, env: str) -> bool:
         rule = self.rules.get(rule_id)
         return rule is not None and env in rule.environments
+
+
+def environments(repo: GovernedRepo) -> set[str]:
+    """Every environment the release policies name (plus staging and production)."""
+    envs = {"staging", "production"}
+    policies = Policies.load(repo)
+    for rule in policies.rules.values():
+        envs |= set(rule.environments)
+    for rule_id, name in (("GOV-CANARY-PLAN", "plan"), ("GOV-PROMOTE-ROLES", "actions")):
+        value = policies.param(rule_id, name)
+        if isinstance(value, dict):
+            envs |= {k for k in value if isinstance(k, str)}
+    return envs
+
+
+def reserved_aliases(repo: GovernedRepo) -> set[str]:
+    """The aliases only release transitions may move: ENV and ENV-canary."""
+    envs = environments(repo)
+    return envs | {f"{e}-canary" for e in envs}

@@ -114,7 +114,10 @@ def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int])
         ("duplicate request_id", pl.col("_duplicate")),
         ("missing version", pl.col("version").is_null() | (pl.col("version") == "")),
         ("missing or invalid latency_ms", pl.col("latency_ms").is_null()
-         | (pl.col("latency_ms") < 0) | pl.col("latency_ms").is_nan()),
+         | (pl.col("latency_ms") < 0) | ~pl.col("latency_ms").is_finite()),
+        # Infinity, NaN, 1e999: never a measurement (would turn a p95 into NaN)
+        ("cost, tokens or quality not a finite number", pl.any_horizontal(
+            [(~pl.col(c).is_finite()).fill_null(False) for c in optional])),
         ("missing or invalid error flag", pl.col("error").is_null()),
         ("quality outside 0-1", (pl.col("quality") < 0) | (pl.col("quality") > 1)),
         ("negative cost or tokens", (pl.col("cost_usd") < 0) | (pl.col("tokens_in") < 0)

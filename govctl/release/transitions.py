@@ -212,7 +212,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
 
     version = str(version)
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, _promote_action(repo, env))
+    trust.authorize(policy, _promote_action(repo, env), key)
     ml.ping(repo)
     ledger = Ledger.for_repo(repo)
     with leases.hold(ledger, _subject(service), key, key.name):
@@ -287,7 +287,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
     from govctl import ledger as ledger_mod
 
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "canary.advance")
+    trust.authorize(policy, "canary.advance", key)
     ledger = Ledger.for_repo(repo)
     _need_canary(repo, ledger, service, env)  # cheap, before the lease
     with leases.hold(ledger, _subject(service), key, key.name):
@@ -344,7 +344,7 @@ def abort(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
     if not reason.strip():
         raise InputError("--reason must say why the canary is aborted")
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "canary.advance")
+    trust.authorize(policy, "canary.advance", key)
     ledger = Ledger.for_repo(repo)
     _need_canary(repo, ledger, service, env)
     with leases.hold(ledger, _subject(service), key, key.name):
@@ -367,7 +367,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
     if not reason.strip():
         raise InputError("--reason must say why you roll back")
     policy = trust.load_verified(repo)
-    trust.may_act(policy, key, "rollback")
+    trust.authorize(policy, "rollback", key)
     ledger = Ledger.for_repo(repo)
     with leases.hold(ledger, _subject(service), key, key.name):
         messages = recover(repo, key, service)
@@ -387,8 +387,15 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
             versions = {v["version"] for v in ml.model_versions(repo, service)}
             if target not in versions:
                 raise NotFound(f"{service} has no version {target}")
-            _, ever = stable_history(repo, service, env)
-            if target not in ever:
+            history, ever = stable_history(repo, service, env)
+            if target == st.stable and not st.canary:
+                raise InputError(f"{service} v{target} is already stable in {env}; nothing "
+                                 "was changed")
+            if target not in history:
+                if target in ever:
+                    raise CheckFailed(
+                        f"v{target} was rolled back from in {env} and is never a rollback "
+                        "target again; to release it, use 'govctl promote' (gated)")
                 raise CheckFailed(
                     f"v{target} was never stable in {env} (stable before: "
                     f"{', '.join(sorted(ever, key=int)) or 'none'}); a rollback only goes "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govctl.errors import IntegrityError
-from govctl.signing.canonical import strict_loads
+from govctl.signing.canonical import _no_duplicates, strict_loads
 
 # Payload types, one per document kind.
 TRUST_POLICY = "application/vnd.govctl.trust-policy+json"
@@ -37,10 +37,17 @@ def b64e(raw: bytes) -> str:
 
 
 def b64d(text: str, what: str) -> bytes:
+    """Standard or URL-safe base64, padded or not (DSSE: verifiers MUST accept both)."""
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        data = text.encode("ascii").translate(_URLSAFE)
+        if b"=" not in data:
+            data += b"=" * (-len(data) % 4)
+        return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise IntegrityError(f"{what} is not valid base64") from None
+
+
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 @dataclass(frozen=True)
@@ -88,10 +95,10 @@ class Envelope:
 
     @classmethod
     def loads(cls, text: str | bytes, *, source: str = "envelope") -> Envelope:
-        try:
-            data = strict_loads(text, what=source)
-        except Exception as exc:  # InputError from the strict parser: a broken envelope
-            raise IntegrityError(str(exc)) from None
+        try:  # duplicate keys refused; fields DSSE does not define are ignored, any type
+            data = json.loads(text, object_pairs_hook=_no_duplicates)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise IntegrityError(f"{source} is not a valid JSON envelope: {exc}") from None
         return cls.from_json(data, source=source)
 
     def payload_json(self, *, source: str = "envelope") -> Any:

@@ -158,7 +158,12 @@ class KeyStore:
     def exists(self, name: str) -> bool:
         return self._pub(name).exists() or self._priv(name).exists()
 
-    def generate(self, name: str, *, passphrase_env: str | None = PASSPHRASE_ENV) -> PublicKey:
+    def generate(self, name: str, *, passphrase_env: str | None = PASSPHRASE_ENV,
+                 allow_unencrypted: bool | None = None) -> PublicKey:
+        """Generate a key pair. With ``passphrase_env`` naming a variable other than the
+        default (an explicit request for encryption), that variable must be set: no key is
+        written, unencrypted or otherwise, when it is not. ``allow_unencrypted=False``
+        refuses to write an unencrypted key even for the default variable."""
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -170,6 +175,12 @@ class KeyStore:
                 hint="choose another name, or use the existing key",
             )
         passphrase = os.environ.get(passphrase_env) if passphrase_env else None
+        if allow_unencrypted is None:
+            allow_unencrypted = passphrase_env in (None, PASSPHRASE_ENV)
+        if not passphrase and not allow_unencrypted:
+            raise InputError(f"--passphrase-env {passphrase_env}: that environment variable "
+                             "is not set (or empty); no key was written, unencrypted or "
+                             "otherwise")
         private = Ed25519PrivateKey.generate()
         encryption: serialization.KeySerializationEncryption
         if passphrase:

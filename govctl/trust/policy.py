@@ -268,24 +268,10 @@ def evaluate(
 
 
 def may_act(policy: TrustPolicy, key: SigningKey, action: str, at: datetime | None = None) -> Signer:
-    """The signer ``key`` belongs to, if it holds a role ``action`` allows; else raise."""
-    at = at or clock.now()
-    signer = policy.signer_by_key(key.key_id)
-    if signer is None:
-        raise CheckFailed(
-            f"key {key.name!r} ({key.key_id[:16]}...) is not a signer in the trust policy",
-            hint="an admin adds it with 'govctl trust add NAME --role ROLE --key ADMIN'",
-        )
-    if not signer.active(at):
-        raise CheckFailed(f"{signer.name}'s key expired {signer.valid_until}")
-    req = policy.requirement(action)
-    allowed = set(req.any_of) | set(req.roles)
-    if not allowed & set(signer.roles):
-        raise CheckFailed(
-            f"{signer.name} (roles: {', '.join(signer.roles)}) may not {action}: "
-            f"it needs one of {', '.join(sorted(allowed))}"
-        )
-    return signer
+    """Deprecated spelling of :func:`govctl.trust.authz.authorize`; returns the Signer."""
+    from govctl.trust.authz import authorize
+
+    return policy.signer(authorize(policy, action, key, at=at).name)
 
 
 # --- files ------------------------------------------------------------------------------
@@ -522,12 +508,14 @@ def amend(
     keys: list[SigningKey],
     *,
     at: datetime | None = None,
+    note: str | None = None,
 ) -> tuple[TrustPolicy, TrustPolicy]:
     """Adopt a new version built from ``change`` (a dict of top-level fields to replace).
 
     The current chain must verify; the signing keys must meet the current version's
-    ``trust.update`` threshold. Nothing is written unless all of that holds.
-    Returns (old, new).
+    ``trust.update`` threshold, each one an unexpired admin. Nothing is written unless all
+    of that holds; the new version is recorded in the ledger (``trust.update``, with
+    ``note``) by the first key. Returns (old, new).
     """
     from govctl import ledger
 
@@ -538,18 +526,20 @@ def amend(
     doc.update(change)
     doc["version"] = old.version + 1
     try:
-        new = TrustPolicy.model_validate(doc)
-    except Exception as exc:  # pydantic ValidationError: the change itself is invalid
-        raise InputError(f"the new trust policy would be invalid: {exc}") from None
+        new = model_from_data(TrustPolicy, doc, f"trust policy version {old.version + 1}")
+    except DocumentError as exc:  # the change itself is invalid: say which field and why
+        reasons = "; ".join(f"{p.field or 'policy'}: {p.message}" for p in exc.problems)
+        raise InputError(f"the new trust policy would be invalid: {reasons}; nothing was "
+                         "changed") from None
     if not any("admin" in s.roles for s in new.signers):
         raise InputError("the new trust policy would have no admin left")
-    for key in keys:
-        signer = old.signer_by_key(key.key_id)
-        if signer is None or "admin" not in signer.roles:
-            raise CheckFailed(
-                f"key {key.name!r} is not an admin of trust policy version {old.version}; "
-                "only its admins may change it"
-            )
+    if not keys:
+        raise InputError("a trust change needs at least one admin key; nothing was changed")
+    from govctl.trust.authz import authorize
+
+    for key in keys:  # each key an unexpired admin of the current version
+        authorize(old, TRUST_UPDATE, key, {"kind": "trust", "name": "policy"}, role="admin",
+                  at=at)
     env = sign_policy(new, keys)
     res = evaluate(env, old, TRUST_UPDATE, payload_type=dsse.TRUST_POLICY, at=at)
     if not res.met:
@@ -559,6 +549,12 @@ def amend(
             + (f" ({'; '.join(res.integrity)})" if res.integrity else "")
         )
     _write(repo, new, env)
+    ledger.record(
+        repo, keys[0], TRUST_UPDATE,
+        {"kind": "trust", "name": "policy", "version": new.version},
+        evidence={"digest": policy_digest(new), "previous": policy_digest(old)},
+        note=note,
+    )
     return old, new
 
 

@@ -1,0 +1,125 @@
+"""Trust policy changes (add, remove, renew) and what the history says about past signers.
+
+Each change is validated here, signed by a threshold of admins and recorded in the ledger
+by :func:`govctl.trust.policy.amend`; the CLI only renders the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from govctl import clock
+from govctl.config import GovernedRepo
+from govctl.errors import InputError
+from govctl.signing.dsse import b64e
+from govctl.signing.keys import SigningKey, check_name, key_id
+from govctl.trust.policy import ROLES, Signer, TrustPolicy, amend, history, read_current
+
+
+def known_roles(policy: TrustPolicy) -> set[str]:
+    known = set(ROLES) | {x for s in policy.signers for x in s.roles}
+    for req in policy.requirements.values():
+        known |= set(req.roles) | set(req.any_of)
+    return known
+
+
+@dataclass
+class Change:
+    old: TrustPolicy
+    new: TrustPolicy
+    signer: dict[str, Any] | None = None
+    dropped_roles: list[str] | None = None
+
+
+def add_signer(repo: GovernedRepo, name: str, roles: list[str], public_raw: bytes,
+               keys: list[SigningKey], *, valid_until: str | None = None,
+               at: datetime | None = None) -> Change:
+    """Add a signer, or replace an existing signer's roles (and key, and expiry)."""
+    at = at or clock.now()
+    check_name(name)
+    if not roles:
+        raise InputError("give at least one --role; nothing was changed")
+    if valid_until:
+        try:
+            when = clock.parse_time(valid_until)
+        except ValueError:
+            raise InputError(f"--valid-until {valid_until!r} is not an ISO date") from None
+        if when <= at:
+            raise InputError(f"--valid-until {valid_until} is not in the future")
+        valid_until = clock.to_iso(when)
+    current = read_current(repo)
+    known = known_roles(current)
+    unknown = [x for x in roles if x not in known]
+    if unknown:
+        raise InputError(f"unknown role {unknown[0]!r}: no requirement of the trust policy "
+                         f"uses it (roles: {', '.join(sorted(known))}); nothing was changed")
+    kid = key_id(public_raw)
+    clash = next((s for s in current.signers if s.key_id == kid and s.name != name), None)
+    if clash is not None:
+        raise InputError(f"that public key already belongs to signer {clash.name!r}; each "
+                         "signer needs a key of their own; nothing was changed")
+    before = next((list(s.roles) for s in current.signers if s.name == name), None)
+    signers = [s.model_dump(exclude_none=True) for s in current.signers if s.name != name]
+    entry: dict[str, Any] = {"name": name, "key_id": kid, "public_key": b64e(public_raw),
+                             "roles": list(roles)}
+    if valid_until:
+        entry["valid_until"] = valid_until
+    old, new = amend(repo, {"signers": [*signers, entry]}, keys, at=at,
+                     note=f"add {name} as {', '.join(roles)}")
+    return Change(old, new, entry, [x for x in before or [] if x not in roles])
+
+
+def remove_signer(repo: GovernedRepo, name: str, keys: list[SigningKey], *,
+                  at: datetime | None = None) -> Change:
+    current = read_current(repo)
+    current.signer(name)  # NotFound with a clear message
+    signers = [s.model_dump(exclude_none=True) for s in current.signers if s.name != name]
+    old, new = amend(repo, {"signers": signers}, keys, at=at, note=f"remove {name}")
+    return Change(old, new)
+
+
+def renew(repo: GovernedRepo, expires: str, keys: list[SigningKey], *,
+          at: datetime | None = None) -> Change:
+    at = at or clock.now()
+    try:
+        when = clock.parse_time(expires)
+    except ValueError:
+        raise InputError(f"--expires {expires!r} is not an ISO date") from None
+    if when <= at:
+        raise InputError(f"--expires {expires} is in the past")
+    old, new = amend(repo, {"expires": clock.to_iso(when)}, keys, at=at,
+                     note=f"renew until {clock.to_iso(when)}")
+    return Change(old, new)
+
+
+@dataclass(frozen=True)
+class Former:
+    """A key some earlier trust version listed and the current one does not."""
+
+    signer: Signer
+    removed_in: int
+
+    def describe(self) -> str:
+        return f"{self.signer.name}, removed in trust version {self.removed_in}"
+
+
+def former_signers(repo: GovernedRepo, current: TrustPolicy) -> dict[str, Former]:
+    """key id -> the signer it belonged to and the version that dropped it (or changed it
+    to another key), for every key of the signed history that ``current`` no longer lists."""
+    try:
+        chain = [p for p, _env in history(repo)]
+    except Exception:  # an unreadable history is reported by trust verification itself
+        return {}
+    out: dict[str, Former] = {}
+    listed: dict[str, Signer] = {}
+    for policy in chain:
+        ids = {s.key_id for s in policy.signers}
+        for kid, signer in list(listed.items()):
+            if kid not in ids and kid not in out:
+                out[kid] = Former(signer, policy.version)
+        for s in policy.signers:
+            listed[s.key_id] = s
+    current_ids = {s.key_id for s in current.signers}
+    return {k: v for k, v in out.items() if k not in current_ids}

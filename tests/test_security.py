@@ -1,0 +1,182 @@
+"""Issue 19: one authorization path in the library, and input that cannot break the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from govctl import agreements, config, errors, registry, trust
+from govctl.data import datasets
+from govctl.release import telemetry, transitions
+from govctl.signing import dsse
+from govctl.signing.keys import KeyStore
+
+
+def tree_hash(root: Path) -> str:
+    """Every file under the repo by path and content (SQLite's -shm/-wal scratch files
+    aside), plus the number of ledger entries."""
+    from govctl.ledger.log import Ledger
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if (p.is_file() and ".git" not in p.relative_to(root).parts
+                and not p.name.endswith(("-shm", "-wal"))):
+            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    h.update(str(Ledger.for_repo(config.find_repo()).size()).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def expired(signers, cli, monkeypatch):
+    """'exa' holds every role but its key expired yesterday."""
+    assert cli("keys", "generate", "exa").code == 0
+    roles = ["admin", "eng-lead", "product-owner", "compliance", "ml-engineer", "releaser",
+             "oncall"]
+    args = [a for r in roles for a in ("--role", r)]
+    assert cli("trust", "add", "exa", *args, "--valid-until", "2026-12-01",
+               "--key", "alice").code == 0
+    monkeypatch.setenv("GOVCTL_NOW", "2026-12-02T12:00:00Z")
+    return "exa"
+
+
+def _entry_points(repo: Path):
+    r = config.find_repo()
+    (repo / "d.csv").write_text("a\n1\n")
+    return {
+        "set_aliases": lambda k: registry.set_aliases(r, k, "support-bot", {"champion": "1"}),
+        "promote": lambda k: transitions.promote(r, k, "support-bot", "1", "production"),
+        "advance": lambda k: transitions.advance(r, k, "support-bot", "t.jsonl"),
+        "abort": lambda k: transitions.abort(r, k, "support-bot", "why"),
+        "rollback": lambda k: transitions.rollback(r, k, "support-bot", "why"),
+        "agreement.sign": lambda k: agreements.sign(r, "support-bot", k),
+        "trust.amend": lambda k: trust.amend(r, {"expires": "2030-01-01T00:00:00Z"}, [k]),
+        "trust.remove": lambda k: trust.remove_signer(r, "erin", [k]),
+        "data.add": lambda k: datasets.add(r, k, repo / "d.csv", name="d", kind="train",
+                                           sensitivity="internal", pii="none", owner="x"),
+        "model.register": lambda k: registry.register_model(r, k, "support-bot", "0" * 32),
+        "prompt.register": lambda k: registry.register_prompt(
+            r, k, repo / "registry/prompts/support-answer.yaml"),
+    }
+
+
+@pytest.mark.parametrize("who", ["unauthorized", "expired"])
+def test_every_library_entry_point_authorizes_itself(signers, cli, repo, monkeypatch, who):
+    """Called from Python, not the CLI: refused (CheckFailed), nothing changed."""
+    assert cli("agreement", "new", "support-bot").code == 0
+    if who == "expired":
+        assert cli("keys", "generate", "exa").code == 0
+        roles = [a for r in ("admin", "eng-lead", "product-owner", "compliance",
+                             "ml-engineer", "releaser", "oncall") for a in ("--role", r)]
+        assert cli("trust", "add", "exa", *roles, "--valid-until", "2026-12-01",
+                   "--key", "alice").code == 0
+        monkeypatch.setenv("GOVCTL_NOW", "2026-12-02T12:00:00Z")
+        name = "exa"
+    else:
+        assert cli("keys", "generate", "nobody").code == 0
+        assert cli("trust", "add", "nobody", "--role", "oncall", "--key", "alice").code == 0
+        name = "nobody"
+    key = KeyStore().load(name)
+    calls = _entry_points(repo)
+    before = tree_hash(repo)
+    for label, call in calls.items():
+        if who == "unauthorized" and label == "rollback":
+            continue  # oncall may roll back; covered by the expired key
+        with pytest.raises(errors.CheckFailed) as info:
+            call(key)
+        assert ("expired" if who == "expired" else "may not") in info.value.message, label
+        assert tree_hash(repo) == before, f"{label} changed the repo"
+
+
+def test_model_alias_refuses_release_aliases_and_needs_the_alias_role(signers, cli, repo):
+    before = tree_hash(repo)
+    # the reported bypass: an ml-engineer moving production by hand
+    res = cli("model", "alias", "support-bot", "production", "3", "--key", "mel")
+    assert res.code == 2 and "release alias" in res.err
+    res = cli("model", "alias", "support-bot", "staging-canary", "3", "--key", "mel")
+    assert res.code == 2
+    # a signer without a role model.alias allows
+    res = cli("model", "alias", "support-bot", "champion", "3", "--key", "paul")
+    assert res.code == 1 and "may not model.alias" in res.err
+    assert tree_hash(repo) == before
+    with pytest.raises(errors.InputError, match="release alias"):
+        registry.set_aliases(config.find_repo(), KeyStore().load("mel"), "support-bot",
+                             {"production": "3"})
+
+
+def test_trust_amend_records_its_own_ledger_entry(signers, cli, repo):
+    n = len(cli("audit", "log", "--action", "trust.update", "--json").json)
+    old, new = trust.amend(config.find_repo(), {"expires": "2030-01-01T00:00:00Z"},
+                           [KeyStore().load("alice")])
+    log = cli("audit", "log", "--action", "trust.update", "--json").json
+    assert len(log) == n + 1 and log[-1]["subject"]["version"] == new.version
+
+
+def test_duplicate_public_key_is_one_readable_message(signers, cli, repo, tmp_path):
+    pub = tmp_path / "erin.pub"
+    pub.write_text(cli("keys", "export", "erin", "--format", "base64").out)
+    res = cli("trust", "add", "eve", "--role", "compliance", "--public-key", pub,
+              "--key", "alice")
+    assert res.code == 2 and "already belongs to signer 'erin'" in res.err
+    assert "pydantic" not in res.err and "validation error" not in res.err
+
+
+def test_keystore_refuses_an_unset_passphrase_variable(govctl_home):
+    store = KeyStore()
+    with pytest.raises(errors.InputError, match="not set"):
+        store.generate("k", passphrase_env="NO_SUCH_PASSPHRASE_VAR")
+    assert not store.exists("k")
+
+
+HOSTILE = ["[/bold] INC-7", "[INC-7] db down", "\x1b[31mred\x1b[0m"]
+
+
+def test_hostile_notes_are_printed_as_text(signers, cli, repo):
+    """Notes with markup and escape sequences: audit log and status keep working, print
+    the text, and never emit the raw escape byte."""
+    key = KeyStore().load("alice")
+    from govctl import ledger
+
+    for note in HOSTILE:
+        ledger.record(config.find_repo(), key, "release.rollback",
+                      {"kind": "service", "name": "support-bot"}, note=note)
+    res = cli("audit", "log")
+    assert res.code == 0, res.err
+    assert "[/bold] INC-7" in res.out and "[INC-7] db down" in res.out
+    assert "\x1b" not in res.out and "\\x1b[31mred" in res.out
+    js = cli("audit", "log", "--json").json
+    assert {e["note"] for e in js} >= set(HOSTILE)  # kept, escaped by JSON, in --json
+    res = cli("status")
+    assert res.code != 70 and "Traceback" not in res.err
+
+
+def test_error_messages_neutralise_escapes(signers, cli, repo):
+    res = cli("agreement", "verify", "\x1b[2Jevil")
+    assert res.code == 2 and "\x1b" not in res.err and "\\x1b" in res.err
+
+
+def test_dsse_accepts_both_base64_alphabets_and_ignores_unknown_fields():
+    import base64
+
+    key_sig = b"\xfb\xff\xfe" * 21 + b"\xfb"
+    env = {"payloadType": dsse.AGREEMENT, "payload": base64.urlsafe_b64encode(b"{}").decode(),
+           "signatures": [{"keyid": "k", "sig": base64.urlsafe_b64encode(key_sig).decode(),
+                           "extra": 1.5}], "unknown": 2.5}
+    parsed = dsse.Envelope.loads(json.dumps(env))
+    assert parsed.signatures[0].sig == key_sig and parsed.payload == b"{}"
+
+
+@pytest.mark.parametrize("value", ["Infinity", "NaN", "1e999", "-Infinity"])
+def test_non_finite_latency_is_a_bad_record(tmp_path, value, recwarn):
+    lines = [json.dumps({"version": "1", "latency_ms": 100 + i, "error": False})
+             for i in range(5)]
+    lines.append('{"version": "1", "latency_ms": "' + value + '", "error": false}')
+    lines.append('{"version": "1", "latency_ms": 10, "error": false, "cost_usd": %s}'
+                 % ("1e999" if value == "1e999" else f'"{value}"'))
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    batch = telemetry.read_jsonl(path)
+    assert sum(batch.bad.values()) == 2, batch.bad
+    assert not [w for w in recwarn if "numpy" in str(w.filename)]
