@@ -28,14 +28,29 @@ from govctl.cli import (
 )
 from govctl.cli import history as history_cmd
 from govctl.cli import init as init_cmd
+from govctl.cli._common import tidy_help
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its INFO chatter
 
+# The commands in the order a service goes through them (typer lists commands before
+# groups; this keeps the help panels and the commands in them in lifecycle order).
+LIFECYCLE = ("init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
+             "gate", "promote", "canary", "rollback", "status", "lock", "audit", "history",
+             "report", "demo")
+
+
+class _LifecycleGroup(typer.core.TyperGroup):
+    def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: LIFECYCLE.index(n) if n in LIFECYCLE else len(names))
+
+
 app = typer.Typer(
     name="govctl",
+    cls=_LifecycleGroup,
     help=(
         "Governance and release control for generative-AI services.\n\n"
         "govctl keeps datasets classified and versioned (DVC), models and prompts pinned "
@@ -46,6 +61,8 @@ app = typer.Typer(
         "5 canary inconclusive (wait for more traffic), 70 a bug in govctl."
     ),
     no_args_is_help=True,
+    # rich markup: help panels; tidy_help escapes brackets, so help text prints as written
+    rich_markup_mode="rich",
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -74,24 +91,28 @@ def _root(
     _debug = debug
 
 
-app.command("init")(init_cmd.init)
-app.add_typer(keys.app, name="keys")
-app.add_typer(trust.app, name="trust")
-app.add_typer(audit.app, name="audit")
-app.add_typer(agreement.app, name="agreement")
-app.add_typer(data.app, name="data")
-app.add_typer(model.app, name="model")
-app.add_typer(prompt.app, name="prompt")
-app.add_typer(checklist.app, name="checklist")
-app.command("gate")(checklist.gate_command)
-app.command("promote")(release.promote)
-app.command("rollback")(release.rollback)
-app.command("status")(release.status)
-app.command("history")(history_cmd.history)
-app.add_typer(release.canary_app, name="canary")
-app.add_typer(lock.app, name="lock")
-app.command("report")(demo.report)
-app.command("demo")(demo.demo)
+# One help panel per stage of the lifecycle.
+SETUP, DATA, PAPERWORK = "Set up", "Data and models", "Agreements and checklists"
+RELEASE, AUDIT = "Release", "Audit and reports"
+app.command("init", rich_help_panel=SETUP)(init_cmd.init)
+app.add_typer(keys.app, name="keys", rich_help_panel=SETUP)
+app.add_typer(trust.app, name="trust", rich_help_panel=SETUP)
+app.add_typer(data.app, name="data", rich_help_panel=DATA)
+app.add_typer(model.app, name="model", rich_help_panel=DATA)
+app.add_typer(prompt.app, name="prompt", rich_help_panel=DATA)
+app.add_typer(agreement.app, name="agreement", rich_help_panel=PAPERWORK)
+app.add_typer(checklist.app, name="checklist", rich_help_panel=PAPERWORK)
+app.command("gate", rich_help_panel=RELEASE)(checklist.gate_command)
+app.command("promote", rich_help_panel=RELEASE)(release.promote)
+app.add_typer(release.canary_app, name="canary", rich_help_panel=RELEASE)
+app.command("rollback", rich_help_panel=RELEASE)(release.rollback)
+app.command("status", rich_help_panel=RELEASE)(release.status)
+app.add_typer(lock.app, name="lock", rich_help_panel=RELEASE)
+app.add_typer(audit.app, name="audit", rich_help_panel=AUDIT)
+app.command("history", rich_help_panel=AUDIT)(history_cmd.history)
+app.command("report", rich_help_panel=AUDIT)(demo.report)
+app.command("demo", rich_help_panel=AUDIT)(demo.demo)
+tidy_help(app)  # docstrings -> paragraphs that wrap at any width, examples kept verbatim
 
 
 def main(argv: list[str] | None = None) -> None:

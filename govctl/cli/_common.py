@@ -1,20 +1,115 @@
-"""Shared CLI plumbing: options, output helpers. Imports nothing heavy."""
+"""Shared CLI plumbing: the options and arguments every command spells the same way,
+the fixed choice sets, help-text tidying, output helpers. Imports nothing heavy."""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import typer
 
+# -- one wording per option and argument ----------------------------------------------
+
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 KEY_HELP = "Name of your signing key in the key store (or set GOVCTL_KEY)."
+SERVICE_HELP = "The service: its MLflow registered-model name, e.g. support-bot."
+VERSION_HELP = "Model version (the MLflow registered-model version number)."
 
 
-def key_option(help: str = KEY_HELP) -> Any:
-    return typer.Option(..., "--key", "-k", envvar="GOVCTL_KEY", help=help, show_envvar=True)
+def key_option() -> Any:
+    """``--key/-k NAME``: the one key that signs what the command records."""
+    return typer.Option(..., "--key", "-k", envvar="GOVCTL_KEY", help=KEY_HELP,
+                        show_envvar=True)
+
+
+def admin_keys_option() -> Any:
+    """``--key/-k NAME``, repeatable: the admin keys signing a trust-policy change."""
+    return typer.Option(..., "--key", "-k", envvar="GOVCTL_KEY", show_envvar=True,
+                        help=f"{KEY_HELP} An admin's key; repeat until the trust policy's "
+                        "admin threshold is met.")
+
+
+def service_arg(*, optional: bool = False, omitted: str = "every service") -> Any:
+    """The SERVICE argument; ``optional`` ones say what leaving it out means."""
+    return typer.Argument(None if optional else ..., metavar="SERVICE", show_default=False,
+                          help=SERVICE_HELP + (f" Omit for {omitted}." if optional else ""))
+
+
+def version_option(*, required: bool = True, omitted: str = "the latest") -> Any:
+    """``--version V``: a model version. No ``-v``: at the top level ``--version`` prints
+    govctl's version, and a short alias there and nowhere else would be a trap."""
+    return typer.Option(... if required else None, "--version", show_default=False,
+                        help=VERSION_HELP + ("" if required else f" Omit for {omitted}."))
+
+
+# -- fixed choice sets (shown as choices in --help; the library validates them too) ----
+
+DatasetKind = Literal["raw", "train", "eval", "test", "retrieval"]
+Sensitivity = Literal["public", "internal", "confidential", "restricted"]
+Pii = Literal["none", "pseudonymized", "present"]
+GateFormat = Literal["table", "json", "sarif"]
+LineageFormat = Literal["tree", "dot", "mermaid"]
+KeyFormat = Literal["json", "pem", "base64"]
+Regression = Literal["latency", "none"]
+
+
+# -- help text -------------------------------------------------------------------------
+
+# What rich would read as a markup tag ([bold], [/], [link=...]); help text is prose, so
+# escape it: "[--env ENV]" and "[default]" print as written.
+_MARKUP = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+_VERBATIM = ("Example:", "Examples:")
+
+
+def _escape_markup(text: str) -> str:
+    return _MARKUP.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
+
+
+def reflow(text: str | None) -> str | None:
+    """Docstring -> help text that wraps at any terminal width.
+
+    Each paragraph (lines up to a blank line) becomes one line for rich to wrap; a
+    paragraph that starts with ``Example:``/``Examples:`` (or click's ``\\b`` marker line,
+    which is dropped) is kept line for line, so an example is never re-wrapped. Brackets
+    that rich would take for markup are escaped.
+    """
+    if text is None:
+        return None
+    import inspect
+
+    out = []
+    for para in re.split(r"\n\s*\n", inspect.cleandoc(text)):
+        lines = para.split("\n")
+        if lines[0].strip() in ("\b", "\\b"):
+            out.append("\n".join(lines[1:]))
+        elif lines[0].strip() in _VERBATIM:
+            out.append(para)
+        else:
+            out.append(" ".join(x.strip() for x in lines))
+    return _escape_markup("\n\n".join(out))
+
+
+def tidy_help(app: Any, _seen: set[int] | None = None) -> None:
+    """Reflow the help of every command and group of a typer app, and escape markup in
+    every option's and argument's help (each shared parameter object once). Run once, by
+    ``govctl.cli`` after registering the commands."""
+    import inspect
+
+    seen = set() if _seen is None else _seen
+    for info in app.registered_commands:
+        info.help = reflow(info.help if info.help is not None else info.callback.__doc__)
+        for p in inspect.signature(info.callback).parameters.values():
+            default = p.default
+            if id(default) not in seen and isinstance(getattr(default, "help", None), str):
+                seen.add(id(default))
+                default.help = _escape_markup(default.help)
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if isinstance(sub.info.help, str):
+            sub.info.help = reflow(sub.info.help)
+        tidy_help(sub, seen)
 
 
 _console = None

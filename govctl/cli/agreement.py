@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, fail, key_option, ok, repo, table, warn
+from govctl.cli._common import (
+    JSON_OPT,
+    console,
+    emit_json,
+    fail,
+    key_option,
+    ok,
+    repo,
+    service_arg,
+    table,
+    warn,
+)
 
 app = typer.Typer(
     help="Signed SLO and budget agreements (agreements/SERVICE.yaml).", no_args_is_help=True
@@ -26,29 +37,37 @@ def _print_report(report) -> None:
 
 
 @app.command("new")
-def new(service: str = typer.Argument(..., help="Service = MLflow registered model name.")) -> None:
+def new(service: str = service_arg(), as_json: bool = JSON_OPT) -> None:
     """Write a commented agreement template to agreements/SERVICE.yaml.
 
-    Edit the numbers, commit, then have each role sign it.
+    Edit the numbers, commit, then have each role sign it (govctl agreement sign).
 
-    Example: govctl agreement new support-bot
+    Example:
+    govctl agreement new support-bot
     """
     from govctl import agreements
 
     r = repo()
     path = agreements.new(r, service)
+    if as_json:
+        emit_json({"service": service, "path": r.rel(path)})
+        return
     ok(f"wrote {r.rel(path)}; edit it, then sign: govctl agreement sign {service} --key NAME")
 
 
 @app.command("sign")
 def sign(
-    service: str = typer.Argument(..., help="Service whose agreement to sign."),
+    service: str = service_arg(),
     key: str = key_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Sign the current agreement with your key (one signature per signer).
 
-    Example: govctl agreement sign support-bot --key erin
+    Each role the agreement needs signs in turn; a signer counts once however often they
+    sign.
+
+    Example:
+    govctl agreement sign support-bot --key erin
     """
     from govctl import agreements
     from govctl.cli._common import load_key
@@ -68,7 +87,7 @@ def sign(
 
 @app.command("verify")
 def verify(
-    service: str = typer.Argument(None, help="Service to verify (default: all)."),
+    service: str = service_arg(optional=True, omitted="every agreement"),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Verify signatures against the trust policy and the document's current bytes.
@@ -76,6 +95,10 @@ def verify(
     Exit 0 valid; 1 missing roles, changed since signing (naming the fields) or expired;
     4 a signature that does not verify, an unknown or removed key, or a signature from
     another document kind.
+
+    Examples:
+    govctl agreement verify support-bot
+    govctl agreement verify --json
     """
     from govctl import agreements
 
@@ -96,7 +119,11 @@ def verify(
 
 @app.command("status")
 def status(as_json: bool = JSON_OPT) -> None:
-    """All agreements: who signed, which roles are missing, what expires soon."""
+    """All agreements: who signed, which roles are missing, what expires soon.
+
+    Example:
+    govctl agreement status
+    """
     from govctl import agreements
     from govctl.errors import GovctlError
 
@@ -125,10 +152,14 @@ def status(as_json: bool = JSON_OPT) -> None:
 
 @app.command("diff")
 def diff(
-    service: str = typer.Argument(..., help="Service to compare."),
+    service: str = service_arg(),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """What changed since the last fully signed version."""
+    """What changed since the last fully signed version: each field, signed and now.
+
+    Example:
+    govctl agreement diff support-bot
+    """
     from govctl import agreements
 
     result = agreements.diff(repo(), service)

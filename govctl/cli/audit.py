@@ -20,7 +20,12 @@ def log(
                                help="Show the last N entries (0: all)."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Show ledger entries, newest last."""
+    """Show ledger entries, newest last: time, action, subject, actor and note.
+
+    Examples:
+    govctl audit log --subject service:support-bot
+    govctl audit log --action release.promote -n 0 --json
+    """
     from collections import deque
 
     from govctl.ledger.log import Ledger
@@ -61,7 +66,10 @@ def verify(
     pull/push; 4 on any edited, deleted, reordered, truncated or unauthorized entry, naming
     the first bad one, and in a clone whose ledger is not reachable.
 
-    Example: govctl audit verify --from old.checkpoint
+    Examples:
+    govctl audit verify
+    govctl audit verify --fast --json
+    govctl audit verify --from old.checkpoint
     """
     from pathlib import Path
 

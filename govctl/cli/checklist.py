@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, key_option, ok, repo, styled, table
+from govctl.cli._common import (
+    JSON_OPT,
+    GateFormat,
+    console,
+    emit_json,
+    key_option,
+    ok,
+    repo,
+    service_arg,
+    styled,
+    table,
+    version_option,
+)
 
 app = typer.Typer(help="Release checklists: evidence, role sign-offs and expiring waivers.",
                   no_args_is_help=True)
@@ -34,27 +46,45 @@ def _render(report) -> None:
 
 @app.command("new")
 def new(
-    service: str = typer.Argument(...),
-    version: str = typer.Option(..., "--version", "-v", help="Model version."),
-    template: str = typer.Option("prelaunch", "--template", help="checklists/TEMPLATE.yaml"),
+    service: str = service_arg(),
+    version: str = version_option(),
+    template: str = typer.Option("prelaunch", "--template",
+                                 help="Checklist template: checklists/TEMPLATE.yaml."),
     first_release: bool = typer.Option(False, "--first-release",
                                        help="Declare there is no earlier version to roll back to."),
+    as_json: bool = JSON_OPT,
 ) -> None:
-    """Freeze a checklist template for one release: checklists/releases/SERVICE/V.yaml."""
+    """Freeze a checklist template for one release: checklists/releases/SERVICE/V.yaml.
+
+    V must be a version of SERVICE in MLflow (register it first). Commit the file; its
+    items are then signed off, waived or checked by the gate.
+
+    Example:
+    govctl checklist new support-bot --version 3
+    """
     from govctl.release import checklists
 
     r = repo()
     checklists.new(r, service, version, template=template, first_release=first_release)
-    ok(f"wrote {r.rel(checklists.release_path(r, service, version))}; commit it")
+    path = r.rel(checklists.release_path(r, service, version))
+    if as_json:
+        emit_json({"service": service, "version": version, "template": template,
+                   "first_release": first_release, "path": path})
+        return
+    ok(f"wrote {path}; commit it")
 
 
 @app.command("status")
-def status(service: str = typer.Argument(...),
-           version: str = typer.Option(..., "--version", "-v"),
-           env: str = typer.Option("production", "--env"),
+def status(service: str = service_arg(),
+           version: str = version_option(),
+           env: str = typer.Option("production", "--env", help="Target environment."),
            as_json: bool = JSON_OPT) -> None:
     """Every item with pass / fail / pending / waived / n/a (does not apply here) and the
-    reason. Records nothing."""
+    reason. Records nothing.
+
+    Example:
+    govctl checklist status support-bot --version 3
+    """
     from govctl.release import gate
 
     report = gate.evaluate(repo(), service, version, env)
@@ -65,15 +95,17 @@ def status(service: str = typer.Argument(...),
 
 
 @app.command("sign-off")
-def sign_off(service: str = typer.Argument(...),
-             version: str = typer.Option(..., "--version", "-v"),
+def sign_off(service: str = service_arg(),
+             version: str = version_option(),
              item: str = typer.Option(..., "--item", help="Checklist item id."),
              key: str = key_option(),
              note: str = typer.Option(None, "--note", help="What you checked."),
              as_json: bool = JSON_OPT) -> None:
     """Sign off one item with a key holding the item's role (a DSSE signature, recorded).
 
-    Example: govctl checklist sign-off support-bot -v 3 --item pii-retention --key cora
+    Example:
+    govctl checklist sign-off support-bot --version 3 \\
+      --item pii-retention --key cora
     """
     from govctl.cli._common import load_key
     from govctl.release import checklists
@@ -86,14 +118,24 @@ def sign_off(service: str = typer.Argument(...),
 
 
 @app.command("waive")
-def waive(service: str = typer.Argument(...),
-          version: str = typer.Option(..., "--version", "-v"),
-          item: str = typer.Option(..., "--item"),
+def waive(service: str = service_arg(),
+          version: str = version_option(),
+          item: str = typer.Option(..., "--item", help="Checklist item id."),
           justification: str = typer.Option(..., "--justification", help="Why, for the record."),
           expires: str = typer.Option(..., "--expires", help="ISO date; capped by policy."),
           key: str = key_option(),
           as_json: bool = JSON_OPT) -> None:
-    """Waive one item until a date, with a justification, signed by an allowed role."""
+    """Waive one item until a date, with a justification, signed by an allowed role.
+
+    The policy caps how far ahead a waiver may expire; an expired or malformed waiver
+    fails closed.
+
+    Example:
+    govctl checklist waive support-bot --version 3 \\
+      --item red-team --expires 2026-12-15 \\
+      --justification "red team booked for week 50" \\
+      --key erin
+    """
     from govctl.cli._common import load_key
     from govctl.release import checklists
 
@@ -106,18 +148,24 @@ def waive(service: str = typer.Argument(...),
 
 
 def gate_command(
-    service: str = typer.Argument(..., help="Service (MLflow registered model)."),
-    version: str = typer.Option(..., "--version", "-v", help="Model version to release."),
+    service: str = service_arg(),
+    version: str = version_option(),
     env: str = typer.Option("production", "--env", help="Target environment."),
-    fmt: str = typer.Option("table", "--format", help="table, json or sarif."),
-    key: str = key_option("Key that signs the gate's ledger entry (any trusted signer)."),
+    fmt: GateFormat = typer.Option("table", "--format",
+                                   help="Output: a table, JSON (same as --json) or SARIF 2.1.0."),
+    key: str = key_option(),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Run every check and checklist item; exit 0 only if all pass (or are waived).
 
-    Prints each item with its evidence — value, threshold, signer, waiver — and records
-    the result with the digests of the evidence in the ledger.
+    Prints each item with its evidence (value, threshold, signer, waiver) and records the
+    result, with the digests of the evidence, in the ledger, signed by --key (any trusted
+    signer).
 
-    Example: govctl gate support-bot --version 3 --env production --key rita
+    Examples:
+    govctl gate support-bot --version 3 --key rita
+    govctl gate support-bot --version 3 --format sarif \\
+      --key rita > gate.sarif
     """
     from govctl.cli._common import load_key
     from govctl.errors import EXIT_CHECK_FAILED, InputError
@@ -125,6 +173,10 @@ def gate_command(
 
     if fmt not in ("table", "json", "sarif"):
         raise InputError(f"unknown --format {fmt!r}: use table, json or sarif")
+    if as_json and fmt == "sarif":
+        raise InputError("--json and --format sarif: choose one output")
+    if as_json:
+        fmt = "json"
     r = repo()
     k = load_key(key)
     report = gate.evaluate(r, service, version, env)

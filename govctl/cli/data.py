@@ -8,6 +8,10 @@ import typer
 
 from govctl.cli._common import (
     JSON_OPT,
+    DatasetKind,
+    LineageFormat,
+    Pii,
+    Sensitivity,
     console,
     emit_json,
     err_console,
@@ -22,21 +26,23 @@ from govctl.cli._common import (
 app = typer.Typer(help="Dataset inventory, verification and lineage (DVC underneath).",
                   no_args_is_help=True)
 
+DATASET_HELP = "Dataset name in the inventory, e.g. support-train."
+
 
 @app.command("add")
 def add(
-    path: Path = typer.Argument(..., help="File or directory inside the repo."),
+    path: Path = typer.Argument(..., metavar="PATH", help="File or directory inside the repo."),
     name: str = typer.Option(..., "--name", help="Inventory name, e.g. support-train."),
-    kind: str = typer.Option(..., "--kind", help="raw, train, eval, test or retrieval."),
-    sensitivity: str = typer.Option(
-        ..., "--sensitivity", help="public, internal, confidential or restricted."
+    kind: DatasetKind = typer.Option(..., "--kind", help="What the data is for."),
+    sensitivity: Sensitivity = typer.Option(
+        ..., "--sensitivity", help="Classification; the release policy says where each may go."
     ),
-    pii: str = typer.Option(..., "--pii", help="none, pseudonymized or present."),
+    pii: Pii = typer.Option(..., "--pii", help="Personal data in it."),
     owner: str = typer.Option(..., "--owner", help="Accountable person or team."),
     regulation: list[str] = typer.Option([], "--regulation", help="e.g. GDPR; repeatable."),
     retention: int = typer.Option(None, "--retention", help="Retention in days."),
     source: str = typer.Option(None, "--source", help="Where the data comes from."),
-    license: str = typer.Option(None, "--license", help="Licence of the data."),
+    license: str = typer.Option(None, "--license", help="License of the data."),
     key: str = key_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -45,8 +51,10 @@ def add(
     A path produced by a DVC pipeline stage is recorded from dvc.lock instead of being
     added again. Re-adding the same name and path records a new version of the bytes.
 
-    Example: govctl data add data/train.csv --name support-train --kind train
-    --sensitivity internal --pii none --owner ml-team --key mel
+    Example:
+    govctl data add data/train.csv --name support-train \\
+      --kind train --sensitivity internal --pii none \\
+      --owner ml-team --key mel
     """
     from govctl.cli._common import load_key
     from govctl.data import datasets
@@ -86,7 +94,11 @@ def add(
 
 @app.command("list")
 def list_(as_json: bool = JSON_OPT) -> None:
-    """The inventory: every dataset with its hash and classification."""
+    """The inventory: every dataset with its hash and classification.
+
+    Example:
+    govctl data list --json
+    """
     from govctl.data import datasets
 
     entries = datasets.inventory(repo())
@@ -103,8 +115,13 @@ def list_(as_json: bool = JSON_OPT) -> None:
 
 
 @app.command("show")
-def show(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
-    """One dataset: hash, size, file count, classification and the model versions that used it."""
+def show(name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP), as_json: bool = JSON_OPT) -> None:
+    """One dataset: hash, size, file count, classification and the model versions that
+    used it.
+
+    Example:
+    govctl data show support-train
+    """
     from govctl.data import datasets
 
     r = repo()
@@ -128,13 +145,19 @@ def show(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
 
 
 @app.command("verify")
-def verify(name: str = typer.Argument(None, help="One dataset (default: all)."),
+def verify(name: str = typer.Argument(None, metavar="NAME", help=DATASET_HELP + " Omit for every dataset.",
+                                      show_default=False),
            rehash: bool = typer.Option(
                False, "--rehash", help="Hash every byte again instead of trusting DVC's "
                "cached file hashes (keyed by size, inode and modification time)."),
            as_json: bool = JSON_OPT) -> None:
     """Workspace bytes match the recorded DVC hash; .dvc files and dvc.lock agree with the
-    inventory; every DVC-tracked output is inventoried. Exit 1 naming each problem."""
+    inventory; every DVC-tracked output is inventoried. Exit 1 naming each problem.
+
+    Examples:
+    govctl data verify
+    govctl data verify support-train --rehash
+    """
     from govctl.data import datasets
     from govctl.errors import EXIT_CHECK_FAILED
 
@@ -145,12 +168,18 @@ def verify(name: str = typer.Argument(None, help="One dataset (default: all)."),
 
 @app.command("lineage")
 def lineage_(
-    target: str = typer.Argument(..., help="Dataset name or path."),
-    fmt: str = typer.Option("tree", "--format", help="tree, dot or mermaid."),
+    target: str = typer.Argument(..., metavar="TARGET", help="Dataset name or path."),
+    fmt: LineageFormat = typer.Option("tree", "--format",
+                                      help="A text tree, Graphviz dot or a Mermaid graph."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Upstream and downstream of a dataset through the DVC pipeline (stages, deps, outs,
-    hashes) and on to the model versions trained on it."""
+    hashes) and on to the model versions trained on it.
+
+    Examples:
+    govctl data lineage support-train
+    govctl data lineage data/raw.csv --format mermaid
+    """
     from govctl import registry
     from govctl.data import datasets, lineage
     from govctl.errors import InputError, NotFound
@@ -178,8 +207,13 @@ def lineage_(
 
 
 @app.command("history")
-def history(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
-    """The dataset's versions over the git history: hash, commit, date, author."""
+def history(name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP),
+            as_json: bool = JSON_OPT) -> None:
+    """The dataset's versions over the git history: hash, commit, date, author.
+
+    Example:
+    govctl data history support-train
+    """
     from govctl.data import datasets
 
     rows = datasets.history(repo(), name)
@@ -195,9 +229,16 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPT) -> None:
 
 
 @app.command("push")
-def push(name: list[str] = typer.Argument(None, help="Datasets (default: all)."),
+def push(name: list[str] = typer.Argument(None, metavar="NAME", help="Dataset names in the inventory. Omit "
+                                           "for every dataset.", show_default=False),
          as_json: bool = JSON_OPT) -> None:
-    """Push datasets' bytes to the DVC default remote (what the gate's data-pushed checks)."""
+    """Push datasets' bytes to the DVC default remote (what the gate's data-pushed item
+    checks).
+
+    Examples:
+    govctl data push
+    govctl data push support-train support-eval
+    """
     from govctl.adapters import dvcrepo
     from govctl.data import datasets
     from govctl.errors import InputError

@@ -10,7 +10,7 @@ from govctl.cli._common import JSON_OPT, console, emit_json, ok, styled, warn
 
 
 def init(
-    path: Path = typer.Argument(Path("."), help="Directory to govern (created if missing)."),
+    path: Path = typer.Argument(Path("."), metavar="PATH", help="Directory to govern (created if missing)."),
     admin: str = typer.Option(
         ..., "--admin", help="Name of the first admin's key (generated if it does not exist)."
     ),
@@ -23,7 +23,9 @@ def init(
     a trust policy whose first admin is ADMIN, and the ledger. Safe to run again: it never
     overwrites a file you changed.
 
-    Example: govctl init my-service --admin alice
+    Examples:
+    govctl init my-service --admin alice
+    govctl init . --admin alice --json
     """
     from govctl.bootstrap import init as do_init
 

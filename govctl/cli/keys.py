@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, ok, table
+from govctl.cli._common import JSON_OPT, KeyFormat, console, emit_json, ok, table
 
 app = typer.Typer(
     help="Manage your Ed25519 signing keys ($GOVCTL_HOME/keys, private keys mode 0600).",
@@ -14,7 +14,7 @@ app = typer.Typer(
 
 @app.command("generate")
 def generate(
-    name: str = typer.Argument(..., help="Name of the new key, e.g. your user name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Name of the new key, e.g. your user name."),
     passphrase_env: str = typer.Option(
         None,
         "--passphrase-env",
@@ -28,6 +28,10 @@ def generate(
 
     The private key never leaves $GOVCTL_HOME/keys. Give the public key to an admin
     (govctl keys export NAME) so they can add you to the trust policy.
+
+    Examples:
+    govctl keys generate alice
+    govctl keys generate ci-bot --passphrase-env CI_KEY_PASS
     """
     from govctl.signing.keys import PASSPHRASE_ENV, KeyStore
 
@@ -43,7 +47,11 @@ def generate(
 
 @app.command("list")
 def list_keys(as_json: bool = JSON_OPT) -> None:
-    """List the keys in your key store (public halves only)."""
+    """List the keys in your key store (public halves only).
+
+    Example:
+    govctl keys list
+    """
     from govctl.signing.keys import KeyStore
 
     store = KeyStore()
@@ -63,10 +71,15 @@ def list_keys(as_json: bool = JSON_OPT) -> None:
 
 @app.command("export")
 def export(
-    name: str = typer.Argument(..., help="Key to export."),
-    fmt: str = typer.Option("json", "--format", help="json, pem or base64."),
+    name: str = typer.Argument(..., metavar="NAME", help="Key to export."),
+    fmt: KeyFormat = typer.Option("json", "--format", help="Output: JSON (name, key id and "
+                                  "key), PEM or the raw key in base64."),
 ) -> None:
-    """Print a public key, to hand to an admin for 'govctl trust add --public-key'."""
+    """Print a public key, to hand to an admin for 'govctl trust add --public-key'.
+
+    Example:
+    govctl keys export alice --format pem > alice.pem
+    """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 

@@ -14,15 +14,18 @@ from govctl.cli._common import (
     report_findings,
     styled,
     table,
+    version_option,
 )
 
 app = typer.Typer(help="Register model versions in MLflow with their datasets; detect drift.",
                   no_args_is_help=True)
 
+MODEL_HELP = "Registered model name in MLflow (the service's name), e.g. support-bot."
+
 
 @app.command("register")
 def register(
-    name: str = typer.Argument(..., help="Registered model name (= the service name)."),
+    name: str = typer.Argument(..., metavar="NAME", help=MODEL_HELP),
     run: str = typer.Option(..., "--run", help="MLflow run id that logged the model."),
     path: str = typer.Option("model", "--path", help="Artifact path of the model in the run."),
     dataset: list[str] = typer.Option([], "--dataset", help="Inventory dataset it was trained "
@@ -33,8 +36,10 @@ def register(
 ) -> None:
     """Create an MLflow model version and record its datasets, git commit and registrar.
 
-    Example: govctl model register support-bot --run 3f1c... --dataset support-train
-    --dataset support-eval --key mel
+    Example:
+    govctl model register support-bot --run 3f1c9a0e \\
+      --dataset support-train --dataset support-eval \\
+      --key mel
     """
     from govctl import registry
     from govctl.cli._common import load_key
@@ -51,7 +56,11 @@ def register(
 
 @app.command("list")
 def list_(as_json: bool = JSON_OPT) -> None:
-    """Registered models with their versions and aliases."""
+    """Registered models with their versions and aliases.
+
+    Example:
+    govctl model list
+    """
     from govctl import registry
 
     rows = registry.list_models(repo())
@@ -65,11 +74,15 @@ def list_(as_json: bool = JSON_OPT) -> None:
 
 @app.command("show")
 def show(
-    name: str = typer.Argument(...),
-    version: str = typer.Option(None, "--version", "-v", help="Default: the latest."),
+    name: str = typer.Argument(..., metavar="NAME", help=MODEL_HELP),
+    version: str = version_option(required=False),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """One model version: aliases, run metrics, datasets (lineage), git commit, registrar."""
+    """One model version: aliases, run metrics, datasets (lineage), git commit, registrar.
+
+    Example:
+    govctl model show support-bot --version 3
+    """
     from govctl import registry
     from govctl.adapters import mlflowstore as ml
     from govctl.errors import NotFound
@@ -95,17 +108,24 @@ def show(
 
 @app.command("alias")
 def alias(
-    name: str = typer.Argument(...),
-    alias_name: str = typer.Argument(..., metavar="ALIAS"),
-    version: str = typer.Argument(None, help="Version to point at; omit with --delete."),
+    name: str = typer.Argument(..., metavar="NAME", help=MODEL_HELP),
+    alias_name: str = typer.Argument(..., metavar="ALIAS", help="Alias to move, e.g. "
+                                     "shadow."),
+    version: str = typer.Argument(None, metavar="VERSION", help="Version to point at; omit with --delete.",
+                                  show_default=False),
     delete: bool = typer.Option(False, "--delete", help="Remove the alias."),
     key: str = key_option(),
+    as_json: bool = JSON_OPT,
 ) -> None:
-    """Move an alias (e.g. staging) and record the move in the ledger.
+    """Move an alias (e.g. shadow) and record the move in the ledger.
 
     Releases to an environment use 'govctl promote'; this is for other aliases: the
     release aliases (ENV and ENV-canary for every environment of policies/release.yaml) are
     refused with exit 2. Needs a role the trust policy's 'model.alias' allows.
+
+    Examples:
+    govctl model alias support-bot shadow 4 --key mel
+    govctl model alias support-bot shadow --delete --key mel
     """
     from govctl import registry
     from govctl.cli._common import load_key
@@ -114,13 +134,23 @@ def alias(
     if (version is None) != delete:
         raise InputError("give a VERSION, or --delete to remove the alias")
     registry.set_aliases(repo(), load_key(key), name, {alias_name: None if delete else version})
+    if as_json:
+        emit_json({"name": name, "alias": alias_name, "version": None if delete else version})
+        return
     ok(f"{name}@{alias_name} → {'(removed)' if delete else version}")
 
 
 @app.command("verify")
-def verify(name: str = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
+def verify(name: str = typer.Argument(None, metavar="NAME", help=MODEL_HELP + " Omit for every model.",
+                                      show_default=False),
+           as_json: bool = JSON_OPT) -> None:
     """Drift: versions govctl registered still exist and aliases are where the ledger last
-    put them. Exit 4 naming each drift."""
+    put them. Exit 4 naming each drift.
+
+    Examples:
+    govctl model verify
+    govctl model verify support-bot --json
+    """
     from govctl import registry
     from govctl.errors import EXIT_INTEGRITY
 

@@ -22,12 +22,19 @@ from govctl.cli._common import (
 app = typer.Typer(help="Prompts declared in registry/prompts/, registered in MLflow, pinned "
                   "by SHA-256.", no_args_is_help=True)
 
+PROMPT_HELP = "Prompt name (the name in its registry/prompts/ file), e.g. support-answer."
+
 
 @app.command("lint")
-def lint(files: list[Path] = typer.Argument(..., help="Prompt YAML files."),
+def lint(files: list[Path] = typer.Argument(..., metavar="FILE...", help="Prompt YAML files."),
          as_json: bool = JSON_OPT) -> None:
     """Variables used vs declared, unbalanced braces, length budget, secrets, PII.
-    Needs no MLflow. Exit 1 on findings."""
+
+    Needs no MLflow. Exit 1 on findings.
+
+    Example:
+    govctl prompt lint registry/prompts/*.yaml
+    """
     from govctl.documents import DocumentError, Problem
     from govctl.errors import EXIT_CHECK_FAILED, InputError
     from govctl.registry import prompt_specs as prompts
@@ -53,11 +60,13 @@ def lint(files: list[Path] = typer.Argument(..., help="Prompt YAML files."),
 
 
 @app.command("register")
-def register(file: Path = typer.Argument(..., help="registry/prompts/NAME.yaml"),
+def register(file: Path = typer.Argument(..., metavar="FILE", help="The prompt file, registry/prompts/NAME.yaml."),
              key: str = key_option(), as_json: bool = JSON_OPT) -> None:
     """Register the file as a new MLflow prompt version, pinned by its template's SHA-256.
 
-    Example: govctl prompt register registry/prompts/support-answer.yaml --key mel
+    Example:
+    govctl prompt register \\
+      registry/prompts/support-answer.yaml --key mel
     """
     from govctl import registry
     from govctl.cli._common import load_key
@@ -73,7 +82,11 @@ def register(file: Path = typer.Argument(..., help="registry/prompts/NAME.yaml")
 
 @app.command("sync")
 def sync(key: str = key_option(), as_json: bool = JSON_OPT) -> None:
-    """Register every prompt file whose template changed since its last pinned version."""
+    """Register every prompt file whose template changed since its last pinned version.
+
+    Example:
+    govctl prompt sync --key mel
+    """
     from govctl import registry
     from govctl.cli._common import load_key
 
@@ -89,7 +102,11 @@ def sync(key: str = key_option(), as_json: bool = JSON_OPT) -> None:
 
 @app.command("list")
 def list_(as_json: bool = JSON_OPT) -> None:
-    """Prompt files, their latest pinned version and whether they changed since."""
+    """Prompt files, their latest pinned version and whether they changed since.
+
+    Example:
+    govctl prompt list
+    """
     from govctl import registry
 
     rows = registry.prompt_status(repo())
@@ -102,9 +119,15 @@ def list_(as_json: bool = JSON_OPT) -> None:
 
 
 @app.command("show")
-def show(name: str = typer.Argument(...), version: str = typer.Option(None, "--version", "-v"),
+def show(name: str = typer.Argument(..., metavar="NAME", help=PROMPT_HELP),
+         version: str = typer.Option(None, "--version", show_default=False,
+                                     help="Prompt version. Omit for every version."),
          as_json: bool = JSON_OPT) -> None:
-    """A registered prompt's versions with their pinned and actual hashes."""
+    """A registered prompt's versions with their pinned and actual hashes.
+
+    Example:
+    govctl prompt show support-answer --version 2
+    """
     from govctl import registry
 
     versions = registry.prompt_versions(repo(), name)
@@ -121,9 +144,15 @@ def show(name: str = typer.Argument(...), version: str = typer.Option(None, "--v
 
 
 @app.command("diff")
-def diff(name: str = typer.Argument(...), v1: str = typer.Argument(...),
-         v2: str = typer.Argument(...)) -> None:
-    """Unified diff of two registered versions' templates."""
+def diff(name: str = typer.Argument(..., metavar="NAME", help=PROMPT_HELP),
+         v1: str = typer.Argument(..., metavar="V1", help="The older prompt version."),
+         v2: str = typer.Argument(..., metavar="V2", help="The newer prompt version."),
+         as_json: bool = JSON_OPT) -> None:
+    """Unified diff of two registered versions' templates.
+
+    Example:
+    govctl prompt diff support-answer 1 2
+    """
     import difflib
 
     from govctl import registry
@@ -138,12 +167,23 @@ def diff(name: str = typer.Argument(...), v1: str = typer.Argument(...),
         versions[v2]["template"].splitlines(keepends=True),
         fromfile=f"{name} v{v1}", tofile=f"{name} v{v2}",
     )
-    typer.echo("".join(lines) or "(identical)")
+    text = "".join(lines)
+    if as_json:
+        emit_json({"name": name, "from": v1, "to": v2, "identical": not text, "diff": text})
+        return
+    typer.echo(text or "(identical)")
 
 
 @app.command("verify")
-def verify(name: str = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
-    """Templates in MLflow still match their pinned hashes. Exit 4 naming each drift."""
+def verify(name: str = typer.Argument(None, metavar="NAME", help=PROMPT_HELP + " Omit for every prompt.",
+                                      show_default=False),
+           as_json: bool = JSON_OPT) -> None:
+    """Templates in MLflow still match their pinned hashes. Exit 4 naming each drift.
+
+    Examples:
+    govctl prompt verify
+    govctl prompt verify support-answer --json
+    """
     from govctl import registry
     from govctl.errors import EXIT_INTEGRITY
 

@@ -12,15 +12,18 @@ from govctl.cli._common import (
     key_option,
     ok,
     repo,
+    service_arg,
     styled,
     table,
+    version_option,
     warn,
 )
 
 canary_app = typer.Typer(help="Canary analysis and stepping (statistics valid under "
                          "repeated looks).", no_args_is_help=True)
 
-ENV_OPT = typer.Option("production", "--env", help="Environment (alias name).")
+ENV_OPT = typer.Option("production", "--env", help="Target environment (its MLflow alias).")
+TELEMETRY_HELP = "FILE.jsonl, FILE.csv or mlflow:EXPERIMENT."
 
 
 def _print_outcome(outcome, as_json: bool) -> None:
@@ -35,8 +38,8 @@ def _print_outcome(outcome, as_json: bool) -> None:
 
 
 def promote(
-    service: str = typer.Argument(..., help="Service (MLflow registered model)."),
-    version: str = typer.Option(..., "--version", "-v", help="Version to release."),
+    service: str = service_arg(),
+    version: str = version_option(),
     env: str = ENV_OPT,
     no_canary: bool = typer.Option(False, "--no-canary", help="Move the alias at once (only "
                                    "where policy GOV-CANARY-PLAN allows it, e.g. staging)."),
@@ -46,7 +49,10 @@ def promote(
     """Run the gate, check your role may promote to ENV, then start the canary at the first
     step of the policy's plan (default 5 → 25 → 50 → 100).
 
-    Example: govctl promote support-bot --version 7 --key rita
+    Examples:
+    govctl promote support-bot --version 7 --key rita
+    govctl promote support-bot --version 7 --env staging \\
+      --no-canary --key rita
     """
     from govctl import release
     from govctl.cli._common import load_key
@@ -56,10 +62,11 @@ def promote(
 
 
 def rollback(
-    service: str = typer.Argument(...),
+    service: str = service_arg(),
     env: str = ENV_OPT,
-    to_version: str = typer.Option(None, "--to-version", help="Default: the previous stable "
-                                   "version from the ledger."),
+    to_version: str = typer.Option(None, "--to-version", show_default=False,
+                                   help="Version to go back to. Omit for the previous stable "
+                                   "version in the ledger."),
     reason: str = typer.Option(..., "--reason", help="Why, for the record."),
     key: str = key_option(),
     as_json: bool = JSON_OPT,
@@ -67,7 +74,9 @@ def rollback(
     """Emergency rollback: no gate, no analysis. Moves ENV back to the previous stable
     version and ends any canary; signed and logged.
 
-    Example: govctl rollback support-bot --reason "hallucinated refunds" --key otto
+    Example:
+    govctl rollback support-bot \\
+      --reason "hallucinated refunds" --key otto
     """
     from govctl import release
     from govctl.cli._common import load_key
@@ -77,12 +86,17 @@ def rollback(
 
 
 def status(
-    service: str = typer.Argument(None, help="Default: every governed service."),
+    service: str = service_arg(optional=True),
     env: str = ENV_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Per service: stable version, canary and weight, last decision, and drift (aliases
-    that differ from the ledger; exit 4)."""
+    that differ from the ledger; exit 4).
+
+    Examples:
+    govctl status
+    govctl status support-bot --env staging --json
+    """
     from govctl import registry, release
     from govctl.adapters import mlflowstore as ml
     from govctl.errors import EXIT_INTEGRITY
@@ -171,17 +185,25 @@ def _exit_for(verdict: str) -> None:
 
 @canary_app.command("analyze")
 def analyze(
-    service: str = typer.Argument(...),
-    telemetry: str = typer.Option(..., "--telemetry", help="FILE.jsonl, FILE.csv or "
-                                  "mlflow:EXPERIMENT."),
+    service: str = service_arg(),
+    telemetry: str = typer.Option(..., "--telemetry", help=TELEMETRY_HELP),
     env: str = ENV_OPT,
-    baseline: str = typer.Option(None, "--baseline", help="Default: the ENV alias."),
-    canary: str = typer.Option(None, "--canary", help="Default: the ENV-canary alias."),
+    baseline: str = typer.Option(None, "--baseline", show_default=False,
+                                 help="Stable version to compare with. Omit for the ENV "
+                                 "alias."),
+    canary: str = typer.Option(None, "--canary", show_default=False,
+                               help="Candidate version. Omit for the ENV-canary alias."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Judge the canary against the agreement's limits and the stable version's traffic.
 
     Exit 0 pass, 1 fail, 5 inconclusive (too little data: wait). Changes nothing.
+
+    Examples:
+    govctl canary analyze support-bot \\
+      --telemetry telemetry.jsonl
+    govctl canary analyze support-bot \\
+      --telemetry mlflow:support-bot-traces --json
     """
     from govctl import release
 
@@ -196,14 +218,21 @@ def analyze(
 
 @canary_app.command("advance")
 def advance(
-    service: str = typer.Argument(...),
-    telemetry: str = typer.Option(..., "--telemetry"),
+    service: str = service_arg(),
+    telemetry: str = typer.Option(..., "--telemetry", help=TELEMETRY_HELP),
     env: str = ENV_OPT,
     key: str = key_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Analyse; pass → next step (after the last, the candidate becomes stable); fail →
-    automatic rollback of the canary; inconclusive → nothing changes (exit 5)."""
+    """Analyze the canary and act on the verdict.
+
+    Pass: the next step of the plan (after the last, the candidate becomes stable). Fail:
+    the canary is rolled back automatically. Inconclusive: nothing changes (exit 5).
+
+    Example:
+    govctl canary advance support-bot \\
+      --telemetry telemetry.jsonl --key rita
+    """
     from govctl import release
     from govctl.cli._common import load_key
 
@@ -216,9 +245,13 @@ def advance(
 
 
 @canary_app.command("status")
-def canary_status(service: str = typer.Argument(...), env: str = ENV_OPT,
+def canary_status(service: str = service_arg(), env: str = ENV_OPT,
                   as_json: bool = JSON_OPT) -> None:
-    """The running canary: version, weight, step of the plan, last decision."""
+    """The running canary: version, weight, step of the plan, last decision.
+
+    Example:
+    govctl canary status support-bot
+    """
     from govctl import release
 
     st = release.state(repo(), service, env)
@@ -235,10 +268,16 @@ def canary_status(service: str = typer.Argument(...), env: str = ENV_OPT,
 
 
 @canary_app.command("abort")
-def canary_abort(service: str = typer.Argument(...), env: str = ENV_OPT,
-                 reason: str = typer.Option(..., "--reason"), key: str = key_option(),
+def canary_abort(service: str = service_arg(), env: str = ENV_OPT,
+                 reason: str = typer.Option(..., "--reason", help="Why, for the record."),
+                 key: str = key_option(),
                  as_json: bool = JSON_OPT) -> None:
-    """End the running canary (alias removed, weight 0); stable is untouched."""
+    """End the running canary (alias removed, weight 0); stable is untouched.
+
+    Example:
+    govctl canary abort support-bot \\
+      --reason "pager storm, retry tomorrow" --key rita
+    """
     from govctl import release
     from govctl.cli._common import load_key
 

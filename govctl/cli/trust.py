@@ -6,25 +6,33 @@ from pathlib import Path
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, fail, ok, repo, table, warn
+from govctl.cli._common import (
+    JSON_OPT,
+    admin_keys_option,
+    console,
+    emit_json,
+    fail,
+    ok,
+    repo,
+    table,
+    warn,
+)
 
 app = typer.Typer(
     help="The trust policy (policies/trust.yaml): signers, roles and who may do what.",
     no_args_is_help=True,
 )
 
-ADMIN_KEYS = typer.Option(
-    ...,
-    "--key",
-    "-k",
-    envvar="GOVCTL_KEY",
-    help="Admin key(s) signing the change; repeat until the admin threshold is met.",
-)
+ADMIN_KEYS = admin_keys_option()
 
 
 @app.command("show")
 def show(as_json: bool = JSON_OPT) -> None:
-    """Show the current trust policy: signers, roles and requirements."""
+    """Show the current trust policy: signers, roles and requirements.
+
+    Example:
+    govctl trust show
+    """
     from govctl import trust
 
     policy = trust.read_current(repo())
@@ -52,6 +60,9 @@ def verify(as_json: bool = JSON_OPT) -> None:
     """Verify the whole chain of signed versions and that trust.yaml was not edited by hand.
 
     Exit 0 valid; 1 expired; 4 tampered (a hand edit, a bad or missing signature).
+
+    Example:
+    govctl trust verify
     """
     from govctl import trust
     from govctl.errors import EXIT_CHECK_FAILED
@@ -72,7 +83,7 @@ def verify(as_json: bool = JSON_OPT) -> None:
 
 @app.command("add")
 def add(
-    name: str = typer.Argument(..., help="Signer name (their key name)."),
+    name: str = typer.Argument(..., metavar="NAME", help="Signer name (their key name)."),
     roles: list[str] = typer.Option(..., "--role", "-r", help="Role to grant; repeatable."),
     keys: list[str] = ADMIN_KEYS,
     public_key: Path = typer.Option(
@@ -84,7 +95,10 @@ def add(
 ) -> None:
     """Add a signer, or change the roles of an existing one.
 
-    Example: govctl trust add bob --role eng-lead --key alice
+    Examples:
+    govctl trust add bob --role eng-lead --key alice
+    govctl trust add carol --role compliance \\
+      --public-key carol.pem --key alice
     """
     from govctl import trust
     from govctl.errors import InputError
@@ -113,11 +127,15 @@ def add(
 
 @app.command("remove")
 def remove(
-    name: str = typer.Argument(..., help="Signer to remove."),
+    name: str = typer.Argument(..., metavar="NAME", help="Signer to remove."),
     keys: list[str] = ADMIN_KEYS,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Remove a signer. Their signatures stop counting everywhere from now on."""
+    """Remove a signer. Their signatures stop counting everywhere from now on.
+
+    Example:
+    govctl trust remove bob --key alice
+    """
     from govctl import trust
     from govctl.signing.keys import KeyStore
 
@@ -134,7 +152,11 @@ def renew(
     keys: list[str] = ADMIN_KEYS,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Extend (or shorten) the trust policy's expiry."""
+    """Extend (or shorten) the trust policy's expiry.
+
+    Example:
+    govctl trust renew --expires 2027-12-31 --key alice
+    """
     from govctl import trust
     from govctl.signing.keys import KeyStore
 
