@@ -59,5 +59,5 @@ def test_json_for_checklist_new_gate_alias_and_report(signers, repo, cli, tmp_pa
     out = tmp_path / "dossier.md"
     res = ok(cli("report", "support-bot", "--version", version, "--out", out, "--json"))
     assert res.json == {"service": "support-bot", "version": version, "path": str(out),
-                        "format": "markdown"}
+                        "format": "markdown", "charts": None}
     assert out.read_text().startswith("#")

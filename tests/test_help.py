@@ -207,7 +207,7 @@ def test_commands_are_listed_in_lifecycle_order(cli):
     names = re.findall(r"^│ ([a-z]+) ", out, re.M)
     assert names[names.index("init"):] == [
         "init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
-        "gate", "promote", "canary", "rollback", "status", "audit", "report", "demo"]
+        "gate", "promote", "canary", "rollback", "status", "audit", "history", "report", "demo"]
 
 
 def test_help_text_is_not_read_as_markup(monkeypatch):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, table
+from govctl.cli._common import JSON_OPT, console, emit_json, service_arg, table
 
 
 def history(
-    service: str = typer.Argument(..., help="Service (MLflow registered model)."),
+    service: str = service_arg(),
     env: str = typer.Option(None, "--env", help="One environment (default: every one the "
                             "ledger names)."),
     at: str = typer.Option(None, "--at", help="A moment (ISO 8601, UTC unless an offset is "
@@ -18,7 +18,13 @@ def history(
     """Release history replayed from the signed ledger: every promotion, canary step,
     canary rollback, abort and emergency rollback, with who changed it and why.
 
-    Example: govctl history support-bot --env production --at 2026-03-03T14:05
+    With --at, what served ENV at that moment (default ENV: production) and the change
+    that made it so.
+
+    Examples:
+    govctl history support-bot
+    govctl history support-bot --env production \\
+      --at 2026-03-03T14:05
     """
     from rich.text import Text
 
