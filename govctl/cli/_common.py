@@ -95,13 +95,10 @@ def tidy_help(app: Any, _seen: set[int] | None = None) -> None:
     """Reflow the help of every command and group of a typer app, and escape markup in
     every option's and argument's help (each shared parameter object once). Run once, by
     ``govctl.cli`` after registering the commands."""
-    import inspect
-
     seen = set() if _seen is None else _seen
     for info in app.registered_commands:
         info.help = reflow(info.help if info.help is not None else info.callback.__doc__)
-        for p in inspect.signature(info.callback).parameters.values():
-            default = p.default
+        for default in info.callback.__defaults__ or ():  # typer's Option()/Argument() infos
             if id(default) not in seen and isinstance(getattr(default, "help", None), str):
                 seen.add(id(default))
                 default.help = _escape_markup(default.help)
