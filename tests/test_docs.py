@@ -24,7 +24,8 @@ def _commands(group, prefix: tuple[str, ...] = ()):
 
 
 def _all():
-    return list(_commands(typer.main.get_command(app)))
+    # hidden commands (audit merge-checkpoint: git's merge driver) are not for people
+    return [(p, c) for p, c in _commands(typer.main.get_command(app)) if not c.hidden]
 
 
 def test_cli_walk_finds_the_commands():

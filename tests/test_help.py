@@ -24,7 +24,7 @@ def _commands(group, prefix: tuple[str, ...] = ()):
         yield prefix, group
 
 
-COMMANDS = list(_commands(ROOT))
+COMMANDS = [(p, c) for p, c in _commands(ROOT) if not c.hidden]  # hidden: git's, not yours
 IDS = [" ".join(p) for p, _ in COMMANDS]
 
 
@@ -207,7 +207,8 @@ def test_commands_are_listed_in_lifecycle_order(cli):
     names = re.findall(r"^│ ([a-z]+) ", out, re.M)
     assert names[names.index("init"):] == [
         "init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
-        "gate", "promote", "canary", "rollback", "status", "audit", "history", "report", "demo"]
+        "gate", "promote", "canary", "rollback", "status", "lock", "audit", "history", "report",
+        "demo"]
 
 
 def test_help_text_is_not_read_as_markup(monkeypatch):

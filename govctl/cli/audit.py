@@ -109,12 +109,13 @@ def verify(
 
 @app.command("prove")
 def prove(
-    seq: int = typer.Argument(..., min=1, help="Ledger entry number."),
+    seq: int = typer.Argument(..., min=1, metavar="SEQ", help="Ledger entry number."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """An RFC 9162 inclusion proof of entry SEQ against the newest signed checkpoint.
 
-    Example: govctl audit prove 12 --json
+    Example:
+    govctl audit prove 12 --json
     """
     from govctl.ledger.log import Ledger
 

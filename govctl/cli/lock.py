@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, key_option, load_key, ok, repo, table
+from govctl.cli._common import (
+    JSON_OPT,
+    console,
+    emit_json,
+    key_option,
+    load_key,
+    ok,
+    repo,
+    service_arg,
+    table,
+)
 
 app = typer.Typer(help="Leases that serialise state changes per service.", no_args_is_help=True)
 
@@ -13,7 +23,8 @@ app = typer.Typer(help="Leases that serialise state changes per service.", no_ar
 def status(as_json: bool = JSON_OPT) -> None:
     """Every held lease: service, holder, host, pid, since, expires.
 
-    Example: govctl lock status --json
+    Example:
+    govctl lock status --json
     """
     from govctl.release import locks
 
@@ -31,14 +42,16 @@ def status(as_json: bool = JSON_OPT) -> None:
 
 @app.command("break")
 def break_(
-    service: str = typer.Argument(..., help="The service whose lease to break."),
+    service: str = service_arg(),
     reason: str = typer.Option(..., "--reason", help="Why (recorded in the ledger)."),
     key: str = key_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Break a lease a crashed command left (admin or oncall; signed, in the ledger).
 
-    Example: govctl lock break support-bot --reason "promote crashed on host-3" --key carol
+    Example:
+    govctl lock break support-bot \\
+      --reason "promote crashed on host-3" --key carol
     """
     from govctl.release import locks
 
