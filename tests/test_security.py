@@ -16,16 +16,18 @@ from govctl.signing.keys import KeyStore
 
 
 def tree_hash(root: Path) -> str:
-    """Every file under the repo by path and content (SQLite's -shm/-wal scratch files
-    aside), plus the number of ledger entries."""
+    """Every file under the repo by path and content, and the ledger's entries. The SQLite
+    file itself is compared by what it holds, not by its bytes: SQLite moves its write-ahead
+    log into the main file whenever a connection closes, which changes bytes, not content."""
     from govctl.ledger.log import Ledger
 
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
         if (p.is_file() and ".git" not in p.relative_to(root).parts
-                and not p.name.endswith(("-shm", "-wal"))):
+                and not p.name.startswith("ledger.db")):
             h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
-    h.update(str(Ledger.for_repo(config.find_repo()).size()).encode())
+    for e in Ledger.for_repo(config.find_repo()).entries():
+        h.update(repr(e.to_json()).encode())
     return h.hexdigest()
 
 
