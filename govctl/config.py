@@ -131,3 +131,20 @@ def redact_text(text: str) -> str:
 
     return re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>)]+", lambda m: redact_url(m.group(0)),
                   str(text))
+
+
+def scrub(text: object, url: str) -> str:
+    """``text`` (a driver's error message, say) with no part of ``url``'s user or password:
+    drivers quote fragments of a URL they failed to parse (``'w0rd@host:9'``)."""
+    import re
+
+    out = redact_text(str(text))
+    rest = url.split("://", 1)[-1]
+    cut = min([i for i in (rest.find(c, rest.rfind("@") + 1) for c in "/?#") if i != -1]
+              or [len(rest)])
+    if "@" in rest[:cut]:
+        userinfo = rest[:cut].rsplit("@", 1)[0]
+        for piece in sorted({userinfo, *re.split(r"[:@]", userinfo)}, key=len, reverse=True):
+            if piece:
+                out = out.replace(piece, "***")
+    return out

@@ -193,6 +193,23 @@ def test_unreachable_mlflow_is_exit_3_quickly(ml_repo, cli, monkeypatch):
     assert not (ml_repo / "nope").exists()
 
 
+def test_prompt_sync_and_verify_with_mlflow_down_fail_without_credentials(ml_repo, cli,
+                                                                          monkeypatch):
+    assert cli("prompt", "register", ml_repo / "registry/prompts/support-answer.yaml",
+               "--key", "mel").code == 0
+    assert cli("prompt", "sync", "--key", "mel").code == 0  # nothing changed, MLflow up
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    res = cli("prompt", "sync", "--key", "mel")
+    assert res.code == 3, res.out + res.err
+    assert "every prompt file is registered" not in res.out and "unreachable" in res.err
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://bob:S3cret%40Pass:w0rd@127.0.0.1:9")
+    for args in (("model", "verify"), ("prompt", "verify"), ("prompt", "sync", "--key", "mel")):
+        res = cli(*args)
+        assert res.code == 3, (args, res.out, res.err)
+        for secret in ("S3cret", "Pass", "w0rd", "bob"):
+            assert secret not in res.out + res.err, (args, res.err)
+
+
 def test_prompt_lint_problems(tmp_path, cli):
     bad = tmp_path / "bad.yaml"
     bad.write_text(

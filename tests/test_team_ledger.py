@@ -71,17 +71,22 @@ def test_rewritten_and_resigned_old_entry_fails_naming_entry_and_rule(signers, r
 
 
 def test_actor_is_the_trust_policy_name_not_the_key_file(repo, cli):
+    # generated under one local name, trusted under another from its exported public key
     assert cli("keys", "generate", "laptop-key").code == 0
-    key = KeyStore().load("laptop-key")
-    pub = KeyStore().public("laptop-key")
-    pub_file = repo / "k.pub"
-    pub_file.write_text(json.dumps(pub.to_json()))
+    exported = cli("keys", "export", "laptop-key")
+    assert exported.code == 0, exported.err
+    pub_file = repo.parent / "laptop-key.pub.json"
+    pub_file.write_text(exported.out)
     res = cli("trust", "add", "dana", "--role", "oncall", "--key", "alice",
               "--public-key", str(pub_file))
-    if res.code != 0:  # trust add takes the key by name only
-        return
-    e = Ledger.for_repo(find_repo()).append(key, "test.event", BOT)
-    assert e.actor["name"] == "dana"
+    assert res.code == 0, res.err + res.out
+    _held_lease(4242, host="elsewhere")
+    res = cli("lock", "break", "support-bot", "--reason", "drill", "--key", "laptop-key")
+    assert res.code == 0, res.err
+    entries = cli("audit", "log", "--json").json
+    last = entries[-1]
+    assert last["action"] == "lock.break" and last["actor"]["name"] == "dana"
+    assert last["actor"]["key_id"] == KeyStore().load("laptop-key").key_id
 
 
 def test_prove_and_consistency_from_an_old_checkpoint(repo, cli, tmp_path):
@@ -176,6 +181,11 @@ def test_crashed_advance_leaves_a_lease_that_breaks_and_recovery_stops(signers, 
     leases = cli("lock", "status", "--json").json
     assert leases and leases[0]["subject"] == "service:support-bot" and leases[0]["pid"]
     assert cli("status", "support-bot", "--json").json["lease"]["holder"] == "rita"
+    human = cli("status", "support-bot")
+    assert human.code == 0, human.err
+    line = next(ln for ln in human.out.splitlines() if "lease is held" in ln)
+    assert line.startswith("support-bot: a lease is held by rita (pid ")
+    assert str(leases[0]["pid"]) in line and "expires" in line
     res = cli("canary", "advance", "support-bot", "--telemetry", str(good), "--key", "rita",
               "--json")
     assert res.code == 0, res.out + res.err

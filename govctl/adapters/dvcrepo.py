@@ -189,7 +189,9 @@ def not_pushed(root: Path, targets: list[str]) -> dict[str, str]:
         raise ExternalError(f"checking the DVC remote failed: {exc}") from None
     finally:
         repo.close()
-    return {str(k): str(v) for k, v in status.items() if v in ("new", "missing", "deleted")}
+    # cloud status: "new" = in the cache only, "missing" = nowhere, "deleted" = in the remote
+    # but not the cache (a fresh clone before dvc pull): that one is pushed
+    return {str(k): str(v) for k, v in status.items() if v in ("new", "missing")}
 
 
 def push(root: Path, targets: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from govctl.config import redact_url as _redact
+from govctl.config import scrub
 from govctl.errors import ExternalError, InputError, IntegrityError
 
 _ADVISORY_KEY = 0x60C7_1ED6  # arbitrary constant naming "the govctl ledger append lock"
@@ -76,12 +77,12 @@ class LedgerStore:
         try:
             self.engine = sa.create_engine(url, **kwargs)
         except sa.exc.ArgumentError as exc:  # not a database URL
-            raise InputError(f"the ledger URL {_redact(url)} is not valid: {exc}",
+            raise InputError(f"the ledger URL {_redact(url)} is not valid: {scrub(exc, url)}",
                              hint="set GOVCTL_LEDGER_URL (or ledger_url in govctl.toml) to "
                                   "an SQLAlchemy URL, e.g. postgresql+psycopg://host/db"
                              ) from None
         except Exception as exc:  # missing driver
-            raise ExternalError(f"cannot open the ledger at {_redact(url)}: {exc}") from None
+            raise ExternalError(f"cannot open the ledger at {_redact(url)}: {scrub(exc, url)}") from None
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             self._sqlite_immediate()
@@ -106,18 +107,18 @@ class LedgerStore:
             yield
         except sa.exc.OperationalError as exc:
             raise ExternalError(
-                f"the ledger database at {_redact(self.url)} failed: {exc.orig}"
+                f"the ledger database at {_redact(self.url)} failed: {scrub(exc.orig, self.url)}"
             ) from None
         except sa.exc.IntegrityError as exc:
-            raise IntegrityError(f"the ledger refused a write: {exc.orig}") from None
+            raise IntegrityError(f"the ledger refused a write: {scrub(exc.orig, self.url)}") from None
         except sa.exc.DatabaseError as exc:
             if type(exc) is sa.exc.DatabaseError:  # e.g. SQLite: "file is not a database"
                 raise IntegrityError(
-                    f"the ledger database at {_redact(self.url)} is unreadable: {exc.orig} "
+                    f"the ledger database at {_redact(self.url)} is unreadable: {scrub(exc.orig, self.url)} "
                     "(corrupted or replaced?)"
                 ) from None
             raise ExternalError(  # permissions, missing tables, ...
-                f"the ledger database at {_redact(self.url)} failed: {exc.orig}"
+                f"the ledger database at {_redact(self.url)} failed: {scrub(exc.orig, self.url)}"
             ) from None
 
     def ensure_schema(self) -> None:

@@ -62,8 +62,9 @@ def verify(
     """Verify the ledger offline: order, hashes, every checkpoint, every signature, and that
     each entry's actor held the authority the trust policy then in force gave.
 
-    Exit 0 when intact; 1 when this checkout is behind the ledger (or ahead of it): git
-    pull/push; 4 on any edited, deleted, reordered, truncated or unauthorized entry, naming
+    Exit 0 when intact (a note if this checkout's ledger.checkpoint is older than the
+    ledger but consistent with it: commit it); 1 when this checkout lacks a trust policy
+    version the ledger records (git pull) or has one the ledger never recorded (push); 4 on any edited, deleted, reordered, truncated or unauthorized entry, naming
     the first bad one, and in a clone whose ledger is not reachable.
 
     Examples:
@@ -103,6 +104,8 @@ def verify(
             f"checkpoints checked ({report.mode})"
             + (f"; consistent with {from_file}" if from_file else "")
         )
+        for note in report.notes:
+            console().print(f"  note: {note}", markup=False, highlight=False)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 

@@ -233,26 +233,22 @@ def push(name: list[str] = typer.Argument(None, metavar="NAME", help="Dataset na
                                            "for every dataset.", show_default=False),
          as_json: bool = JSON_OPT) -> None:
     """Push datasets' bytes to the DVC default remote (what the gate's data-pushed item
-    checks).
+    checks). In a fresh clone, bytes already in the remote count as pushed; bytes neither in
+    this clone's DVC cache nor in the remote are exit 1.
 
     Examples:
     govctl data push
     govctl data push support-train support-eval
     """
-    from govctl.adapters import dvcrepo
-    from govctl.data import datasets
-    from govctl.errors import InputError
+    from govctl.data import remote
+    from govctl.errors import CheckFailed
 
-    r = repo()
-    if dvcrepo.default_remote(r.root) is None:
-        raise InputError("no DVC default remote is configured",
-                         hint="dvc remote add -d storage s3://bucket/path (or a shared folder)")
-    entries = [datasets.get(r, n) for n in name] if name else datasets.inventory(r)
-    targets = [datasets.dvc_target(r, e) for e in entries]
-    pushed = dvcrepo.push(r.root, [t for t in targets if t])
-    _remote, missing = datasets.check_pushed(r, [e.name for e in entries])
+    report = remote.push(repo(), name or None)
     if as_json:
-        emit_json({"pushed_files": pushed, "not_pushed": [f.to_json() for f in missing]})
-        return
-    ok(f"pushed {pushed} file(s); {len(entries) - len(missing)} of {len(entries)} dataset(s) "
-       "are in the remote")
+        emit_json(report.to_json())
+    elif not report.not_pushed:
+        ok(report.summary())
+    if report.not_pushed:
+        raise CheckFailed(report.summary() + ": " + "; ".join(f.message for f in report.not_pushed),
+                          hint="the bytes are neither in this clone's DVC cache nor in the "
+                          "remote: push from the clone that added them")

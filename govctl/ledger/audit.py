@@ -5,7 +5,8 @@ compared as the pass reaches its size (no root recomputed from scratch). Every c
 signature is checked, and an optional *authority* (see :mod:`govctl.trust.replay`) replays
 the trust policy in force at each point: every entry's actor must have held a role allowing
 its action, and every checkpoint's signer must have been trusted then. The checkout's
-``ledger.checkpoint`` (tracked in git) must be a prefix of what the ledger holds.
+``ledger.checkpoint`` (tracked in git) must be a prefix of what the ledger holds: an older
+consistent one is fine (a note: commit it), a newer or inconsistent one is exit 4.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def verify_ledger(
     store = ledger.store
     problems: list[tuple[int, str]] = []
     behind: list[tuple[int, str]] = []
+    notes: list[str] = []
     work: list[tuple[bytes, bytes, bytes]] = []
     work_seq: list[int] = []
     cp_work: list[tuple[bytes, bytes, bytes]] = []
@@ -174,8 +176,10 @@ def verify_ledger(
                 problems.append((cp.size, f"the ledger is not consistent with this checkout's "
                                  f"{src}: its root at size {cp.size} differs (rewritten history)"))
             elif cp.size < n:
-                behind.append((cp.size + 1, f"the ledger has {n - cp.size} entries newer than "
-                               f"this checkout's {src} (size {cp.size})"))
+                # consistent and older: the ledger only grew since (proven above), which
+                # is what every append after the last commit of the file looks like
+                notes.append(f"the ledger has grown since this checkout's checkpoint "
+                             f"({cp.size} \u2192 {n}); commit {src} to record it")
         except IntegrityError as exc:
             problems.append((n, exc.message))
     if from_checkpoint is not None:
@@ -195,7 +199,7 @@ def verify_ledger(
         behind += [(n, m) for m in authority.finish()]
     if behind and not problems:
         hint = ("git pull (the ledger is ahead of this checkout), then run it again"
-                if any("newer" in m or "git pull" in m for _, m in behind)
+                if any("git pull" in m for _, m in behind)
                 else "git push your trust history, or check that this clone uses the team's ledger")
     problems.sort(key=lambda p: p[0])
     return VerifyReport(
@@ -204,6 +208,7 @@ def verify_ledger(
         first_bad=problems[0][0] if problems else None,
         problems=[p[1] for p in problems], root=root_hex, behind=[b[1] for b in behind],
         hint=hint, checkpoints_checked=len(cp_work), checkout_checkpoint=checkout_size,
+        notes=notes,
     )
 
 

@@ -97,6 +97,8 @@ class VerifyReport:
     hint: str | None = None
     checkpoints_checked: int = 0
     checkout_checkpoint: int | None = None
+    #: fine but worth saying (the checkout's ledger.checkpoint is older than the ledger)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -109,6 +111,7 @@ class VerifyReport:
             "hint": self.hint,
             "checkpoints_checked": self.checkpoints_checked,
             "checkout_checkpoint": self.checkout_checkpoint,
+            "notes": self.notes,
             "mode": self.mode,
             "entries": self.entries,
             "checkpoints": self.checkpoints,

@@ -88,7 +88,11 @@ def prompt_status(repo: GovernedRepo) -> list[dict[str, Any]]:
 
 def sync_prompts(repo: GovernedRepo, key: SigningKey) -> list[dict[str, Any]]:
     """Register every prompt file whose template differs from its latest pinned version.
-    All files are linted before anything is registered."""
+    All files are linted before anything is registered; an unreachable MLflow fails
+    (exit 3) even when nothing changed, rather than reporting every file registered."""
+    from govctl.adapters import mlflowstore as ml
+
+    ml.ping(repo)
     changed = [r for r in prompt_status(repo) if r["changed"]]
     problems = []
     for r in changed:
