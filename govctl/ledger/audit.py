@@ -12,18 +12,74 @@ consistent one is fine (a note: commit it), a newer or inconsistent one is exit 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from govctl.errors import IntegrityError
 from govctl.ledger import checkpoint as cpfile
 from govctl.ledger import merkle
+from govctl.ledger.entry import VerifyReport
 from govctl.signing import dsse
 from govctl.signing.dsse import b64d
-from govctl.signing.keys import key_id
+from govctl.signing.keys import key_id, verify_signature
 
 if TYPE_CHECKING:
-    from govctl.ledger.log import Ledger, VerifyReport
+    from govctl.ledger.log import Ledger
+
+
+# Work for forked verifier processes: set before the pool forks, read copy-on-write.
+_WORK: list[tuple[bytes, bytes, bytes]] = []
+
+
+def _verify_range(bounds: tuple[int, int]) -> list[int]:
+    start, end = bounds
+    bad = []
+    for i in range(start, end):
+        pub, sig, msg = _WORK[i]
+        if not verify_signature(pub, sig, msg):
+            bad.append(i)
+    return bad
+
+
+def verify_many(work: list[tuple[bytes, bytes, bytes]], workers: int | None = None) -> list[int]:
+    """Indices of (public key, signature, message) triples that do not verify, on all cores."""
+    global _WORK
+    workers = workers or os.cpu_count() or 1
+    if workers < 2 or len(work) < 4000:
+        _WORK = work
+        try:
+            return _verify_range((0, len(work)))
+        finally:
+            _WORK = []
+    _WORK = work
+    try:
+        step = -(-len(work) // (workers * 4))
+        ranges = [(i, min(i + step, len(work))) for i in range(0, len(work), step)]
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            return sorted(i for bad in pool.map(_verify_range, ranges) for i in bad)
+    finally:
+        _WORK = []
+
+
+
+
+def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:
+    """Whether ``public_b64`` is the key whose id is ``kid`` (a key id is the SHA-256 of
+    the raw public key, so an entry cannot claim someone else's id with its own key)."""
+    if not isinstance(public_b64, str):
+        return False
+    got = cache.get(public_b64)
+    if got is None:
+        try:
+            got = key_id(b64d(public_b64, "public key"))
+        except IntegrityError:
+            got = ""
+        cache[public_b64] = got
+    return got == kid
 
 
 class Authority(Protocol):
@@ -43,8 +99,6 @@ def verify_ledger(
     progress: Callable[[int], None] | None, authority: Authority | None,
     from_checkpoint: bytes | None,
 ) -> VerifyReport:
-    from govctl.ledger.log import VerifyReport, _binds, verify_many
-
     store = ledger.store
     problems: list[tuple[int, str]] = []
     behind: list[tuple[int, str]] = []

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from govctl import clock
 from govctl.errors import Busy, NotFound
-from govctl.ledger.log import subject_key
+from govctl.ledger.entry import subject_key
 
 if TYPE_CHECKING:
     from govctl.ledger.log import Ledger

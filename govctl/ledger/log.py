@@ -13,13 +13,9 @@ State-changing commands call :meth:`Ledger.intent` before touching an external s
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,131 +26,11 @@ from govctl.errors import Busy, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
 from govctl.ledger import checkpoint as checkpoint_note
 from govctl.ledger import merkle
+from govctl.ledger.entry import PHASES, Entry, VerifyReport, subject_key
 from govctl.signing import dsse
 from govctl.signing.canonical import canonical_bytes
-from govctl.signing.dsse import b64d, b64e
-from govctl.signing.keys import SigningKey, key_id, verify_signature
-
-PHASES = ("done", "intent", "complete", "abort")
-
-
-@dataclass
-class Entry:
-    seq: int
-    time: str
-    action: str
-    phase: str
-    actor: dict[str, str]
-    subject: dict[str, Any]
-    evidence: dict[str, Any] = field(default_factory=dict)
-    git_commit: str | None = None
-    intent: int | None = None
-    note: str | None = None
-
-    @property
-    def subject_key(self) -> str:
-        return subject_key(self.subject)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "action": self.action,
-            "phase": self.phase,
-            "actor": self.actor,
-            "subject": self.subject,
-            "evidence": self.evidence,
-            "git_commit": self.git_commit,
-            "intent": self.intent,
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Entry:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
-
-
-def subject_key(subject: dict[str, Any]) -> str:
-    """``kind:name`` — what the ledger indexes and locks on (e.g. ``service:support-bot``)."""
-    kind, name = subject.get("kind"), subject.get("name")
-    if not kind or not name:
-        raise ValueError("a ledger subject needs 'kind' and 'name'")
-    return f"{kind}:{name}"
-
-
-@dataclass
-class VerifyReport:
-    ok: bool
-    entries: int
-    checkpoints: int
-    mode: str
-    signatures_checked: int
-    first_bad: int | None = None
-    problems: list[str] = field(default_factory=list)
-    root: str | None = None
-    #: what this checkout or the ledger lacks yet (exit 1, a ``git pull``/push hint), not tampering
-    behind: list[str] = field(default_factory=list)
-    hint: str | None = None
-    checkpoints_checked: int = 0
-    checkout_checkpoint: int | None = None
-    #: fine but worth saying (the checkout's ledger.checkpoint is older than the ledger)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return 4 if self.problems else 1 if self.behind else 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "behind": self.behind,
-            "hint": self.hint,
-            "checkpoints_checked": self.checkpoints_checked,
-            "checkout_checkpoint": self.checkout_checkpoint,
-            "notes": self.notes,
-            "mode": self.mode,
-            "entries": self.entries,
-            "checkpoints": self.checkpoints,
-            "signatures_checked": self.signatures_checked,
-            "root": self.root,
-            "first_bad_entry": self.first_bad,
-            "problems": self.problems,
-        }
-
-
-# Work for forked verifier processes: set before the pool forks, read copy-on-write.
-_WORK: list[tuple[bytes, bytes, bytes]] = []
-
-
-def _verify_range(bounds: tuple[int, int]) -> list[int]:
-    start, end = bounds
-    bad = []
-    for i in range(start, end):
-        pub, sig, msg = _WORK[i]
-        if not verify_signature(pub, sig, msg):
-            bad.append(i)
-    return bad
-
-
-def verify_many(work: list[tuple[bytes, bytes, bytes]], workers: int | None = None) -> list[int]:
-    """Indices of (public key, signature, message) triples that do not verify, on all cores."""
-    global _WORK
-    workers = workers or os.cpu_count() or 1
-    if workers < 2 or len(work) < 4000:
-        _WORK = work
-        try:
-            return _verify_range((0, len(work)))
-        finally:
-            _WORK = []
-    _WORK = work
-    try:
-        step = -(-len(work) // (workers * 4))
-        ranges = [(i, min(i + step, len(work))) for i in range(0, len(work), step)]
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            return sorted(i for bad in pool.map(_verify_range, ranges) for i in bad)
-    finally:
-        _WORK = []
+from govctl.signing.dsse import b64e
+from govctl.signing.keys import SigningKey
 
 
 class Ledger:
@@ -468,21 +344,6 @@ def _signer_names(repo: GovernedRepo) -> dict[str, str]:
         return {str(s["key_id"]): str(s["name"]) for s in (doc or {}).get("signers") or []}
     except (yaml.YAMLError, OSError, KeyError, TypeError, AttributeError):
         return {}
-
-
-def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:
-    """Whether ``public_b64`` is the key whose id is ``kid`` (a key id is the SHA-256 of
-    the raw public key, so an entry cannot claim someone else's id with its own key)."""
-    if not isinstance(public_b64, str):
-        return False
-    got = cache.get(public_b64)
-    if got is None:
-        try:
-            got = key_id(b64d(public_b64, "public key"))
-        except IntegrityError:
-            got = ""
-        cache[public_b64] = got
-    return got == kid
 
 
 def record(

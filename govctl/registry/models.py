@@ -17,7 +17,8 @@ from govctl.config import GovernedRepo
 from govctl.data import datasets
 from govctl.data import lineage as lineage_mod
 from govctl.errors import InputError, NotFound
-from govctl.ledger.log import Entry, Ledger
+from govctl.ledger.entry import Entry
+from govctl.ledger.log import Ledger
 from govctl.signing.keys import SigningKey
 
 TAG = "govctl."
