@@ -129,7 +129,7 @@ def test_three_clones_one_ledger_crash_break_finish_verify(pg_ledger, driver_pat
     assert cli("lock", "break", "support-bot", "--reason", "x", "--key", "rita").code == 1
     ok(cli("lock", "break", "support-bot", "--reason", "b crashed mid-promote", "--key", "otto"))
     assert cli("lock", "status", "--json").json == []
-    git(c, "pull", "-q", "--no-rebase")  # b's checklist
+    _sync(c)  # b's checklist; c's ledger.checkpoint merged by the driver
     res = ok(cli("promote", "support-bot", "--version", v1, "--key", "rita", "--json"))
     assert any("left half-done" in m for m in res.json["messages"])  # finished, then stopped
     assert res.json["state"]["canary"] == v1 and res.json["state"]["canary_weight_pct"] == 5
