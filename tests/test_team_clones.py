@@ -254,3 +254,4 @@ def test_unreachable_ledger_url_never_leaks_its_password(repo, cli, monkeypatch)
         assert res.code in (2, 3, 4), (args, res.out, res.err)
         for secret in ("S3cret", "Pass", "w0rd", "bob"):
             assert secret not in res.out + res.err, (args, res.err)
+
