@@ -4,6 +4,7 @@ checkout's ledger.checkpoint older (fine) or newer (not) than the ledger; secret
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -255,3 +256,34 @@ def test_unreachable_ledger_url_never_leaks_its_password(repo, cli, monkeypatch)
         for secret in ("S3cret", "Pass", "w0rd", "bob"):
             assert secret not in res.out + res.err, (args, res.err)
 
+
+
+def test_concurrent_agreement_signing_merges(shared_sqlite, driver_path, signers, repo, cli,
+                                             tmp_path, govctl_home):
+    """Two operators sign one agreement at once in their own clones; git merges both."""
+    ok(cli("agreement", "new", "support-bot"))
+    _commit(repo, "agreement")
+    origin = _publish(repo, tmp_path)
+    b = _clone(cli, origin, tmp_path / "b")
+    c = _clone(cli, origin, tmp_path / "c")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GOVCTL_HOME": str(govctl_home)}
+    procs = [subprocess.Popen([sys.executable, "-m", "govctl", "agreement", "sign", "support-bot",
+                               "--key", who], cwd=where, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for where, who in ((b, "erin"), (c, "paul"))]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0], [p.stderr.read() for p in procs]
+    _sync(b)
+    _commit(c, "paul signs")
+    proc = subprocess.run(["git", "pull", "--no-rebase", "--no-edit"], cwd=c,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # no conflict to resolve by hand
+    ok(cli("agreement", "sign", "support-bot", "--key", "cora", cwd=c))
+    res = cli("agreement", "verify", "support-bot", "--json", cwd=c)
+    assert res.code == 0, res.out + res.err
+    signed = json.dumps(res.json["signers"])
+    assert all(f'"{who}"' in signed for who in ("erin", "paul", "cora")), signed
+    assert not res.json["missing_roles"]
+    _sync(c)
+    _sync(b)
+    for clone in (b, c):
+        assert cli("audit", "verify", cwd=clone).code == 0
