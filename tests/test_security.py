@@ -182,3 +182,47 @@ def test_non_finite_latency_is_a_bad_record(tmp_path, value, recwarn):
     batch = telemetry.read_jsonl(path)
     assert sum(batch.bad.values()) == 2, batch.bad
     assert not [w for w in recwarn if "numpy" in str(w.filename)]
+
+
+ADD = ["--sensitivity", "internal", "--pii", "none", "--owner", "ml-team", "--key", "mel"]
+
+
+def test_a_symlink_inside_a_dataset_directory_is_refused(signers, cli, repo, tmp_path):
+    """At data add and at data verify: exit 2 naming the link, nothing changed."""
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not governed\n")
+    docs = repo / "data" / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.txt").write_text("article a\n")
+    (docs / "sub" / "leak.txt").symlink_to(outside)
+    before = tree_hash(repo)
+    res = cli("data", "add", "data/docs", "--name", "help-docs", "--kind", "retrieval", *ADD)
+    assert res.code == 2, res.err
+    assert "data/docs/sub/leak.txt" in res.err and "symbolic link" in res.err
+    assert tree_hash(repo) == before and not (repo / "data" / "docs.dvc").exists()
+    # a link to the whole folder: refused too
+    (repo / "data" / "alias").symlink_to(docs, target_is_directory=True)
+    res = cli("data", "add", "data/alias", "--name", "alias-docs", "--kind", "retrieval", *ADD)
+    assert res.code == 2 and "symbolic link" in res.err
+    # a link slipped in after the dataset was added: verify refuses it by name
+    (repo / "data" / "alias").unlink()
+    (docs / "sub" / "leak.txt").unlink()
+    assert cli("data", "add", "data/docs", "--name", "help-docs", "--kind", "retrieval",
+               *ADD).code == 0
+    (docs / "sub" / "leak.txt").symlink_to(outside)
+    before = tree_hash(repo)
+    for args in (("data", "verify"), ("data", "verify", "help-docs")):
+        res = cli(*args)
+        assert res.code == 2 and "data/docs/sub/leak.txt" in res.err, res.err
+    assert tree_hash(repo) == before
+
+
+@pytest.mark.parametrize("path", ["/etc", "../outside", "data/../../x", "data\\x"])
+def test_dataset_entry_paths_stay_in_the_repo(path):
+    from govctl.documents import DocumentError, model_from_data
+
+    doc = {"schema": "govctl.dataset/v1", "name": "d", "path": path, "kind": "train",
+           "sensitivity": "internal", "pii": "none", "owner": "x", "dvc": {"md5": "0" * 32},
+           "added": "2026-01-01T00:00:00Z", "added_by": "x"}
+    with pytest.raises(DocumentError, match="path: .*relative to the governed repo"):
+        model_from_data(datasets.DatasetEntry, doc, "registry/datasets/d.yaml")
