@@ -42,9 +42,8 @@ class Result:
         return json.loads(self.out)
 
 
-@pytest.fixture
-def govctl_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
+def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment every CLI test runs in: its own key store, a fixed clock."""
     monkeypatch.setenv("GOVCTL_HOME", str(home))
     for var in ("GOVCTL_KEY", "GOVCTL_KEY_PASSPHRASE", "GOVCTL_REPO", "GOVCTL_LEDGER_URL",
                 "GOVCTL_NOW", "GOVCTL_DEBUG", "MLFLOW_TRACKING_URI"):
@@ -54,6 +53,40 @@ def govctl_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     return home
+
+
+@pytest.fixture
+def govctl_home(tmp_path, monkeypatch) -> Path:
+    return isolate(tmp_path / "home", monkeypatch)
+
+
+def run_in_process(*args: str) -> Result:
+    """``govctl ARGS`` in this interpreter, output captured without capsys (usable from
+    module-scoped fixtures, e.g. the fuzz suite's one governed repo per module)."""
+    import contextlib
+    import io
+
+    from govctl.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+#: The fuzz suite's tally (tests/test_fuzz.py), printed at the end of every run.
+FUZZ = {"inputs": 0, "tracebacks": 0, "seconds": 0.0}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if FUZZ["inputs"]:
+        terminalreporter.write_line(
+            f"fuzz: {FUZZ['inputs']} inputs tried, {FUZZ['tracebacks']} tracebacks "
+            f"({FUZZ['seconds']:.0f} s)")
 
 
 @pytest.fixture

@@ -226,3 +226,44 @@ def test_dataset_entry_paths_stay_in_the_repo(path):
            "added": "2026-01-01T00:00:00Z", "added_by": "x"}
     with pytest.raises(DocumentError, match="path: .*relative to the governed repo"):
         model_from_data(datasets.DatasetEntry, doc, "registry/datasets/d.yaml")
+
+
+def _records(version: str, n: int, **fields) -> list[str]:
+    base = {"latency_ms": 200.0, "error": False, "cost_usd": 0.002, "tokens_in": 100,
+            "tokens_out": 50, "quality": 0.9}
+    return [json.dumps({**base, **fields, "request_id": f"{version}-{i}", "version": version})
+            for i in range(n)]
+
+
+DEGENERATE = {
+    # every canary request an error, every cost the same; one stable record
+    "all-errors": _records("2", 300, error=True) + _records("1", 1),
+    # zero variance everywhere, no cost or quality recorded at all
+    "flat": [json.dumps({"request_id": f"{v}-{i}", "version": v, "latency_ms": 5,
+                         "error": False}) for v in ("1", "2") for i in range(250)],
+    "single": _records("2", 1),
+}
+
+
+def test_degenerate_telemetry_prints_no_numpy_warnings(signers, cli, repo, tmp_path):
+    """All-errors arm, zero-variance costs and latencies, no costs at all, a single record:
+    analysed through the CLI with every warning enabled, nothing but the verdict shows."""
+    import warnings
+
+    assert cli("agreement", "new", "support-bot").code == 0
+    for k in ("erin", "paul", "cora"):
+        assert cli("agreement", "sign", "support-bot", "--key", k).code == 0
+    for case, lines in sorted(DEGENERATE.items()):
+        path = tmp_path / f"{case}.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        for swap in (False, True):
+            base, can = ("2", "1") if swap else ("1", "2")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                res = cli("canary", "analyze", "support-bot", "--telemetry", path,
+                          "--baseline", base, "--canary", can, "--json")
+            assert res.code in (0, 1, 5), res.err
+            assert res.json["verdict"] in ("pass", "fail", "inconclusive")
+            assert "Warning" not in res.err, (case, res.err)
+            assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], \
+                (case, [str(w.message) for w in caught])
