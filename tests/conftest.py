@@ -78,6 +78,35 @@ def run_in_process(*args: str) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def tree_hash(root: Path) -> str:
+    """Every file under ``root`` (``.git`` aside) by path and content. SQLite databases
+    count by their logical content (a dump): a checkpoint folding the -wal file into the
+    main file rewrites its bytes without changing a row, and the -shm/-wal scratch files
+    are not content at all."""
+    import hashlib
+    import sqlite3
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if not p.is_file() or ".git" in rel.parts or p.name.endswith(("-shm", "-wal",
+                                                                       "-journal")):
+            continue
+        h.update(str(rel).encode() + b"\0")
+        with p.open("rb") as fh:
+            head = fh.read(16)
+        if head == b"SQLite format 3\0":
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                for line in conn.iterdump():
+                    h.update(line.encode())
+            finally:
+                conn.close()
+        else:
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
 #: The fuzz suite's tally (tests/test_fuzz.py), printed at the end of every run.
 FUZZ = {"inputs": 0, "tracebacks": 0, "seconds": 0.0}
 

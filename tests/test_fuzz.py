@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import json
 import os
 import random
@@ -35,7 +34,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FUZZ, isolate, run_in_process
+from conftest import FUZZ, isolate, run_in_process, tree_hash
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lifecycle import ok, prepare, register, sign_all
@@ -263,15 +262,6 @@ class Governed:
         for path, data in self.originals.items():
             if not path.exists() or path.read_bytes() != data:
                 path.write_bytes(data)
-
-
-def tree_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if p.is_file() and ".git" not in rel.parts and not p.name.endswith(("-shm", "-wal")):
-            h.update(str(rel).encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -10,22 +9,22 @@ import pytest
 
 from govctl import agreements, config, errors, registry, trust
 from govctl.data import datasets
-from govctl.release import telemetry, transitions
+from govctl.release import checklists, telemetry, transitions
 from govctl.signing import dsse
 from govctl.signing.keys import KeyStore
 
 
 def tree_hash(root: Path) -> str:
-    """Every file under the repo by path and content, and the ledger's entries. The SQLite
-    file itself is compared by what it holds, not by its bytes: SQLite moves its write-ahead
-    log into the main file whenever a connection closes, which changes bytes, not content."""
+    """Every file under the repo (SQLite databases by their rows, not their bytes: SQLite
+    moves its write-ahead log into the main file when a connection closes, which changes
+    bytes, not content; see conftest), and the ledger's entries."""
+    import hashlib
+
+    from conftest import tree_hash as files_hash
+
     from govctl.ledger.log import Ledger
 
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if (p.is_file() and ".git" not in p.relative_to(root).parts
-                and not p.name.startswith("ledger.db")):
-            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    h = hashlib.sha256(files_hash(root).encode())
     for e in Ledger.for_repo(config.find_repo()).entries():
         h.update(repr(e.to_json()).encode())
     return h.hexdigest()
@@ -61,6 +60,12 @@ def _entry_points(repo: Path):
         "model.register": lambda k: registry.register_model(r, k, "support-bot", "0" * 32),
         "prompt.register": lambda k: registry.register_prompt(
             r, k, repo / "registry/prompts/support-answer.yaml"),
+        # no checklist exists for v1: refused before it is read (CheckFailed, not NotFound)
+        "checklist.sign_off": lambda k: checklists.sign_off(r, "support-bot", "1", "use-case",
+                                                            k),
+        "checklist.waive": lambda k: checklists.waive(
+            r, "support-bot", "1", "use-case", k, justification="why",
+            expires="2026-12-10"),
     }
 
 
@@ -84,8 +89,8 @@ def test_every_library_entry_point_authorizes_itself(signers, cli, repo, monkeyp
     calls = _entry_points(repo)
     before = tree_hash(repo)
     for label, call in calls.items():
-        if who == "unauthorized" and label == "rollback":
-            continue  # oncall may roll back; covered by the expired key
+        if who == "unauthorized" and label in ("rollback", "checklist.sign_off"):
+            continue  # oncall may roll back and sign off; covered by the expired key
         with pytest.raises(errors.CheckFailed) as info:
             call(key)
         assert ("expired" if who == "expired" else "may not") in info.value.message, label
@@ -267,3 +272,84 @@ def test_degenerate_telemetry_prints_no_numpy_warnings(signers, cli, repo, tmp_p
             assert "Warning" not in res.err, (case, res.err)
             assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], \
                 (case, [str(w.message) for w in caught])
+
+
+def test_sign_off_needs_a_signoff_role_before_the_checklist_is_read(signers, cli, repo):
+    """mel (ml-engineer) holds no role checklist.signoff allows: refused by the trust
+    policy, not told that the checklist is missing."""
+    before = tree_hash(repo)
+    res = cli("checklist", "sign-off", "support-bot", "--version", "9", "--item", "use-case",
+              "--key", "mel")
+    assert res.code == 1 and "may not checklist.signoff" in res.err, res.err
+    res = cli("checklist", "waive", "support-bot", "--version", "9", "--item", "use-case",
+              "--justification", "x", "--expires", "2026-12-01", "--key", "erin")
+    assert res.code == 1 and "may not waiver.grant" in res.err, res.err
+    assert tree_hash(repo) == before
+
+
+def test_hostile_rollback_reason_through_the_cli(signers, cli, repo):
+    """govctl rollback --reason with markup and an escape sequence: audit log and status
+    print it as text (the escape made visible), --json keeps it exactly."""
+    import telemetry_gen
+    from lifecycle import ok, prepare, register, sign_all
+
+    reason = "[/bold] INC-7 \x1b[31m"
+    prepare(cli, repo)
+    v1 = register(cli)
+    sign_all(cli, v1, first_release=True)
+    ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
+    good = telemetry_gen.write(repo.parent / "good.jsonl", {v1: {"n": 3000}}, seed=1)
+    for _ in range(4):  # the first release's canary runs to stable
+        ok(cli("canary", "advance", "support-bot", "--telemetry", good, "--key", "rita"))
+    v2 = register(cli)
+    sign_all(cli, v2)
+    ok(cli("promote", "support-bot", "--version", v2, "--key", "rita"))  # canary at step 1
+    res = cli("rollback", "support-bot", "--reason", reason, "--key", "otto")
+    assert res.code == 0, res.err
+    assert "\x1b" not in res.out + res.err
+    log = cli("audit", "log", "--action", "release.rollback")
+    assert log.code == 0, log.err
+    assert "[/bold] INC-7 \\x1b[31m" in log.out and "\x1b" not in log.out
+    js = cli("audit", "log", "--action", "release.rollback", "--json")
+    assert [e["note"] for e in js.json if e.get("note")][-1] == reason
+    status = cli("status", "support-bot")
+    assert status.code == 0, status.err
+    assert "\x1b" not in status.out + status.err and "Traceback" not in status.err
+    if "INC-7" in status.out:
+        assert "[/bold] INC-7 \\x1b[31m" in status.out
+    st_js = cli("status", "support-bot", "--json")
+    assert reason in json.dumps(st_js.json, ensure_ascii=False) or "INC-7" not in st_js.out
+
+
+def test_validation_errors_are_file_field_reason_never_raw_pydantic(signers, cli, repo):
+    """Every entry point that validates user input through a model says where, which
+    field and why, in one line — no pydantic dump."""
+    import re
+
+    raw = ("validation error", "errors.pydantic.dev", "For further information", "input_value",
+           "Traceback")
+
+    def readable(res, pattern):
+        assert res.code == 2, res.err
+        assert not any(r in res.err for r in raw), res.err
+        assert re.search(pattern, res.err), res.err
+
+    assert cli("keys", "generate", "zed").code == 0
+    readable(cli("trust", "add", "zed", "--role", "oncall", "--valid-until", "2026-13-45",
+                 "--key", "alice"), r"--valid-until '2026-13-45' is not an ISO date")
+    (repo / "d.csv").write_text("a\n1\n")
+    readable(cli("data", "add", "d.csv", "--name", "d", "--kind", "train", "--sensitivity",
+                 "internal", "--pii", "none", "--owner", "", "--key", "mel"),
+             r"error: dataset 'd': owner: .*at least 1 character")
+    readable(cli("data", "add", "d.csv", "--name", "d", "--kind", "train", "--sensitivity",
+                 "internal", "--pii", "none", "--owner", "x", "--retention", "0",
+                 "--key", "mel"), r"error: dataset 'd': retention_days: ")
+    assert cli("agreement", "new", "support-bot").code == 0
+    path = repo / "agreements" / "support-bot.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("    p95: 1500", "    p95: [1500]"))
+    readable(cli("agreement", "verify", "support-bot"),
+             r"agreements/support-bot\.yaml:\d+: slo\.latency_ms\.p95: ")
+    path.write_text(text.replace("service: support-bot", "service: {a: 1}"))
+    readable(cli("agreement", "verify", "support-bot"), r"support-bot\.yaml:\d+: service: ")
+    assert not (repo / "registry" / "datasets" / "d.yaml").exists()

@@ -164,14 +164,9 @@ def md5_file(path: Path, progress: Callable[[int, int], None] | None = None) -> 
 
 def _entry(name: str, fields: dict[str, Any], record: dict[str, Any]) -> DatasetEntry:
     """A validated inventory entry; a bad field is an InputError naming it."""
-    from pydantic import ValidationError
+    from govctl.documents import model_from_data
 
-    from govctl.documents import DocumentError, validation_problems
-
-    try:
-        return DatasetEntry.model_validate({**fields, "dvc": record})
-    except ValidationError as exc:
-        raise DocumentError(validation_problems(exc, f"dataset {name!r}")) from None
+    return model_from_data(DatasetEntry, {**fields, "dvc": record}, f"dataset {name!r}")
 
 
 def add(

@@ -18,7 +18,6 @@ import numpy as np
 from govctl.release import stats as st
 from govctl.release.telemetry import TelemetryBatch, Variant
 
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from govctl import clock, trust
 from govctl.config import GovernedRepo
-from govctl.documents import dump_yaml, load_model
+from govctl.documents import dump_yaml, load_model, model_from_data
 from govctl.errors import CheckFailed, InputError, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
 from govctl.release.policy import Policies
@@ -142,12 +142,12 @@ def new(repo: GovernedRepo, service: str, version: str, *, template: str = "prel
         raise NotFound(f"{service} has no version {version} in MLflow "
                        f"(versions: {', '.join(versions) or 'none'})",
                        hint="register it first with 'govctl model register'")
-    checklist = ReleaseChecklist.model_validate({
+    checklist = model_from_data(ReleaseChecklist, {
         "schema": "govctl.release-checklist/v1", "service": service, "version": str(version),
         "template": tpl.name, "first_release": first_release,
         "created": clock.to_iso(at or clock.now()),
         "items": [i.model_dump(exclude_none=True) for i in tpl.items],
-    })
+    }, repo.rel(path))
     atomic_write(path, dump_yaml(checklist.to_doc(), (
         f"# Release checklist for {service} version {version}, frozen from template "
         f"'{tpl.name}'.\n# Sign-offs cover this file's content: editing it voids them.\n")))
