@@ -146,15 +146,27 @@ def dup_key_yaml(text: bytes, rnd: random.Random) -> bytes:
     return text + b"\n" + rnd.choice(lines) if lines else text
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_PARSED: dict[bytes, Any] = {}
+
+
+def _parsed(text: bytes) -> Any:
+    if text not in _PARSED:
+        _PARSED[text] = yaml.load(text, Loader=_Loader)  # noqa: S506 (the safe C loader)
+    return _PARSED[text]
+
+
 def mutate_yaml(text: bytes, rnd: random.Random, blob: bytes) -> bytes:
     r = rnd.random()
     if r < 0.3:
         return noise(text, rnd, blob)
     if r < 0.4:
         return dup_key_yaml(text, rnd)
-    data = mutate_tree(yaml.safe_load(text), rnd, blob)
+    data = mutate_tree(copy.deepcopy(_parsed(text)), rnd, blob)
     try:
-        out = yaml.safe_dump(data, allow_unicode=rnd.random() < 0.5, sort_keys=False)
+        out = yaml.dump(data, Dumper=_Dumper, allow_unicode=rnd.random() < 0.5,
+                        sort_keys=False)
     except (yaml.YAMLError, RecursionError):
         return noise(text, rnd, blob)
     return out.encode("utf-8", "surrogatepass")
@@ -192,7 +204,7 @@ def mutate_jsonl(text: bytes, rnd: random.Random, blob: bytes) -> bytes:
         i = rnd.randrange(len(lines))
         try:
             rec = json.loads(lines[i])
-        except ValueError:
+        except (ValueError, RecursionError):
             rec = None
         if rnd.random() < 0.3 or not isinstance(rec, dict) or not rec:
             lines[i] = noise(lines[i], rnd, blob)

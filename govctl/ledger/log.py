@@ -467,7 +467,8 @@ def _signer_names(repo: GovernedRepo) -> dict[str, str]:
     try:
         doc = yaml.safe_load(repo.trust_file.read_text("utf-8")) if repo.trust_file.is_file() else {}
         return {str(s["key_id"]): str(s["name"]) for s in (doc or {}).get("signers") or []}
-    except (yaml.YAMLError, OSError, KeyError, TypeError, AttributeError):
+    except (yaml.YAMLError, OSError, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError):  # UnicodeDecodeError is a ValueError
         return {}
 
 
