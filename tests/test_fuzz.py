@@ -17,7 +17,7 @@ Two tiers share one released governed repo (built once for the module):
   repo byte for byte the same afterwards (SQLite's -shm/-wal aside).
 
 The mutated file is restored after every example. ``GOVCTL_FUZZ_SCALE`` scales the number
-of examples (default 1: 10,000 inputs per run); the tally is printed at the end of the run.
+of examples (default 1: 11,920 inputs per run); the tally is printed at the end of the run.
 """
 
 from __future__ import annotations
