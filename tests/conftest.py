@@ -42,9 +42,8 @@ class Result:
         return json.loads(self.out)
 
 
-@pytest.fixture
-def govctl_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
+def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment every CLI test runs in: its own key store, a fixed clock."""
     monkeypatch.setenv("GOVCTL_HOME", str(home))
     for var in ("GOVCTL_KEY", "GOVCTL_KEY_PASSPHRASE", "GOVCTL_REPO", "GOVCTL_LEDGER_URL",
                 "GOVCTL_NOW", "GOVCTL_DEBUG", "MLFLOW_TRACKING_URI"):
@@ -54,6 +53,69 @@ def govctl_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     return home
+
+
+@pytest.fixture
+def govctl_home(tmp_path, monkeypatch) -> Path:
+    return isolate(tmp_path / "home", monkeypatch)
+
+
+def run_in_process(*args: str) -> Result:
+    """``govctl ARGS`` in this interpreter, output captured without capsys (usable from
+    module-scoped fixtures, e.g. the fuzz suite's one governed repo per module)."""
+    import contextlib
+    import io
+
+    from govctl.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def tree_hash(root: Path) -> str:
+    """Every file under ``root`` (``.git`` aside) by path and content. SQLite databases
+    count by their logical content (a dump): a checkpoint folding the -wal file into the
+    main file rewrites its bytes without changing a row, and the -shm/-wal scratch files
+    are not content at all."""
+    import hashlib
+    import sqlite3
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if not p.is_file() or ".git" in rel.parts or p.name.endswith(("-shm", "-wal",
+                                                                       "-journal")):
+            continue
+        h.update(str(rel).encode() + b"\0")
+        with p.open("rb") as fh:
+            head = fh.read(16)
+        if head == b"SQLite format 3\0":
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                for line in conn.iterdump():
+                    h.update(line.encode())
+            finally:
+                conn.close()
+        else:
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+#: The fuzz suite's tally (tests/test_fuzz.py), printed at the end of every run.
+FUZZ = {"inputs": 0, "tracebacks": 0, "seconds": 0.0}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if FUZZ["inputs"]:
+        terminalreporter.write_line(
+            f"fuzz: {FUZZ['inputs']} inputs tried, {FUZZ['tracebacks']} tracebacks "
+            f"({FUZZ['seconds']:.0f} s)")
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_waiver_rules(release, cli):
     res = cli(*base, "--justification", " ", "--expires", "2026-12-01", "--key", "cora")
     assert res.code == 2 and "justification" in res.err
     res = cli(*base, "--justification", "x", "--expires", "2026-12-01", "--key", "erin")
-    assert res.code == 1 and "may not grant waivers" in res.err
+    assert res.code == 1 and "may not waiver.grant" in res.err  # authorized first
 
 
 def test_waiver_counts_only_for_current_roles_and_checklist(release, cli, repo):
@@ -215,3 +215,37 @@ def test_checklist_for_a_version_mlflow_lacks_is_refused(release, cli, repo):
     res = cli("checklist", "new", "support-bot", "--version", "99")
     assert res.code == 2 and "support-bot has no version 99 in MLflow" in res.err
     assert not (repo / "checklists" / "releases" / "support-bot" / "99.yaml").exists()
+
+
+def test_sign_offs_by_removed_or_expired_signers_are_dead_not_tampering(release, cli,
+                                                                       monkeypatch):
+    """As for agreements: reported by name and trust version, not counted, not an
+    integrity problem; the item is pending until a current holder signs it off."""
+    ok(cli("keys", "generate", "ceci"))
+    ok(cli("trust", "add", "ceci", "--role", "compliance", "--valid-until", "2026-12-01",
+           "--key", "alice"))
+    sign_all(cli, release, first_release=True, skip=("pii-retention",))
+    ok(cli("checklist", "sign-off", "support-bot", "--version", release, "--item",
+           "pii-retention", "--key", "ceci"))
+    ok(cli("trust", "remove", "otto", "--key", "alice"))
+    monkeypatch.setenv("GOVCTL_NOW", "2026-12-02T12:00:00Z")
+    res = cli("checklist", "status", "support-bot", "--version", release, "--json")
+    assert res.code in (0, 1), res.err
+    items = _items(res)
+    for item in ("tracing", "cost-alerts", "rollback-plan"):
+        assert items[item]["status"] == "pending", items[item]
+        dead = items[item]["evidence"]["dead_signatures"]
+        assert any("otto, removed in trust version" in d for d in dead), dead
+        assert "problems" not in items[item]["evidence"]
+    pii = items["pii-retention"]
+    assert pii["status"] == "pending" and "problems" not in pii["evidence"]
+    assert any("ceci's key expired" in d and "trust version" in d
+               for d in pii["evidence"]["dead_signatures"])
+    assert items["use-case"]["status"] == "pass"  # the living signers still count
+    table = cli("checklist", "status", "support-bot", "--version", release)
+    assert "otto, removed in trust version" in table.err and table.code != 4
+    # a current holder signs again: the item passes
+    ok(cli("checklist", "sign-off", "support-bot", "--version", release, "--item",
+           "pii-retention", "--key", "cora"))
+    res = cli("checklist", "status", "support-bot", "--version", release, "--json")
+    assert _items(res)["pii-retention"]["status"] == "pass"

@@ -22,8 +22,8 @@ from govctl.errors import IntegrityError
 from govctl.fsutil import atomic_write
 from govctl.signing import dsse
 from govctl.signing.dsse import Envelope, Signature
-from govctl.signing.keys import SigningKey, verify_signature
-from govctl.trust import Former, TrustPolicy
+from govctl.signing.keys import SigningKey
+from govctl.trust import Former, TrustPolicy, dead_signature
 
 
 def sigs_dir(repo: GovernedRepo, service: str) -> Path:
@@ -73,16 +73,10 @@ def collect(repo: GovernedRepo, service: str, payload: bytes, policy: TrustPolic
             out.stale.append((source, env))
             continue
         for sig in env.signatures:
-            signer = policy.signer_by_key(sig.keyid)
-            gone = former.get(sig.keyid) if signer is None else None
-            if gone is not None and verify_signature(gone.signer.public_raw, sig.sig, message):
-                out.dead.append(f"{source}: the signature of {gone.describe()}, does not count "
-                                "(its role must be signed again by a current holder)")
-                continue
-            if (signer is not None and not signer.active(at)
-                    and verify_signature(signer.public_raw, sig.sig, message)):
-                out.dead.append(f"{source}: {signer.name}'s key expired {signer.valid_until} "
-                                f"(trust version {policy.version}); the signature does not count")
+            dead = dead_signature(sig, message, policy, former, at, source,
+                                  "its role must be signed again by a current holder")
+            if dead is not None:
+                out.dead.append(dead)
                 continue
             out.merged.signatures.append(sig)
     return out

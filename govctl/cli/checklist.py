@@ -16,6 +16,7 @@ from govctl.cli._common import (
     styled,
     table,
     version_option,
+    warn,
 )
 
 app = typer.Typer(help="Release checklists: evidence, role sign-offs and expiring waivers.",
@@ -34,6 +35,9 @@ def _render(report) -> None:
         [[r.id, r.kind, r.severity, styled((r.status, STATUS_STYLE.get(r.status, ""))),
           r.reason] for r in report.results],
     )
+    for r in report.results:
+        for dead in (r.evidence or {}).get("dead_signatures", []):
+            warn(dead)
     blocked = [r.id for r in report.results if r.status not in OK_STATUSES]
     if blocked:
         console().print(styled(("blocked", "red"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,11 +18,12 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from govctl import clock
 from govctl.config import GovernedRepo
 from govctl.data import lineage
+from govctl.data.links import refuse_symlinks
 from govctl.documents import dump_yaml, load_model
 from govctl.errors import InputError, NotFound
 from govctl.fsutil import atomic_write
@@ -65,6 +67,15 @@ class DatasetEntry(BaseModel):
     added: str
     added_by: str
 
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, v: str) -> str:
+        p = PurePosixPath(v)
+        if p.is_absolute() or ".." in p.parts or "\\" in v or "\0" in v or p.as_posix() != v:
+            raise ValueError("must be a normalised path relative to the governed repo, "
+                             "without '..'")
+        return v
+
     @property
     def hash(self) -> str:
         return self.dvc.md5
@@ -104,7 +115,11 @@ def get(repo: GovernedRepo, name: str) -> DatasetEntry:
 
 
 def _rel_inside(repo: GovernedRepo, path: Path) -> str:
-    full = (Path.cwd() / path).resolve() if not path.is_absolute() else path.resolve()
+    given = Path.cwd() / path if not path.is_absolute() else path
+    if given.is_symlink():
+        raise InputError(f"{path} is a symbolic link (to {os.readlink(given)}); add the "
+                         "data itself, not a link to it; nothing was changed")
+    full = given.resolve()
     try:
         rel = full.relative_to(repo.root)
     except ValueError:
@@ -115,6 +130,7 @@ def _rel_inside(repo: GovernedRepo, path: Path) -> str:
         raise InputError(f"{path} is the governed repo itself; add a data file or folder in it")
     if rel.parts[0] in (".git", ".dvc", ".govctl"):
         raise InputError(f"{path} is inside {rel.parts[0]}/, which govctl does not track")
+    refuse_symlinks(repo.root, rel.as_posix())
     return rel.as_posix()
 
 
@@ -148,14 +164,9 @@ def md5_file(path: Path, progress: Callable[[int, int], None] | None = None) -> 
 
 def _entry(name: str, fields: dict[str, Any], record: dict[str, Any]) -> DatasetEntry:
     """A validated inventory entry; a bad field is an InputError naming it."""
-    from pydantic import ValidationError
+    from govctl.documents import model_from_data
 
-    from govctl.documents import DocumentError, validation_problems
-
-    try:
-        return DatasetEntry.model_validate({**fields, "dvc": record})
-    except ValidationError as exc:
-        raise DocumentError(validation_problems(exc, f"dataset {name!r}")) from None
+    return model_from_data(DatasetEntry, {**fields, "dvc": record}, f"dataset {name!r}")
 
 
 def add(
@@ -319,6 +330,8 @@ def verify(repo: GovernedRepo, name: str | None = None, *,
     g = lineage.build(repo)
     targets = []
     missing: set[str] = set()
+    for e in entries:
+        refuse_symlinks(repo.root, e.path)
     for e in entries:
         node = g.nodes.get(lineage.data_id(e.path))
         if not (repo.root / e.path).exists():

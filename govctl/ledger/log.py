@@ -242,9 +242,13 @@ class Ledger:
         try:
             env = dsse.Envelope.loads(self.head_file.read_bytes(), source=str(self.head_file))
             data = json.loads(env.payload)
+            size = data["tree_size"]
+            if (not isinstance(size, int) or isinstance(size, bool) or size < 0
+                    or not isinstance(data.get("root"), str)):
+                raise ValueError("not a checkpoint")
             data["_env"] = env
             return data
-        except (IntegrityError, ValueError, KeyError):
+        except (IntegrityError, ValueError, KeyError, TypeError, RecursionError):
             return {"tree_size": -1, "_broken": True}
 
     def intent(self, key: SigningKey, action: str, subject: dict[str, Any], **kw: Any) -> Entry:
@@ -342,7 +346,8 @@ def _signer_names(repo: GovernedRepo) -> dict[str, str]:
     try:
         doc = yaml.safe_load(repo.trust_file.read_text("utf-8")) if repo.trust_file.is_file() else {}
         return {str(s["key_id"]): str(s["name"]) for s in (doc or {}).get("signers") or []}
-    except (yaml.YAMLError, OSError, KeyError, TypeError, AttributeError):
+    except (yaml.YAMLError, OSError, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError):  # UnicodeDecodeError is a ValueError
         return {}
 
 

@@ -6,14 +6,31 @@ data: wait, never promote or roll back on it).
 
 from __future__ import annotations
 
+import functools
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from govctl.release import stats as st
 from govctl.release.telemetry import TelemetryBatch, Variant
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _quiet(fn: F) -> F:
+    """Degenerate traffic (one record, every request an error, identical costs, no costs
+    at all) makes NaN and infinities on purpose (a verdict of inconclusive, a rate of NaN):
+    numpy's floating-point and empty-slice warnings never reach the user's terminal."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fn(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -88,6 +105,7 @@ class Analysis:
                 "config": self.config.__dict__}
 
 
+@_quiet
 def variant_stats(v: Variant) -> dict[str, Any]:
     """Summary of one variant's traffic (for the ledger, reports and charts)."""
     if not v.n:
@@ -114,6 +132,7 @@ def _exceed_test(values: np.ndarray, threshold: float, p0: float, cfg: Config) -
     return bool(st.rejects(x, values.size, p0, cfg.alpha)), x
 
 
+@_quiet
 def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
             limits: dict[str, Decimal], config: Config | None = None, *,
             require_baseline: bool = True) -> Analysis:

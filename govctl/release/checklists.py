@@ -11,7 +11,7 @@ checklist: editing the checklist makes every sign-off fall away.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from govctl import clock, trust
 from govctl.config import GovernedRepo
-from govctl.documents import dump_yaml, load_model
+from govctl.documents import dump_yaml, load_model, model_from_data
 from govctl.errors import CheckFailed, InputError, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
 from govctl.release.policy import Policies
@@ -142,12 +142,12 @@ def new(repo: GovernedRepo, service: str, version: str, *, template: str = "prel
         raise NotFound(f"{service} has no version {version} in MLflow "
                        f"(versions: {', '.join(versions) or 'none'})",
                        hint="register it first with 'govctl model register'")
-    checklist = ReleaseChecklist.model_validate({
+    checklist = model_from_data(ReleaseChecklist, {
         "schema": "govctl.release-checklist/v1", "service": service, "version": str(version),
         "template": tpl.name, "first_release": first_release,
         "created": clock.to_iso(at or clock.now()),
         "items": [i.model_dump(exclude_none=True) for i in tpl.items],
-    })
+    }, repo.rel(path))
     atomic_write(path, dump_yaml(checklist.to_doc(), (
         f"# Release checklist for {service} version {version}, frozen from template "
         f"'{tpl.name}'.\n# Sign-offs cover this file's content: editing it voids them.\n")))
@@ -179,14 +179,18 @@ def sign_off(repo: GovernedRepo, service: str, version: str, item_id: str, key: 
              *, note: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     """Sign one ``signoff`` item with a key holding its role. Nothing is written otherwise."""
     at = at or clock.now()
+    # authorization first, before the checklist is read: the key must be an unexpired
+    # signer holding a role the policy lets sign off at all ...
+    policy = trust.load_verified(repo, at=at)
+    subject = {"kind": "service", "name": service, "item": item_id}
+    trust.authorize(policy, "checklist.signoff", key, subject, at=at)
     cl = load(repo, service, version)
     item = cl.item(item_id)
     if item.kind != "signoff":
         raise InputError(f"item {item_id!r} is automatic: govctl checks its evidence itself; "
                          "it cannot be signed off (waive it if you must)")
-    signer = trust.authorize(repo, "checklist.signoff", key,
-                             {"kind": "service", "name": service, "item": item_id},
-                             role=item.role, at=at)
+    # ... and then the role this item names
+    signer = trust.authorize(policy, "checklist.signoff", key, subject, role=item.role, at=at)
     payload = {"service": service, "version": str(version), "checklist": digest(cl.to_doc()),
                "item": item_id, "role": item.role, "signer": signer.name, "note": note or "",
                "time": clock.to_iso(at)}
@@ -207,6 +211,16 @@ def waive(repo: GovernedRepo, service: str, version: str, item_id: str, key: Sig
           justification: str, expires: str, at: datetime | None = None) -> dict[str, Any]:
     """Grant a signed, justified, expiring waiver for one item (policy GOV-WAIVERS)."""
     at = at or clock.now()
+    # authorization first, before the checklist is read (the trust policy's waiver.grant
+    # requirement, then policy GOV-WAIVERS' roles)
+    policy = trust.load_verified(repo, at=at)
+    subject = {"kind": "service", "name": service, "item": item_id}
+    signer = trust.authorize(policy, "waiver.grant", key, subject, at=at)
+    policies = Policies.load(repo)
+    roles = sorted(waiver_roles(policies))
+    if not set(roles) & set(signer.roles):
+        raise CheckFailed(f"{signer.name} may not grant waivers: policy GOV-WAIVERS needs one "
+                          f"of {', '.join(roles)}; nothing was recorded")
     cl = load(repo, service, version)
     cl.item(item_id)
     if not justification.strip():
@@ -217,18 +231,10 @@ def waive(repo: GovernedRepo, service: str, version: str, item_id: str, key: Sig
         raise InputError(f"--expires {expires!r} is not an ISO date") from None
     if until <= at:
         raise InputError(f"--expires {expires} is not in the future")
-    policies = Policies.load(repo)
     max_days = policies.number("GOV-WAIVERS", "max_days", default=30, integer=True, low=1)
     if until - at > timedelta(days=int(max_days)):
         raise InputError(f"a waiver may run at most {max_days} days (policy GOV-WAIVERS); "
                          f"{expires} is {(until - at).days} days away")
-    roles = sorted(waiver_roles(policies))
-    policy = trust.load_verified(repo, at=at)
-    subject = {"kind": "service", "name": service, "item": item_id}
-    signer = trust.authorize(policy, "waiver.grant", key, subject, at=at)
-    if not set(roles) & set(signer.roles):  # and policy GOV-WAIVERS' roles too
-        raise CheckFailed(f"{signer.name} may not grant waivers: policy GOV-WAIVERS needs one "
-                          f"of {', '.join(roles)}; nothing was recorded")
     payload = {"service": service, "version": str(version), "checklist": digest(cl.to_doc()),
                "item": item_id, "justification": justification.strip(),
                "granted": clock.to_iso(at), "expires": clock.to_iso(until),
@@ -253,6 +259,8 @@ class Evidence:
     signoffs: list[dict[str, Any]]
     waivers: list[tuple[dict[str, Any], bool]]  # (payload, signature valid)
     problems: list[str]
+    #: genuine signatures by removed or expired signers: not counted, not tampering
+    dead: list[str] = field(default_factory=list)
 
 
 def waiver_roles(policies: Policies) -> set[str]:
@@ -272,7 +280,9 @@ def collect(repo: GovernedRepo, cl: ReleaseChecklist, policy: trust.TrustPolicy,
     """Verify every sign-off and waiver file; return what counts per item.
 
     A file that cannot be read is reported on its item (found from its file name), never
-    dropped silently; a waiver counts only if its granter holds one of ``grant_roles`` now
+    dropped silently. A sign-off or waiver by a signer since removed from the trust policy
+    or whose key expired is *dead* (as for agreements): reported on ``dead`` by name and
+    trust version, not counted, not an integrity problem. A waiver counts only if its granter holds one of ``grant_roles`` now
     and it was granted for this version of the checklist.
     """
     out = {i.id: Evidence([], [], []) for i in cl.items}
@@ -280,6 +290,7 @@ def collect(repo: GovernedRepo, cl: ReleaseChecklist, policy: trust.TrustPolicy,
     current = digest(cl.to_doc())
     if not d.is_dir():
         return out
+    former = trust.former_signers(repo, policy)
     ids = [i.id for i in cl.items]
     for path in sorted(d.glob("*.json")):
         source = repo.rel(path)
@@ -288,7 +299,11 @@ def collect(repo: GovernedRepo, cl: ReleaseChecklist, policy: trust.TrustPolicy,
         try:
             env = Envelope.loads(path.read_bytes(), source=source)
             payload = env.payload_json(source=source)
+            if not isinstance(payload, dict):
+                raise TypeError("not a JSON object")
             item_id = payload["item"]
+            if not isinstance(item_id, str):
+                raise TypeError("its 'item' is not a string")
         except (IntegrityError, KeyError, TypeError) as exc:
             guess = _item_of(path.name, ids)
             if guess is not None:
@@ -299,6 +314,20 @@ def collect(repo: GovernedRepo, cl: ReleaseChecklist, policy: trust.TrustPolicy,
         ev = out.get(item_id)
         if ev is None:
             continue
+        message = dsse.pae(env.payload_type, env.payload)
+        live = []
+        for sig in env.signatures:
+            dead = trust.dead_signature(
+                sig, message, policy, former, at, source,
+                f"the {kind.replace('signoff', 'sign-off')} must be made again by a current "
+                "holder of the role")
+            if dead is None:
+                live.append(sig)
+            else:
+                ev.dead.append(dead)
+        if env.signatures and not live:
+            continue  # every signature dead: reported, not counted, not an integrity failure
+        env = Envelope(env.payload_type, env.payload, live)
         action = "checklist.signoff" if kind == "signoff" else "waiver.grant"
         res = trust.evaluate(env, policy, action, payload_type=ptype, at=at, source=source)
         valid = not res.integrity and bool(res.counted)

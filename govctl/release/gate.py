@@ -352,6 +352,8 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 details = {}
             if ev.problems:
                 details["problems"] = ev.problems
+        if ev.dead:
+            details["dead_signatures"] = ev.dead
         if status not in ("pass", "n/a"):
             for payload, sig_ok in ev.waivers:
                 verdict = waivers.is_active(payload, at, max_days=max_days, signature_ok=sig_ok)

@@ -7,6 +7,7 @@ from govctl.trust.authz import Actor, allowed_roles, authorize, requirement_for 
 from govctl.trust.changes import (  # noqa: F401
     Former,
     add_signer,
+    dead_signature,
     former_signers,
     known_roles,
     remove_signer,

@@ -123,3 +123,22 @@ def former_signers(repo: GovernedRepo, current: TrustPolicy) -> dict[str, Former
             listed[s.key_id] = s
     current_ids = {s.key_id for s in current.signers}
     return {k: v for k, v in out.items() if k not in current_ids}
+
+
+def dead_signature(sig: Any, message: bytes, policy: TrustPolicy, former: dict[str, Former],
+                   at: datetime, source: str, redo: str) -> str | None:
+    """Why ``sig`` is *dead* — a genuine signature by a signer who was removed from the
+    trust policy or whose key has expired — or None. A dead signature does not count, is
+    reported by name and trust version, and is not an integrity failure (nothing was
+    tampered with); ``redo`` says what its holder's successor must do."""
+    from govctl.signing.keys import verify_signature
+
+    signer = policy.signer_by_key(sig.keyid)
+    gone = former.get(sig.keyid) if signer is None else None
+    if gone is not None and verify_signature(gone.signer.public_raw, sig.sig, message):
+        return f"{source}: the signature of {gone.describe()}, does not count ({redo})"
+    if (signer is not None and not signer.active(at)
+            and verify_signature(signer.public_raw, sig.sig, message)):
+        return (f"{source}: {signer.name}'s key expired {signer.valid_until} (trust version "
+                f"{policy.version}); the signature does not count ({redo})")
+    return None
