@@ -14,7 +14,7 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 import telemetry_gen
 from conftest import ROOT, Result, need
-from lifecycle import ok, prepare, register, sign_all
+from lifecycle import PIPELINE_DATASETS, ok, prepare_pipeline, register, sign_all
 
 ARTIFACTS = ROOT / "test-artifacts" / "dossier"
 T = {"v1": "2026-03-01T09:00:00Z", "v1-stable": "2026-03-01T10:00:00Z",
@@ -57,7 +57,7 @@ def life(tmp_path_factory):
                        ("mel", "ml-engineer"), ("rita", "releaser"), ("otto", "oncall")):
         ok(cli("keys", "generate", name))
         ok(cli("trust", "add", name, "--role", role, "--key", "alice"))
-    prepare(cli, repo)
+    prepare_pipeline(cli, repo)
 
     def at(t):
         mp.setenv("GOVCTL_NOW", t)
@@ -67,7 +67,7 @@ def life(tmp_path_factory):
             cli("canary", "advance", "support-bot", "--telemetry", path, "--key", "rita")
 
     at(T["v1"])
-    v1 = register(cli)
+    v1 = register(cli, datasets=PIPELINE_DATASETS)
     sign_all(cli, v1, first_release=True)
     ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
     good = telemetry_gen.write(tmp / "good.jsonl", {v1: {"n": 3000}}, seed=1)
@@ -75,7 +75,7 @@ def life(tmp_path_factory):
     at(T["v1-stable"])
     advance(good)
     at(T["v2"])
-    v2 = register(cli)
+    v2 = register(cli, datasets=PIPELINE_DATASETS)
     sign_all(cli, v2)
     ok(cli("promote", "support-bot", "--version", v2, "--key", "rita"))
     both = telemetry_gen.write(tmp / "both.jsonl", {v1: {"n": 6000}, v2: {"n": 3000}}, seed=2)
@@ -83,7 +83,7 @@ def life(tmp_path_factory):
     at(T["v2-stable"])
     advance(both)
     at(T["v3"])
-    v3 = register(cli)
+    v3 = register(cli, datasets=PIPELINE_DATASETS)
     sign_all(cli, v3)
     ok(cli("promote", "support-bot", "--version", v3, "--key", "rita"))
     bad = telemetry_gen.write(tmp / "bad.jsonl", {v2: {"n": 6000},
