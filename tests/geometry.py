@@ -70,3 +70,15 @@ def crossings(edges: list[tuple[str, str, list[Point]]], boxes: dict[str, Box]
             if any(segment_hits_box(p, q, box) for p, q in zip(pts, pts[1:], strict=False)):
                 out.append((a, b, nid))
     return out
+
+
+def straight_crossings(edges: list[tuple[str, str]], boxes: dict[str, Box]
+                       ) -> list[tuple[str, str, str]]:
+    """Crossings if each edge were one straight line from its source's right side to its
+    target's left side (what a naive drawing does): a fixture that has none proves little."""
+    lines = []
+    for a, b in edges:
+        xa, ya, wa, ha = boxes[a]
+        xb, yb, _wb, hb = boxes[b]
+        lines.append((a, b, [(xa + wa, ya + ha / 2), (xb, yb + hb / 2)]))
+    return crossings(lines, boxes)

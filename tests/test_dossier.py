@@ -195,31 +195,61 @@ def test_chart_files_and_pdf(life, tmp_path):
     assert "<title>p95 latency, step 1 at 5%</title>" in svg and 'class="limit"' in svg
     assert "milliseconds" in svg and "stable (n=" in svg and "verdict: fail" in svg
     chromium = shutil.which("chromium")
-    res = life["cli"]("report", "support-bot", "--version", v2, "--out", tmp_path / "d.pdf")
+    pdf = tmp_path / "d.pdf"
+    res = life["cli"]("report", "support-bot", "--version", v2, "--out", pdf)
     if not chromium:
         assert res.code == 3 and "needs headless Chromium" in res.err
-        assert not (tmp_path / "d.pdf").exists()
+        assert not pdf.exists()
         need("chromium", chromium, "Debian's chromium is not installed (.ci/run installs it)")
     assert res.code == 0, res.err
-    assert (tmp_path / "d.pdf").read_bytes()[:5] == b"%PDF-"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    # the pages, as a reader sees them (poppler's pdftotext / pdftoppm)
+    need("poppler-utils", shutil.which("pdftotext") and shutil.which("pdftoppm"),
+         "poppler-utils is not installed (.ci/run installs it)")
+    info = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    assert pages > 1
+    assert f"support-bot v{v2} — release dossier" in info  # the document title
+    for n in range(1, pages + 1):
+        text = subprocess.run(["pdftotext", "-layout", "-f", str(n), "-l", str(n), pdf, "-"],
+                              capture_output=True, text=True, check=True).stdout
+        assert f"support-bot v{v2} — release dossier" in text, (n, text[:300])
+        assert f"page {n} of {pages}" in text, (n, text[-300:])
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", pdf, "-"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "no longer in production since" in first and "Life of this version" in first
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pdf, ARTIFACTS / f"v{v2}.pdf")
+    subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "2", pdf,
+                    ARTIFACTS / f"v{v2}-pdf-page"], check=True, timeout=120)
+    assert sorted(p.name for p in ARTIFACTS.glob(f"v{v2}-pdf-page-*.png"))
 
 
 PROBE = """<script>
-// geometry from the rendered DOM: node boxes, and points sampled along every edge
+// geometry from the rendered DOM: node boxes, points along every edge, each section's size
 window.addEventListener('load', () => {
   const boxes = [...document.querySelectorAll('svg.lineage g.node rect')].map(r => {
     const b = r.getBBox(); return [r.parentNode.dataset.id, b.x, b.y, b.width, b.height]; });
   const edges = [...document.querySelectorAll('svg.lineage path.edge')].map(p => {
     const n = p.getTotalLength(), pts = [];
-    for (let i = 0; i <= 200; i++) { const q = p.getPointAtLength(n * i / 200);
+    for (let i = 0; i <= 400; i++) { const q = p.getPointAtLength(n * i / 400);
       pts.push([q.x, q.y]); }
     return [p.dataset.from, p.dataset.to, pts]; });
   const charts = [...document.querySelectorAll('svg.chart')].map(s => [
     (s.querySelector('title') || {}).textContent || '',
     s.querySelectorAll('line.limit').length, s.dataset.verdict || '']);
-  document.body.dataset.geometry = JSON.stringify({boxes, edges, charts});
+  const sections = Object.fromEntries([...document.querySelectorAll('section')].map(s =>
+    [s.id, [s.getBoundingClientRect().height,
+            Math.max(s.scrollWidth, ...[...s.querySelectorAll('svg,table')].map(
+              e => e.getBoundingClientRect().width))]]));
+  document.body.dataset.geometry = JSON.stringify({boxes, edges, charts, sections});
 });
 </script>"""
+# one section alone, with the dossier's own stylesheet, for a screenshot cropped to it
+ALONE = ("<style>body{margin:0;max-width:none;padding:12px 16px}section>h2:first-child"
+         "{margin-top:0}.lineage-wrap{overflow:visible}</style>")
+SECTIONS = ("life", "lineage", "model", "agreement", "checklist", "gate", "canary", "timeline",
+            "ledger")
 
 
 def _chromium(tmp_path):
@@ -227,13 +257,17 @@ def _chromium(tmp_path):
     need("chromium", chromium, "Debian's chromium is not installed (.ci/run installs it)")
     return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+            "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]
 
 
 def test_dossier_in_a_browser(life, tmp_path):
-    """From the rendered DOM: no lineage edge crosses a box, every chart has a title and
-    its limit line, the rolled-back banner shows. Screenshots kept in test-artifacts/."""
+    """From the rendered DOM: no lineage edge crosses a box (exact segment/box tests on
+    the drawn paths of an 11-box DVC pipeline where straight lines would cross boxes),
+    every chart has a title and its limit line, the rolled-back banner shows. One
+    screenshot per section, cropped to it, kept in test-artifacts/dossier/."""
     import html as html_mod
+
+    from geometry import crossings, straight_crossings
 
     flags = _chromium(tmp_path)
     _v1, v2, v3 = life["v"]
@@ -242,28 +276,38 @@ def test_dossier_in_a_browser(life, tmp_path):
         page = (life["out"] / f"v{v}.html").read_text()
         probe = tmp_path / f"probe-v{v}.html"
         probe.write_text(page.replace("</body>", PROBE + "</body>"))
-        dom = subprocess.run([*flags, "--virtual-time-budget=5000", "--dump-dom",
-                              probe.as_uri()], capture_output=True, text=True,
+        dom = subprocess.run([*flags, "--window-size=1200,900", "--virtual-time-budget=5000",
+                              "--dump-dom", probe.as_uri()], capture_output=True, text=True,
                              timeout=180).stdout
         m = re.search(r'data-geometry="([^"]*)"', dom)
         assert m, dom[:2000]
         geo = json.loads(html_mod.unescape(m.group(1)))
-        assert len(geo["boxes"]) >= 4 and len(geo["edges"]) >= 3
-        for a, b, pts in geo["edges"]:
-            for nid, x, y, w, h in geo["boxes"]:
-                inside = [p for p in pts if x + 1 < p[0] < x + w - 1 and y + 1 < p[1] < y + h - 1]
-                assert not inside, f"edge {a} -> {b} crosses box {nid} at {inside[0]}"
+        boxes = {nid: (x, y, w, h) for nid, x, y, w, h in geo["boxes"]}
+        assert len(boxes) >= 10 and len(geo["edges"]) >= 12, sorted(boxes)
+        for wanted in ("stage:prepare", "stage:featurize", "data:data/corpus",
+                       "data:data/features", "data:data/prepared/eval.csv",
+                       "data:data/raw/tickets.csv", "prompt:support-answer/1",
+                       f"model:support-bot/{v}"):
+            assert wanted in boxes, (wanted, sorted(boxes))
+        # a straight-line drawing of the same boxes would cut through some: the check bites
+        assert straight_crossings([(a, b) for a, b, _ in geo["edges"]], boxes)
+        drawn = [(a, b, [tuple(p) for p in pts]) for a, b, pts in geo["edges"]]
+        assert not crossings(drawn, boxes)
         assert geo["charts"], "no charts"
         for title, limits, verdict in geo["charts"]:
             assert title and limits >= 1 and verdict, (title, limits, verdict)
         assert "no longer in production since" in dom
-        for section in ("life", "lineage", "checklist", "canary", "timeline"):
-            shot = ARTIFACTS / f"v{v}-{section}.png"
+        head = page.split("<body>")[0]
+        for section in SECTIONS:
+            height, width = geo["sections"][section]
+            body = page.split(f"<section id='{section}'>")[1].split("</section>")[0]
             one = tmp_path / f"v{v}-{section}.html"
-            one.write_text(page.replace("<body>", f"<body onload=\"document.getElementById("
-                                        f"'{section}').scrollIntoView()\">"))
-            subprocess.run([*flags, "--window-size=1200,1400", f"--screenshot={shot}",
-                            one.as_uri()], capture_output=True, timeout=180)
+            one.write_text(f"{head}{ALONE}<body><section id='{section}'>{body}</section>"
+                           "</body></html>")
+            shot = ARTIFACTS / f"v{v}-{section}.png"
+            subprocess.run([*flags, f"--window-size={max(1200, int(width) + 40)},"
+                            f"{int(height) + 48}", f"--screenshot={shot}", one.as_uri()],
+                           capture_output=True, timeout=180)
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the data-pushed item held-out marking and classification show in the lineage box text
+    # the held-out marking and classification show in the lineage box text
     assert "HELD-OUT EVAL" in dom and "PII" in dom

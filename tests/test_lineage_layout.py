@@ -4,7 +4,7 @@ the SVG draws (cubics flattened), not points sampled along it."""
 
 from __future__ import annotations
 
-from geometry import crossings, flatten, segment_hits_box
+from geometry import crossings, flatten, segment_hits_box, straight_crossings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,13 +30,7 @@ def drawn(g: LineageGraph) -> tuple[dict, list]:
 def naive(g: LineageGraph) -> list[tuple[str, str, str]]:
     """Crossings if edges were straight lines between the same boxes."""
     lay = svg.layout(g)
-    boxes = lay["nodes"]
-    lines = []
-    for a, b, _pts in lay["edges"]:
-        xa, ya, wa, ha = boxes[a]
-        xb, yb, _wb, hb = boxes[b]
-        lines.append((a, b, [(xa + wa, ya + ha / 2), (xb, yb + hb / 2)]))
-    return crossings(lines, boxes)
+    return straight_crossings([(a, b) for a, b, _ in lay["edges"]], lay["nodes"])
 
 
 def check(g: LineageGraph) -> dict:

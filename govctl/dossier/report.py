@@ -155,11 +155,26 @@ text-align:left;vertical-align:top;font-size:13px}th{background:#f6f6f6}
 font-size:12px}.banner{border:2px solid #c62828;background:#fdecea;padding:10px 14px;
 margin:12px 0;font-weight:600}.banner.live{border-color:#1a7f37;background:#e9f6ec}
 .lineage-wrap{overflow-x:auto}
-@page{size:A4 landscape;margin:16mm 12mm;@top-left{content:"govctl release dossier"}
-@bottom-right{content:"page " counter(page) " of " counter(pages)}}
 @media print{body{margin:0;max-width:none}section{break-inside:auto}h2{break-after:avoid}
-svg{break-inside:avoid}.lineage-wrap{overflow:visible}.print-head{display:block}}
-.print-head{display:none;position:running(head)}"""
+svg{break-inside:avoid}.lineage-wrap{overflow:visible}}"""
+
+
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal that cannot end the string or the <style> element."""
+    return '"' + "".join(c if c.isalnum() or c in " .-_/:,()" else f"\\{ord(c):x} "
+                         for c in text) + '"'
+
+
+def page_css(d: Dossier) -> str:
+    """Print paging (Chromium 131+ draws @page margin boxes): a running header naming the
+    service and version on every page, and "page N of M"."""
+    head = _css_string(f"{d.service} v{d.version} — release dossier")
+    gen = _css_string(f"generated {d.generated}")
+    return ("@page{size:A4 landscape;margin:16mm 12mm;"
+            f"@top-left{{content:{head};font:11px system-ui,sans-serif;color:#444}}"
+            f"@top-right{{content:{gen};font:10px system-ui,sans-serif;color:#666}}"
+            '@bottom-right{content:"page " counter(page) " of " counter(pages);'
+            "font:11px system-ui,sans-serif;color:#444}}")
 
 
 def _esc(v: Any) -> str:
@@ -281,8 +296,8 @@ def render_html(d: Dossier) -> str:
     a = d.audit
     descs = {i["id"]: i.get("description", "") for i in (d.gate or {}).get("items", [])}
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>Release dossier: {_esc(d.service)} v{_esc(d.version)}</title>"
-             f"<style>{CSS}</style></head><body>",
+             f"<title>{_esc(d.service)} v{_esc(d.version)} — release dossier</title>"
+             f"<style>{CSS}\n{page_css(d)}</style></head><body>",
              f"<h1>Release dossier: {_esc(d.service)} v{_esc(d.version)}</h1>",
              f"<p class='small'>generated {_esc(d.generated)} by govctl from the governed repo, "
              "MLflow and the signed ledger</p>", banner(d)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-W, H, DH, GAP, VGAP, PAD = 230, 62, 12, 70, 16, 20
+W, H, DH, GAP, VGAP, PAD = 250, 62, 12, 70, 16, 20
 COLORS = {"data": "#e8f1fb", "stage": "#fff4dd", "model": "#e7f7ea", "prompt": "#f3e9fb"}
 KIND_WORDS = {"data": "dataset", "stage": "pipeline stage", "model": "model version",
               "prompt": "prompt"}
