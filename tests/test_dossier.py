@@ -13,7 +13,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 import telemetry_gen
-from conftest import ROOT, Result, need
+from conftest import ROOT, Result, git, need
 from lifecycle import PIPELINE_DATASETS, ok, prepare_pipeline, register, sign_all
 
 ARTIFACTS = ROOT / "test-artifacts" / "dossier"
@@ -82,6 +82,11 @@ def life(tmp_path_factory):
     advance(both, 3)
     at(T["v2-stable"])
     advance(both)
+    # the canary tolerance changes (committed) before v3: each dossier shows its own steps'
+    policy = repo / "policies" / "release.yaml"
+    policy.write_text(policy.read_text().replace('max_latency_increase: "0.20"',
+                                                 'max_latency_increase: "0.30"'))
+    git(repo, "commit", "-qam", "canary latency tolerance 30%")
     at(T["v3"])
     v3 = register(cli, datasets=PIPELINE_DATASETS)
     sign_all(cli, v3)
@@ -167,7 +172,11 @@ def test_dossier_tells_the_whole_story(life):
     assert "Data stored in the shared remote" in html and "data-pushed" in html
     assert "<span class='na'>n/a</span>" in html and "not applicable here" in html
     assert "95th-percentile latency" in html and "0.9514370664023786" not in html
+    # tolerance lines as the policy was at each step (git), not as it is today
+    assert "tolerance: stable p95 +20%" in html and "+30%" not in html
+    assert "tolerance from policy as committed at" in html
     v3html = (life["out"] / f"v{v3}.html").read_text()
+    assert "tolerance: stable p95 +30%" in v3html and "+20%" not in v3html
     assert "no longer in production since 2026-03-03T10:00:00Z" in v3html
     assert "automatic canary rollback" in v3html
     v1html = (life["out"] / f"v{v1}.html").read_text()
@@ -311,3 +320,21 @@ def test_dossier_in_a_browser(life, tmp_path):
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the held-out marking and classification show in the lineage box text
     assert "HELD-OUT EVAL" in dom and "PII" in dom
+
+
+def test_tolerance_from_git_or_today(life):
+    """A step's tolerance comes from the policy committed at its entry's git commit; with
+    no readable commit, today's policy, and the dossier says so."""
+    from govctl.config import find_repo
+    from govctl.dossier.tolerance import Tolerances
+
+    repo = find_repo(life["repo"])
+    t = Tolerances(repo)
+    first = git(life["repo"], "rev-list", "--max-parents=0", "HEAD").strip()
+    old = git(life["repo"], "rev-parse", "HEAD~1").strip()
+    tol, source = t.at(old, "production")
+    assert tol["latency"] == 0.20 and source == f"policy as committed at {old[:10]}"
+    assert t.at(first, "production")[0]["latency"] == 0.20
+    for commit, why in ((None, "no git commit recorded"), ("0" * 40, "unreadable")):
+        tol, source = t.at(commit, "production")
+        assert tol["latency"] == 0.30 and "today's policy" in source and why in source
