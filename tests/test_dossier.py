@@ -203,6 +203,8 @@ def test_chart_files_and_pdf(life, tmp_path):
     svg = (life["out"] / "charts" / f"support-bot-v{v3}-step1-latency-p95.svg").read_text()
     assert "<title>p95 latency, step 1 at 5%</title>" in svg and 'class="limit"' in svg
     assert "milliseconds" in svg and "stable (n=" in svg and "verdict: fail" in svg
+    cost = (life["out"] / "charts" / f"support-bot-v{v3}-step1-cost.svg").read_text()
+    assert "verdict: pass" in cost  # the step failed on latency, not on cost
     chromium = shutil.which("chromium")
     pdf = tmp_path / "d.pdf"
     res = life["cli"]("report", "support-bot", "--version", v2, "--out", pdf)
@@ -255,8 +257,10 @@ window.addEventListener('load', () => {
 });
 </script>"""
 # one section alone, with the dossier's own stylesheet, for a screenshot cropped to it
-ALONE = ("<style>body{margin:0;max-width:none;padding:12px 16px}section>h2:first-child"
-         "{margin-top:0}.lineage-wrap{overflow:visible}</style>")
+# (the page's width kept, so flex rows wrap as in the page; the lineage at its full width)
+ALONE = ("<style>body{margin:0 auto;padding:12px 16px}section>h2:first-child{margin-top:0}"
+         "</style>")
+WIDE = "<style>body{max-width:none}.lineage-wrap{overflow:visible}</style>"
 SECTIONS = ("life", "lineage", "model", "agreement", "checklist", "gate", "canary", "timeline",
             "ledger")
 
@@ -311,10 +315,10 @@ def test_dossier_in_a_browser(life, tmp_path):
             height, width = geo["sections"][section]
             body = page.split(f"<section id='{section}'>")[1].split("</section>")[0]
             one = tmp_path / f"v{v}-{section}.html"
-            one.write_text(f"{head}{ALONE}<body><section id='{section}'>{body}</section>"
-                           "</body></html>")
+            one.write_text(f"{head}{ALONE}{WIDE if section == 'lineage' else ''}<body>"
+                           f"<section id='{section}'>{body}</section></body></html>")
             shot = ARTIFACTS / f"v{v}-{section}.png"
-            subprocess.run([*flags, f"--window-size={max(1200, int(width) + 40)},"
+            subprocess.run([*flags, f"--window-size={max(1200, int(width) + 48)},"
                             f"{int(height) + 48}", f"--screenshot={shot}", one.as_uri()],
                            capture_output=True, timeout=180)
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

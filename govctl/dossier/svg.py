@@ -231,7 +231,10 @@ def step_charts(step: dict[str, Any], limits: dict[str, float], tol: dict[str, f
     w = f"step {index} at {step['weight_pct']:g}%"
 
     def mverdict(metric: str) -> str:
-        return "fail" if metric in failed else verdict
+        """This metric's verdict: a step that failed on latency did not fail on cost."""
+        if metric in failed:
+            return "fail"
+        return "pass" if verdict == "fail" else verdict
 
     lat_lines = []
     if "latency_p95_ms" in limits:
