@@ -253,6 +253,7 @@ window.addEventListener('load', () => {
     [s.id, [s.getBoundingClientRect().height,
             Math.max(s.scrollWidth, ...[...s.querySelectorAll('svg,table')].map(
               e => e.getBoundingClientRect().width))]]));
+  sections.head = [document.getElementById('life').getBoundingClientRect().top, 0];
   document.body.dataset.geometry = JSON.stringify({boxes, edges, charts, sections});
 });
 </script>"""
@@ -261,8 +262,9 @@ window.addEventListener('load', () => {
 ALONE = ("<style>body{margin:0 auto;padding:12px 16px}section>h2:first-child{margin-top:0}"
          "</style>")
 WIDE = "<style>body{max-width:none}.lineage-wrap{overflow:visible}</style>"
-SECTIONS = ("life", "lineage", "model", "agreement", "checklist", "gate", "canary", "timeline",
-            "ledger")
+SECTIONS = ("head", "life", "lineage", "model", "agreement", "checklist", "gate", "canary",
+            "timeline", "ledger")
+ROLLED_BACK = ("head", "life", "canary", "timeline")  # what differs for the rolled-back v3
 
 
 def _chromium(tmp_path):
@@ -311,12 +313,16 @@ def test_dossier_in_a_browser(life, tmp_path):
             assert title and limits >= 1 and verdict, (title, limits, verdict)
         assert "no longer in production since" in dom
         head = page.split("<body>")[0]
-        for section in SECTIONS:
+        for section in SECTIONS if v == v2 else ROLLED_BACK:
             height, width = geo["sections"][section]
-            body = page.split(f"<section id='{section}'>")[1].split("</section>")[0]
+            if section == "head":  # title and the status banner
+                body = page.split("<body>")[1].split("<section id='life'>")[0]
+            else:
+                body = (f"<section id='{section}'>" + page.split(f"<section id='{section}'>")[1]
+                        .split("</section>")[0] + "</section>")
             one = tmp_path / f"v{v}-{section}.html"
             one.write_text(f"{head}{ALONE}{WIDE if section == 'lineage' else ''}<body>"
-                           f"<section id='{section}'>{body}</section></body></html>")
+                           f"{body}</body></html>")
             shot = ARTIFACTS / f"v{v}-{section}.png"
             subprocess.run([*flags, f"--window-size={max(1200, int(width) + 48)},"
                             f"{int(height) + 48}", f"--screenshot={shot}", one.as_uri()],
