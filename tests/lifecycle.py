@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from conftest import git
@@ -55,10 +56,73 @@ def prepare(cli, repo: Path) -> None:
     git(repo, "commit", "-qm", "governed service")
 
 
-def register(cli, accuracy: float = 0.91, groundedness: float = 0.95) -> str:
+PREPARE = """import csv, pathlib, sys
+rows = list(csv.reader(open(sys.argv[1])))
+out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
+head, body = rows[0], rows[1:]
+for name, part in (("train.csv", body[:-2]), ("eval.csv", body[-2:])):
+    csv.writer(open(out / name, "w", newline="")).writerows([head, *part])
+"""
+FEATURIZE = """import hashlib, pathlib, sys
+*ins, out = map(pathlib.Path, sys.argv[1:]); out.mkdir(parents=True, exist_ok=True)
+for d in ins:
+    for f in sorted(d.rglob("*")):
+        if f.is_file():
+            digest = hashlib.sha256(f.read_bytes()).hexdigest()
+            (out / (f.stem + ".feat")).write_text(digest + "\\n")
+"""
+PIPELINE_DATASETS = ("support-train", "support-bot-eval", "help-articles", "support-features")
+
+
+def prepare_pipeline(cli, repo: Path) -> None:
+    """Like :func:`prepare`, with data from a real DVC pipeline shaped like DVC's
+    get-started and the demo: raw tickets -> ``prepare`` (src/prepare.py) -> train.csv and
+    eval.csv in data/prepared/; a retrieval corpus directory; ``featurize`` depending on
+    train.csv and the corpus directory (not on eval.csv: the gate would rightly find the
+    held-out set in the training lineage) -> data/features/. Built with ``dvc stage add``
+    and ``dvc repro``; all of it inventoried."""
+    from govctl.adapters import dvcrepo
+
+    (repo / "src").mkdir(exist_ok=True)
+    (repo / "src" / "prepare.py").write_text(PREPARE)
+    (repo / "src" / "featurize.py").write_text(FEATURIZE)
+    (repo / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    (repo / "data" / "raw" / "tickets.csv").write_text(
+        "q,a\n" + "".join(f"question {i},answer {i}\n" for i in range(8)))
+    (repo / "data" / "corpus").mkdir(parents=True, exist_ok=True)
+    for i in range(3):
+        (repo / "data" / "corpus" / f"article{i}.md").write_text(f"# help article {i}\n")
+    ok(cli("data", "add", "data/raw/tickets.csv", "--name", "raw-tickets", "--kind", "raw",
+           *ADD))
+    ok(cli("data", "add", "data/corpus", "--name", "help-articles", "--kind", "retrieval",
+           *ADD))
+    py = f'"{sys.executable}"'
+    dvcrepo.add_stage(repo, "prepare", f"{py} src/prepare.py data/raw/tickets.csv data/prepared",
+                      ["src/prepare.py", "data/raw/tickets.csv"],
+                      ["data/prepared/train.csv", "data/prepared/eval.csv"])
+    dvcrepo.add_stage(repo, "featurize",
+                      f"{py} src/featurize.py data/prepared/train.csv data/corpus data/features",
+                      ["src/featurize.py", "data/prepared/train.csv", "data/corpus"],
+                      ["data/features"])
+    dvcrepo.reproduce(repo)
+    for path, name, kind in (("data/prepared/train.csv", "support-train", "train"),
+                             ("data/prepared/eval.csv", "support-bot-eval", "eval"),
+                             ("data/features", "support-features", "train")):
+        ok(cli("data", "add", path, "--name", name, "--kind", kind, *ADD))
+    ok(cli("agreement", "new", "support-bot"))
+    for k in ("erin", "paul", "cora"):
+        ok(cli("agreement", "sign", "support-bot", "--key", k))
+    ok(cli("prompt", "register", repo / "registry/prompts/support-answer.yaml", "--key", "mel"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "governed service with a DVC pipeline")
+
+
+def register(cli, accuracy: float = 0.91, groundedness: float = 0.95,
+             datasets: tuple[str, ...] = ("support-train", "support-bot-eval")) -> str:
     run = log_run({"accuracy": accuracy, "groundedness": groundedness})
-    res = ok(cli("model", "register", "support-bot", "--run", run, "--dataset", "support-train",
-                 "--dataset", "support-bot-eval", "--key", "mel", "--json"))
+    flags = [f for d in datasets for f in ("--dataset", d)]
+    res = ok(cli("model", "register", "support-bot", "--run", run, *flags, "--key", "mel",
+                 "--json"))
     return res.json["version"]
 
 

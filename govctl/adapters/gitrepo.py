@@ -132,3 +132,20 @@ def commit_all(root: Path, message: str, author: str = "govctl demo",
     repo.git.add(A=True)
     actor = git.Actor(author, email)
     return repo.index.commit(message, author=actor, committer=actor).hexsha
+
+
+def files_at(root: Path, commit: str, folder: str) -> dict[str, str] | None:
+    """The text of the files directly in ``folder`` (repo-relative) as committed in
+    ``commit``: {path: text}; None when there is no such repo or commit (or no folder)."""
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        base = Path(root).resolve().relative_to(Path(str(repo.working_tree_dir)).resolve())
+        rel = (base / folder.strip("/")).as_posix()
+        tree = repo.commit(commit).tree
+        sub = tree if rel in ("", ".") else tree / rel
+        return {Path(b.path).relative_to(base).as_posix(): b.data_stream.read().decode("utf-8")
+                for b in sub.blobs}
+    except (git.GitError, ValueError, KeyError, UnicodeDecodeError):
+        return None

@@ -14,6 +14,7 @@ from typing import Any
 from govctl import clock
 from govctl.config import GovernedRepo
 from govctl.dossier import svg, words
+from govctl.dossier.style import CSS, page_css
 from govctl.errors import ExternalError, GovctlError, InputError
 from govctl.fsutil import atomic_write
 
@@ -53,9 +54,9 @@ def _gate_items(evidence: dict[str, Any]) -> dict[str, dict[str, str]]:
 def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
     from govctl import agreements, registry
     from govctl.data import lineage
+    from govctl.dossier.tolerance import Tolerances
     from govctl.ledger.log import Ledger
-    from govctl.release import canary, gate, history
-    from govctl.release.policy import Policies
+    from govctl.release import gate, history
     from govctl.trust.policy import trusted_keys
 
     version = str(version)
@@ -105,22 +106,24 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
     # the decision that let this version through: the last passing gate run (else the last)
     passing = [r for r in gate_runs if r["passed"]]
     gate_at_release = (passing or gate_runs or [None])[-1]
+    tolerances = Tolerances(repo)
     steps = [{"time": e.time, "verdict": e.evidence.get("verdict"),
               "reason": e.evidence.get("reason"),
               "weight_pct": (e.evidence.get("weight_bps") or 0) / 100,
               "failed": e.evidence.get("failed") or [],
-              "variants": (e.evidence.get("telemetry") or {}).get("variants", {})}
+              "variants": (e.evidence.get("telemetry") or {}).get("variants", {}),
+              **dict(zip(("tolerance", "tolerance_source"), tolerances.at(
+                  e.git_commit, str(e.evidence.get("env") or "production")), strict=True))}
              for e in mine if e.action == "canary.analyze"]
     report = ledger.verify(trusted=trusted_keys(repo))
     h = history.history(repo, service)
-    num, tol = {}, {}
+    num = {}
     try:
         num = {k: float(v) for k, v in
                agreements.signed_agreement(repo, service).limits().items()}
-        cfg = canary.Config.from_policies(Policies.load(repo), "production")
-        tol = {"latency": cfg.max_latency_increase, "error_ratio": cfg.max_error_rate_ratio}
     except GovctlError:
         pass
+    tol = tolerances.today("production")
     return Dossier(service, version, clock.to_iso(clock.now()), graph.subgraph(keep), model,
                    agreement, limits, sigs, gate_report, gate_runs, gate_at_release, steps,
                    [e.to_json() for e in mine], report.to_json(), h,
@@ -144,23 +147,6 @@ def _classify(repo: GovernedRepo, graph: Any) -> None:
 
 
 # --- rendering -----------------------------------------------------------------------------
-
-CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-h1{margin-bottom:0}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:2em}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;
-text-align:left;vertical-align:top;font-size:13px}th{background:#f6f6f6}
-.pass,.ok{color:#1a7f37}.fail,.bad{color:#c62828}.pending,.inconclusive{color:#a15c00}
-.waived{color:#1b6b93}.na{color:#666;font-style:italic}.small{color:#666;font-size:12px}
-.charts{display:flex;gap:24px;flex-wrap:wrap}.id{font-family:monospace;color:#666;
-font-size:12px}.banner{border:2px solid #c62828;background:#fdecea;padding:10px 14px;
-margin:12px 0;font-weight:600}.banner.live{border-color:#1a7f37;background:#e9f6ec}
-.lineage-wrap{overflow-x:auto}
-@page{size:A4 landscape;margin:16mm 12mm;@top-left{content:"govctl release dossier"}
-@bottom-right{content:"page " counter(page) " of " counter(pages)}}
-@media print{body{margin:0;max-width:none}section{break-inside:auto}h2{break-after:avoid}
-svg{break-inside:avoid}.lineage-wrap{overflow:visible}.print-head{display:block}}
-.print-head{display:none;position:running(head)}"""
-
 
 def _esc(v: Any) -> str:
     return html.escape("" if v is None else str(v))
@@ -273,7 +259,7 @@ def _limit_rows(d: Dossier) -> list[list[Any]]:
 
 
 def charts(d: Dossier) -> list[list[tuple[str, str]]]:
-    return [svg.step_charts(s, d.limits_num, d.tolerance, i)
+    return [svg.step_charts(s, d.limits_num, s.get("tolerance") or d.tolerance, i)
             for i, s in enumerate(d.canary_steps, 1)]
 
 
@@ -281,8 +267,8 @@ def render_html(d: Dossier) -> str:
     a = d.audit
     descs = {i["id"]: i.get("description", "") for i in (d.gate or {}).get("items", [])}
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>Release dossier: {_esc(d.service)} v{_esc(d.version)}</title>"
-             f"<style>{CSS}</style></head><body>",
+             f"<title>{_esc(d.service)} v{_esc(d.version)} — release dossier</title>"
+             f"<style>{CSS}\n{page_css(d)}</style></head><body>",
              f"<h1>Release dossier: {_esc(d.service)} v{_esc(d.version)}</h1>",
              f"<p class='small'>generated {_esc(d.generated)} by govctl from the governed repo, "
              "MLflow and the signed ledger</p>", banner(d)]
@@ -340,13 +326,15 @@ def render_html(d: Dossier) -> str:
     canary = ["<section id='canary'><h2>Canary steps</h2><p class='small'>stable: the "
               "version serving most traffic; canary: this candidate. Red line: the limit the "
               "agreement's signers set; purple dashed line: the tolerance against stable "
-              "(policy GOV-CANARY-ANALYSIS).</p>"]
+              "(policy GOV-CANARY-ANALYSIS as it was at that step).</p>"]
     if not d.canary_steps:
         canary.append("<p>no canary analysis recorded for this version</p>")
     for i, (s, figs) in enumerate(zip(d.canary_steps, charts(d), strict=True), 1):
         canary.append(f"<div class='step'><h3>Step {i}: {s['weight_pct']:g}% of traffic — "
                       f"<span class='{_css(s['verdict'])}'>{_esc(s['verdict'])}</span></h3>"
-                      f"<p class='small'>{_esc(s['time'])}: {_esc(s['reason'])}</p>"
+                      f"<p class='small'>{_esc(s['time'])}: {_esc(s['reason'])}<br>"
+                      f"tolerance from {_esc(s.get('tolerance_source') or 'today’s policy')}"
+                      "</p>"
                       "<div class='charts'>" + "".join(f for _n, f in figs) + "</div></div>")
     canary.append("</section>")
     parts.append("".join(canary))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-W, H, DH, GAP, VGAP, PAD = 230, 62, 12, 70, 16, 20
+W, H, DH, GAP, VGAP, PAD = 250, 62, 12, 70, 16, 20
 COLORS = {"data": "#e8f1fb", "stage": "#fff4dd", "model": "#e7f7ea", "prompt": "#f3e9fb"}
 KIND_WORDS = {"data": "dataset", "stage": "pipeline stage", "model": "model version",
               "prompt": "prompt"}
@@ -231,7 +231,10 @@ def step_charts(step: dict[str, Any], limits: dict[str, float], tol: dict[str, f
     w = f"step {index} at {step['weight_pct']:g}%"
 
     def mverdict(metric: str) -> str:
-        return "fail" if metric in failed else verdict
+        """This metric's verdict: a step that failed on latency did not fail on cost."""
+        if metric in failed:
+            return "fail"
+        return "pass" if verdict == "fail" else verdict
 
     lat_lines = []
     if "latency_p95_ms" in limits:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from govctl.config import GovernedRepo
-from govctl.documents import load_model
+from govctl.documents import load_model, model_from_data, parse_yaml
 from govctl.errors import InputError
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -67,6 +67,21 @@ class Policies:
             for rule in load_policy(path, source=repo.rel(path)).rules:
                 if rule.id in rules:
                     raise InputError(f"{repo.rel(path)}: rule {rule.id} is defined twice")
+                rules[rule.id] = rule
+        return cls(rules)
+
+    @classmethod
+    def from_texts(cls, files: dict[str, str]) -> Policies:
+        """Rule packs given as {repo-relative path: YAML text}, e.g. as committed in git;
+        the same files as :meth:`load` reads (``*.yaml`` but ``trust.yaml``)."""
+        rules: dict[str, Rule] = {}
+        for source, text in sorted(files.items()):
+            if not source.endswith(".yaml") or source.rsplit("/", 1)[-1] == "trust.yaml":
+                continue
+            data, node = parse_yaml(text, source)
+            for rule in model_from_data(PolicyPack, data, source, node).rules:
+                if rule.id in rules:
+                    raise InputError(f"{source}: rule {rule.id} is defined twice")
                 rules[rule.id] = rule
         return cls(rules)
 
