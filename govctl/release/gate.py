@@ -230,6 +230,36 @@ def _prompts(ctx: Context) -> Check:
     return Check(True, f"{len(rows)} prompt(s) pinned and undrifted", ev)
 
 
+ARTIFACTS = "artifacts.integrity"
+
+
+@check(ARTIFACTS)
+def _artifacts(ctx: Context) -> Check:
+    from govctl.errors import IntegrityError, NotFound
+    from govctl.registry import manifests
+
+    try:
+        summary = manifests.verify(ctx.repo, ctx.service, ctx.version)
+    except (IntegrityError, NotFound) as exc:
+        return Check(False, exc.message, {"check": ARTIFACTS, "integrity": False})
+    return Check(True, f"{summary['files']} artifact file(s), {summary['bytes']} bytes, match "
+                 f"manifest {summary['manifest_sha256'][:19]}…",
+                 {"check": ARTIFACTS, "manifest_sha256": summary["manifest_sha256"]})
+
+
+def require_intact(repo: GovernedRepo, report: GateReport) -> None:
+    """Raise IntegrityError (exit 4) unless the report's artifact check passed; a checklist
+    frozen without that item gets the check run here. Integrity is never waivable."""
+    from govctl.errors import IntegrityError
+    from govctl.registry import manifests
+
+    item = next((r for r in report.results if r.evidence.get("check") == ARTIFACTS), None)
+    if item is None:
+        manifests.verify(repo, report.service, report.version)
+    elif item.status != "pass":
+        raise IntegrityError(item.reason)
+
+
 @check("release.rollback-target")
 def _rollback(ctx: Context) -> Check:
     stable = ctx.aliases.get(ctx.env)
@@ -271,6 +301,11 @@ class GateReport:
     @property
     def passed(self) -> bool:
         return all(r.status in OK_STATUSES for r in self.results)
+
+    @property
+    def tampered(self) -> list[ItemResult]:
+        """Failed items that are integrity violations (the gate exits 4 on these)."""
+        return [r for r in self.results if r.evidence.get("integrity") is False]
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "version": self.version, "env": self.env,
@@ -352,7 +387,7 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 details = {}
             if ev.problems:
                 details["problems"] = ev.problems
-        if status not in ("pass", "n/a"):
+        if status not in ("pass", "n/a") and details.get("integrity") is not False:  # never waived
             for payload, sig_ok in ev.waivers:
                 verdict = waivers.is_active(payload, at, max_days=max_days, signature_ok=sig_ok)
                 if verdict.active:
