@@ -236,3 +236,29 @@ def test_edited_manifest_or_tag_is_integrity_violation(released, repo, cli):
     assert res.code == 4 and "govctl.manifest_sha256" in res.out + res.err
     res = cli("gate", "support-bot", "--version", v2, "--key", "rita")
     assert res.code == 4 and "govctl.manifest_sha256" in res.err
+
+
+
+def test_mlflow3_logged_model_is_hashed_where_it_lives(repo, tmp_path):
+    """``models:/m-ID`` (an MLflow 3 LoggedModel, what ``log_model(name=...)`` makes)
+    resolves to the LoggedModel's own artifact folder, hashed in place."""
+    import mlflow
+
+    from govctl.adapters import mlflowstore
+    from govctl.registry import manifests
+
+    r = find_repo()
+    exp = mlflowstore.configure(r)
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "bot" / "MLmodel").write_text("flavors: {}\n")
+    (tmp_path / "bot" / "weights.bin").write_bytes(b"\x01" * 4096)
+    with mlflow.start_run(experiment_id=exp) as run:
+        model = mlflow.initialize_logged_model(name="bot", source_run_id=run.info.run_id,
+                                               experiment_id=exp)
+        mlflowstore.client(r).log_model_artifacts(model.model_id, str(tmp_path / "bot"))
+    uri = f"models:/{model.model_id}"
+    doc = manifests.for_source(r, "bot", uri)
+    assert [x["name"] for x in doc["resources"]] == ["MLmodel", "weights.bin"]
+    folder = manifests.local_path(r, uri)
+    assert folder is not None and str(folder).startswith(str(r.state))  # in place
+    assert doc == manifests.build(folder, name="bot", source=uri)

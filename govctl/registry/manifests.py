@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from govctl.config import GovernedRepo
-from govctl.errors import IntegrityError, NotFound
+from govctl.errors import CheckFailed, IntegrityError, NotFound
 from govctl.signing.canonical import digest, strict_loads
 
 SCHEMA = "govctl.artifact-manifest/v1"
 TAG = "govctl.manifest_sha256"
+GATE_CHECK = "artifacts.integrity"  # the gate's evidence check (release/gate.py)
 CHUNK = 1 << 20  # 1 MiB reads: the per-call cost vanishes beside SHA-256 itself
 SERIALIZATION = {"method": "files", "hash_type": "sha256", "allow_symlinks": False,
                  "ignore_paths": []}
@@ -227,6 +228,33 @@ def verify_versions(repo: GovernedRepo, service: str, version: str | None = None
         except IntegrityError as exc:
             out.append((v, exc.message))
     return out
+
+
+def gate_check(repo: GovernedRepo, service: str, version: str
+               ) -> tuple[bool, str, dict[str, Any]]:
+    """The gate's ``artifacts.integrity`` check: (passed, reason, evidence). A changed file
+    is ``integrity: False`` (exit 4); no manifest at all blocks too. Neither is waivable."""
+    mark: dict[str, Any] = {"check": GATE_CHECK, "unwaivable": True}
+    try:
+        s = verify(repo, service, version)
+    except IntegrityError as exc:
+        return False, exc.message, {**mark, "integrity": False}
+    except NotFound as exc:  # registered before manifests: register it again
+        return False, exc.message, mark
+    return True, (f"{s['files']} artifact file(s), {s['bytes']} bytes, match manifest "
+                  f"{s['manifest_sha256'][:19]}…"), {**mark, "manifest_sha256": s["manifest_sha256"]}
+
+
+def require_intact(repo: GovernedRepo, report: Any) -> None:
+    """Raise IntegrityError (exit 4) unless a gate report's artifact check passed; a
+    checklist frozen without that item gets the check run here. Never waivable."""
+    item = next((r for r in report.results if r.evidence.get("check") == GATE_CHECK), None)
+    if item is None:
+        verify(repo, report.service, report.version)
+    elif item.evidence.get("integrity") is False:
+        raise IntegrityError(item.reason)
+    elif item.status != "pass":
+        raise CheckFailed(f"{report.service} v{report.version}: {item.reason}")
 
 
 def check_tag(repo: GovernedRepo, service: str, version: str, manifest: dict[str, Any]) -> str:

@@ -230,34 +230,11 @@ def _prompts(ctx: Context) -> Check:
     return Check(True, f"{len(rows)} prompt(s) pinned and undrifted", ev)
 
 
-ARTIFACTS = "artifacts.integrity"
-
-
-@check(ARTIFACTS)
+@check("artifacts.integrity")
 def _artifacts(ctx: Context) -> Check:
-    from govctl.errors import IntegrityError, NotFound
     from govctl.registry import manifests
 
-    try:
-        summary = manifests.verify(ctx.repo, ctx.service, ctx.version)
-    except (IntegrityError, NotFound) as exc:
-        return Check(False, exc.message, {"check": ARTIFACTS, "integrity": False})
-    return Check(True, f"{summary['files']} artifact file(s), {summary['bytes']} bytes, match "
-                 f"manifest {summary['manifest_sha256'][:19]}…",
-                 {"check": ARTIFACTS, "manifest_sha256": summary["manifest_sha256"]})
-
-
-def require_intact(repo: GovernedRepo, report: GateReport) -> None:
-    """Raise IntegrityError (exit 4) unless the report's artifact check passed; a checklist
-    frozen without that item gets the check run here. Integrity is never waivable."""
-    from govctl.errors import IntegrityError
-    from govctl.registry import manifests
-
-    item = next((r for r in report.results if r.evidence.get("check") == ARTIFACTS), None)
-    if item is None:
-        manifests.verify(repo, report.service, report.version)
-    elif item.status != "pass":
-        raise IntegrityError(item.reason)
+    return Check(*manifests.gate_check(ctx.repo, ctx.service, ctx.version))
 
 
 @check("release.rollback-target")
@@ -387,7 +364,7 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 details = {}
             if ev.problems:
                 details["problems"] = ev.problems
-        if status not in ("pass", "n/a") and details.get("integrity") is not False:  # never waived
+        if status not in ("pass", "n/a") and not details.get("unwaivable"):
             for payload, sig_ok in ev.waivers:
                 verdict = waivers.is_active(payload, at, max_days=max_days, signature_ok=sig_ok)
                 if verdict.active:

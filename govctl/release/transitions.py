@@ -222,6 +222,7 @@ def _promote_action(repo: GovernedRepo, env: str) -> str:
 def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             env: str = "production", *, no_canary: bool = False) -> Outcome:
     from govctl.adapters import mlflowstore as ml
+    from govctl.registry import manifests
     from govctl.release import gate
 
     version = str(version)
@@ -235,7 +236,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             return Outcome("promote", state(repo, service, env), messages)
         report = gate.evaluate(repo, service, version, env)
         gate.record(repo, key, report)
-        gate.require_intact(repo, report)  # tampered bytes: exit 4, whatever was waived
+        manifests.require_intact(repo, report)  # tampered bytes: exit 4, never waived
         if not report.passed:
             blocked = [f"{r.id} ({r.status}: {r.reason})" for r in report.results
                        if r.status not in gate.OK_STATUSES]
