@@ -136,6 +136,13 @@ def test_attestation_verifies_independently_and_tampering_fails(released, repo, 
     assert pred["agreement"]["digest"] and set(pred["agreement"]["signers"])
     assert [a["verdict"] for a in pred["canary_analyses"]] == ["pass"] * 4
     assert pred["release"]["action"] == "canary.promote"
+    from govctl.ledger import merkle
+
+    cp = pred["ledger"]["checkpoint"]
+    assert merkle.verify_inclusion(pred["ledger"]["entry"] - 1, cp["tree_size"],
+                                   bytes.fromhex(cp["leaf_hash"]),
+                                   [bytes.fromhex(h) for h in cp["inclusion_proof"]],
+                                   bytes.fromhex(cp["root"]))
     model = ok(cli("model", "show", "support-bot", "--version", v1, "--json")).json
     subject = shown["statement"]["subject"][0]
     assert "sha256:" + subject["digest"]["sha256"] == model["manifest_sha256"]

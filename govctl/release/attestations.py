@@ -80,7 +80,12 @@ def build_statement(repo: GovernedRepo, service: str, version: str, env: str,
         and str(e.subject.get("version")) == version
         and e.seq > _promote_seq(entries, version, env)
     ]
-    head = ledger._read_head() or {}
+    try:  # the release entry proved into the newest signed checkpoint (RFC 9162)
+        proof = ledger.prove(release_entry.seq)
+        checkpoint = {"tree_size": proof["tree_size"], "root": proof["root"],
+                      "leaf_hash": proof["leaf_hash"], "inclusion_proof": proof["proof"]}
+    except (NotFound, IntegrityError):
+        checkpoint = {}
     predicate = {
         "service": service, "version": version, "environment": env,
         "manifest": {"sha256": mdigest, "model_signing_root_digest":
@@ -93,7 +98,7 @@ def build_statement(repo: GovernedRepo, service: str, version: str, env: str,
                     "time": release_entry.time, "releaser": key.name, "key_id": key.key_id,
                     "previous_stable": release_entry.evidence.get("previous_stable"),
                     "git_commit": release_entry.git_commit},
-        "ledger": {"checkpoint": {k: head[k] for k in ("tree_size", "root") if k in head}},
+        "ledger": {"entry": release_entry.seq, "checkpoint": checkpoint},
     }
     return {"_type": STATEMENT_TYPE,
             "subject": [{"name": f"models:/{service}/{version}",
