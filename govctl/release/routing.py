@@ -78,7 +78,10 @@ class Router:
     def load_model(self, version: str, dst: str | Path | None = None) -> Path:
         """A local path to ``version``'s artifacts, verified against its manifest."""
         if self._repo is None:
-            raise ValueError("load_model needs a Router made with Router.for_repo")
+            from govctl.errors import InputError
+
+            raise InputError("Router.load_model needs a Router made with Router.for_repo "
+                             "(or call verified_model_path(repo, service, version))")
         return verified_model_path(self._repo, self.service, version, dst=dst)
 
     def state(self) -> Routing:
