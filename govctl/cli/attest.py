@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from govctl.cli._common import JSON_OPT, console, emit_json, ok, repo, table
+from govctl.cli._common import (
+    JSON_OPT,
+    console,
+    emit_json,
+    ok,
+    repo,
+    service_arg,
+    table,
+    version_option,
+)
 
 app = typer.Typer(help="Show and verify release attestations (in-toto, DSSE-signed).",
                   no_args_is_help=True)
@@ -14,15 +23,17 @@ ENV_HELP = "Environment (default: production if attested there, else the only on
 
 @app.command("show")
 def show(
-    service: str = typer.Argument(..., help="Service (MLflow registered model)."),
-    version: str = typer.Option(..., "--version", "-v", help="Model version."),
+    service: str = service_arg(),
+    version: str = version_option(),
     env: str = typer.Option(None, "--env", help=ENV_HELP),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Print the attestation of a release: its subject (the model by manifest digest) and
-    predicate (gate, agreement, checklist, canary analyses, prompts, ledger entry).
+    predicate (gate, agreement, checklist, canary verdicts, prompts, ledger entry).
 
-    Example: govctl attest show support-bot --version 3 --json
+    Examples:
+    govctl attest show support-bot --version 3
+    govctl attest show support-bot --version 3 --json
     """
     from govctl.release import attestations
 
@@ -47,7 +58,7 @@ def show(
         ["agreement", agreement.get("digest") or "-"],
         ["signers", "; ".join(f"{r}: {', '.join(n)}" for r, n in
                               (agreement.get("signers") or {}).items()) or "-"],
-        ["canary analyses", str(len(pred.get("canary_analyses") or []))],
+        ["canary verdicts", str(len(pred.get("canary_analyses") or []))],
         ["prompts", ", ".join(p["name"] for p in pred.get("prompts") or []) or "-"],
         ["files", f"{pred['manifest']['files']} ({pred['manifest']['bytes']} bytes)"],
     ])
@@ -55,8 +66,8 @@ def show(
 
 @app.command("verify")
 def verify(
-    service: str = typer.Argument(..., help="Service (MLflow registered model)."),
-    version: str = typer.Option(..., "--version", "-v", help="Model version."),
+    service: str = service_arg(),
+    version: str = version_option(),
     env: str = typer.Option(None, "--env", help=ENV_HELP),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -64,7 +75,8 @@ def verify(
     this release, its subject the manifest digest the ledger pinned, and the envelope the
     ledger recorded. Exit 4 naming what is wrong.
 
-    Example: govctl attest verify support-bot --version 3
+    Examples:
+    govctl attest verify support-bot --version 3
     """
     from govctl.release import attestations
 

@@ -165,8 +165,8 @@ def verify(
                                show_default=False),
     artifacts: bool = typer.Option(False, "--artifacts", help="Also re-hash every artifact "
                                    "file of the version(s) against the registered manifest."),
-    version: str = typer.Option(None, "--version", "-v", help="With --artifacts: only this "
-                                "version (default: every version with a manifest)."),
+    version: str = version_option(required=False, omitted="every version with a manifest "
+                                  "(goes with --artifacts)"),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Drift: versions govctl registered still exist and aliases are where the ledger last
