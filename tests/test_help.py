@@ -208,7 +208,7 @@ def test_commands_are_listed_in_lifecycle_order(cli):
     assert names[names.index("init"):] == [
         "init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
         "gate", "promote", "canary", "rollback", "status", "lock", "audit", "history", "report",
-        "demo"]
+        "demo", "attest"]
 
 
 def test_help_text_is_not_read_as_markup(monkeypatch):

@@ -286,3 +286,62 @@ def prompt_names(repo: GovernedRepo) -> list[str]:
     c = client(repo)
     with errors("MLflow"):
         return sorted(p.name for p in c.search_prompts())
+
+
+def resolve_artifact_uri(repo: GovernedRepo, source: str) -> str:
+    """The storage URI behind ``source``: ``runs:/RUN/PATH`` (the run's artifact folder),
+    ``models:/m-ID`` (an MLflow 3 LoggedModel's artifacts) or a storage URI already."""
+    c = client(repo)
+    if source.startswith("runs:/"):
+        run_id, _, path = source[len("runs:/"):].partition("/")
+        with errors(f"MLflow run {run_id}"):
+            base = c.get_run(run_id).info.artifact_uri
+        return f"{base.rstrip('/')}/{path.strip('/')}" if path.strip("/") else base
+    if source.startswith("models:/m-"):
+        model_id, _, path = source[len("models:/"):].partition("/")
+        with errors(f"MLflow logged model {model_id}"):
+            base = c.get_logged_model(model_id).artifact_location
+        return f"{base.rstrip('/')}/{path.strip('/')}" if path.strip("/") else base
+    return source
+
+
+def version_source(repo: GovernedRepo, name: str, version: str) -> str:
+    """Where MLflow serves ``models:/NAME/VERSION`` from (what a loader downloads)."""
+    c = client(repo)
+    with errors(f"model {name} version {version}"):
+        return str(c.get_model_version_download_uri(name, str(version)))
+
+
+@contextmanager
+def local_artifacts(repo: GovernedRepo, source: str) -> Iterator[Path]:
+    """A local folder (or file) holding the artifacts at ``source``: a file store is read in
+    place, never copied; anything else is downloaded to a temporary folder, removed after."""
+    import tempfile
+    from urllib.parse import unquote, urlparse
+
+    uri = resolve_artifact_uri(repo, source)
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        path = Path(unquote(parsed.path))
+        if not path.exists():
+            raise NotFound(f"the artifacts of {source} are gone from {path}")
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="govctl-artifacts-") as tmp:
+        with errors(f"downloading {source}"):
+            import mlflow.artifacts
+
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=tmp, tracking_uri=tracking_uri(repo))
+        yield Path(local)
+
+
+def download_artifacts(repo: GovernedRepo, source: str, dst: Path) -> Path:
+    """Download the artifacts at ``source`` into ``dst`` (created); the local path."""
+    uri = resolve_artifact_uri(repo, source)
+    dst.mkdir(parents=True, exist_ok=True)
+    with errors(f"downloading {source}"):
+        import mlflow.artifacts
+
+        return Path(mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=str(dst), tracking_uri=tracking_uri(repo)))

@@ -15,6 +15,7 @@ import typer
 from govctl import __version__
 from govctl.cli import (
     agreement,
+    attest,
     audit,
     checklist,
     data,
@@ -109,6 +110,7 @@ app.command("rollback", rich_help_panel=RELEASE)(release.rollback)
 app.command("status", rich_help_panel=RELEASE)(release.status)
 app.add_typer(lock.app, name="lock", rich_help_panel=RELEASE)
 app.add_typer(audit.app, name="audit", rich_help_panel=AUDIT)
+app.add_typer(attest.app, name="attest", rich_help_panel=AUDIT)
 app.command("history", rich_help_panel=AUDIT)(history_cmd.history)
 app.command("report", rich_help_panel=AUDIT)(demo.report)
 app.command("demo", rich_help_panel=AUDIT)(demo.demo)

@@ -191,5 +191,11 @@ def gate_command(
         emit_json(report.to_sarif())
     else:
         _render(report)
+    if report.tampered:  # artifacts changed after registration: an integrity violation
+        from govctl.errors import EXIT_INTEGRITY
+
+        for item in report.tampered:
+            typer.echo(f"error: {item.reason}", err=True)
+        raise typer.Exit(EXIT_INTEGRITY)
     if not report.passed:
         raise typer.Exit(EXIT_CHECK_FAILED)

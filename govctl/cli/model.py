@@ -45,11 +45,13 @@ def register(
     from govctl.cli._common import load_key
 
     result = registry.register_model(repo(), load_key(key), name, run, artifact_path=path,
-                                     dataset_names=dataset)
+                                     dataset_names=dataset, progress=hash_progress("hashing"))
     if as_json:
         emit_json(result)
         return
     ok(f"registered {name} version {result['version']} from run {run}")
+    console().print(f"  manifest {result['manifest_sha256']}  ({result['files']} file(s), "
+                    f"{result['bytes']} bytes)", markup=False)
     for d in result["datasets"]:
         console().print(f"  {d['role']:<9} {d['name']}  {(d['md5'] or 'not inventoried')[:12]}")
 
@@ -140,21 +142,60 @@ def alias(
     ok(f"{name}@{alias_name} → {'(removed)' if delete else version}")
 
 
+def hash_progress(what: str) -> object:
+    """A progress callback printing to stderr every 10% of a large (>= 64 MiB) hash."""
+    from govctl.cli._common import err_console
+
+    shown = [-1]
+
+    def cb(done: int, total: int) -> None:
+        if total < 64 << 20:
+            return
+        tenth = done * 10 // total
+        if tenth != shown[0]:
+            shown[0] = tenth
+            err_console().print(f"{what}: {done >> 20} / {total >> 20} MiB ({tenth * 10}%)",
+                                markup=False)
+    return cb
+
+
 @app.command("verify")
-def verify(name: str = typer.Argument(None, metavar="NAME", help=MODEL_HELP + " Omit for every model.",
-                                      show_default=False),
-           as_json: bool = JSON_OPT) -> None:
+def verify(
+    name: str = typer.Argument(None, metavar="NAME", help=MODEL_HELP + " Omit for every model.",
+                               show_default=False),
+    artifacts: bool = typer.Option(False, "--artifacts", help="Also re-hash every artifact "
+                                   "file of the version(s) against the registered manifest."),
+    version: str = version_option(required=False, omitted="every version with a manifest "
+                                  "(goes with --artifacts)"),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Drift: versions govctl registered still exist and aliases are where the ledger last
-    put them. Exit 4 naming each drift.
+    put them; with --artifacts, their files still match their manifests. Exit 4 naming each
+    drift or changed file.
 
     Examples:
     govctl model verify
-    govctl model verify support-bot --json
+    govctl model verify support-bot --artifacts --version 3
     """
     from govctl import registry
-    from govctl.errors import EXIT_INTEGRITY
+    from govctl.errors import EXIT_INTEGRITY, InputError
 
+    if (version or artifacts) and not name:
+        raise InputError("--artifacts and --version need a model NAME")
+    if version and not artifacts:
+        raise InputError("--version goes with --artifacts")
     drifts = registry.verify_drift(repo(), name)
+    if artifacts:
+        drifts += _artifact_drift(name, version)
     report_findings(drifts, as_json=as_json, key="drift",
                     exit_code=EXIT_INTEGRITY if any(d.tampering for d in drifts) else 0,
                     clean="MLflow matches the ledger")
+
+
+def _artifact_drift(name: str, version: str | None) -> list[object]:
+    from govctl import registry
+    from govctl.registry import manifests
+
+    found = manifests.verify_versions(repo(), name, version,
+                                      progress_for=lambda v: hash_progress(f"{name} v{v}"))
+    return [registry.Drift(name, "artifact", message) for _, message in found]

@@ -81,6 +81,8 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
         model = registry.model_version_info(repo, service, version)
     except ExternalError:  # MLflow down: the ledger still tells the story
         model = None
+    if model is not None:  # issue 20: the artifact manifest and release attestations
+        model["attestations"] = attestation_paths(repo, service, version)
     agreement, limits, sigs = None, {}, []
     try:
         rep = agreements.verify_agreement(repo, service)
@@ -360,6 +362,9 @@ def _model_rows(m: dict[str, Any]) -> list[list[Any]]:
     return [["run", m.get("run_id")], ["git commit", m.get("git_commit")],
             ["registered by", m.get("registered_by")],
             ["aliases", ", ".join(m.get("aliases", []))],
+            ["artifact manifest", m.get("manifest_sha256") or "none (registered without)"],
+            *[["release attestation", f"{p} (govctl attest verify)"]
+              for p in m.get("attestations", [])],
             *[[f"metric: {words.metric(k)[0]} ({k})", words.number(v)]
               for k, v in sorted((m.get("metrics") or {}).items())],
             *[[f"dataset ({x['role']})", f"{x['name']} {x.get('md5') or ''}"]
@@ -391,3 +396,12 @@ def write_report(repo: GovernedRepo, service: str, version: str, out: Path,
                 atomic_write(charts_dir / f"{service}-v{version}-{stem}.svg",
                              '<?xml version="1.0" encoding="utf-8"?>\n' + fig)
     return out
+
+
+# --- artifact integrity (issue 20) ------------------------------------------------------------
+
+def attestation_paths(repo: GovernedRepo, service: str, version: str) -> list[str]:
+    """Repo-relative paths of the version's release attestations (one per environment)."""
+    folder = repo.root / "attestations" / service
+    return [repo.rel(p) for p in sorted(folder.glob(f"{version}-*.intoto.json"))] \
+        if folder.is_dir() else []

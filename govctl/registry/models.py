@@ -19,6 +19,7 @@ from govctl.data import lineage as lineage_mod
 from govctl.errors import InputError, NotFound
 from govctl.ledger.entry import Entry
 from govctl.ledger.log import Ledger
+from govctl.signing.canonical import digest
 from govctl.signing.keys import SigningKey
 
 TAG = "govctl."
@@ -47,9 +48,11 @@ def register_model(
     *,
     artifact_path: str = "model",
     dataset_names: list[str] | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """Create an MLflow model version for ``run_id`` with its datasets, git commit and
-    registering key recorded as version tags and in the ledger (intent, then completion)."""
+    registering key recorded as version tags and in the ledger (intent, then completion).
+    Every artifact file is hashed into a manifest first (``progress(done, total)`` bytes)."""
     from govctl.adapters import mlflowstore as ml
     from govctl.agreements.agreement import check_service_name
 
@@ -83,15 +86,21 @@ def register_model(
             "inventoried": e is not None, "mlflow_digest": inp["digest"],
         }
     ds_list = sorted(linked.values(), key=lambda d: d["name"])
+    from govctl.registry import manifests
+
+    manifest = manifests.for_source(repo, name, f"runs:/{run_id}/{artifact_path}", progress)
+    manifest_sha256 = digest(manifest)
     commit = _commit(repo)
     tags = {
         f"{TAG}datasets": json.dumps(ds_list, separators=(",", ":"), sort_keys=True),
         f"{TAG}registered_by": key.name,
         f"{TAG}git_commit": commit or "",
         f"{TAG}run_id": run_id,
+        manifests.TAG: manifest_sha256,
     }
     ledger = Ledger.for_repo(repo)
     evidence = {"run_id": run_id, "datasets": ds_list, "artifact_path": artifact_path,
+                "manifest_sha256": manifest_sha256,
                 "metrics": {k: str(v) for k, v in sorted(info["metrics"].items())}}
     intent = ledger.intent(key, "model.register", _subject(name), evidence=evidence,
                            git_commit=commit)
@@ -100,10 +109,13 @@ def register_model(
     except Exception:
         ledger.abort(key, intent, note="MLflow refused the registration")
         raise
+    manifests.save(repo, name, version, manifest)
     ledger.complete(key, intent, evidence={**evidence, "version": version},
                     note=f"registered version {version}")
     return {"name": name, "version": version, "datasets": ds_list, "run_id": run_id,
-            "git_commit": commit, "registered_by": key.name}
+            "git_commit": commit, "registered_by": key.name,
+            "manifest_sha256": manifest_sha256, "files": len(manifest["resources"]),
+            "bytes": manifest["total_size"]}
 
 
 def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str, Any]:
@@ -127,6 +139,7 @@ def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str,
         "datasets": json.loads(tags.get(f"{TAG}datasets", "[]")),
         "git_commit": tags.get(f"{TAG}git_commit") or None,
         "registered_by": tags.get(f"{TAG}registered_by"),
+        "manifest_sha256": tags.get(f"{TAG}manifest_sha256"),
         "governed": f"{TAG}registered_by" in tags,
         "tags": {k: val for k, val in tags.items() if not k.startswith(TAG)},
     }
@@ -244,7 +257,8 @@ def _tag_drift(name: str, version: dict[str, Any], entry: Any) -> list[Drift]:
         out.append(Drift(name, "tag", f"version {version['version']}: tag {TAG}datasets differs "
                          "from the lineage the ledger recorded (edited behind govctl's back)"))
     checks = {f"{TAG}registered_by": entry.actor.get("name"),
-              f"{TAG}run_id": entry.evidence.get("run_id")}
+              f"{TAG}run_id": entry.evidence.get("run_id"),
+              f"{TAG}manifest_sha256": entry.evidence.get("manifest_sha256")}
     for tag, want in checks.items():
         if tags.get(tag) != want:
             out.append(Drift(name, "tag", f"version {version['version']}: tag {tag} is "

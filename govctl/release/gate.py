@@ -230,6 +230,13 @@ def _prompts(ctx: Context) -> Check:
     return Check(True, f"{len(rows)} prompt(s) pinned and undrifted", ev)
 
 
+@check("artifacts.integrity")
+def _artifacts(ctx: Context) -> Check:
+    from govctl.registry import manifests
+
+    return Check(*manifests.gate_check(ctx.repo, ctx.service, ctx.version))
+
+
 @check("release.rollback-target")
 def _rollback(ctx: Context) -> Check:
     stable = ctx.aliases.get(ctx.env)
@@ -271,6 +278,11 @@ class GateReport:
     @property
     def passed(self) -> bool:
         return all(r.status in OK_STATUSES for r in self.results)
+
+    @property
+    def tampered(self) -> list[ItemResult]:
+        """Failed items that are integrity violations (the gate exits 4 on these)."""
+        return [r for r in self.results if r.evidence.get("integrity") is False]
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "version": self.version, "env": self.env,
@@ -354,7 +366,7 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 details["problems"] = ev.problems
         if ev.dead:
             details["dead_signatures"] = ev.dead
-        if status not in ("pass", "n/a"):
+        if status not in ("pass", "n/a") and not details.get("unwaivable"):
             for payload, sig_ok in ev.waivers:
                 verdict = waivers.is_active(payload, at, max_days=max_days, signature_ok=sig_ok)
                 if verdict.active:

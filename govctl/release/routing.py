@@ -11,7 +11,13 @@ cache.
     from govctl.release.routing import Router
     router = Router.for_repo(".", "support-bot")        # or Router(tracking_uri=..., ...)
     variant, version = router.route(session_id)         # ("canary", "7") or ("stable", "6")
-    model = mlflow.pyfunc.load_model(f"models:/support-bot/{version}")
+    path = router.load_model(version)                   # verified against its manifest
+    model = mlflow.pyfunc.load_model(str(path))
+
+:func:`verified_model_path` (and ``Router.load_model``) re-hashes the version's artifacts
+against the manifest the ledger pinned at registration before handing out a local path,
+so a serving process never loads bytes that did not pass the gate (IntegrityError, exit 4,
+naming the file, otherwise).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ class Router:
         self._fetch = fetch
         self._cached: tuple[float, Routing] | None = None
         self._lock = threading.Lock()
+        self._repo: Any = None
 
     @classmethod
     def for_repo(cls, repo_path: str, service: str, env: str = "production",
@@ -64,7 +71,18 @@ class Router:
         from govctl.config import find_repo
 
         repo = find_repo(Path(repo_path))
-        return cls(service, lambda: _from_mlflow(repo, service, env), **kw)
+        router = cls(service, lambda: _from_mlflow(repo, service, env), **kw)
+        router._repo = repo
+        return router
+
+    def load_model(self, version: str, dst: str | Path | None = None) -> Path:
+        """A local path to ``version``'s artifacts, verified against its manifest."""
+        if self._repo is None:
+            from govctl.errors import InputError
+
+            raise InputError("Router.load_model needs a Router made with Router.for_repo "
+                             "(or call verified_model_path(repo, service, version))")
+        return verified_model_path(self._repo, self.service, version, dst=dst)
 
     def state(self) -> Routing:
         now = time.monotonic()
@@ -79,6 +97,32 @@ class Router:
                          or assign(self.service, key, s.weight_bps, self.salt) == "canary"):
             return "canary", s.canary  # a first release has no stable version to fall back to
         return "stable", s.stable
+
+
+def verified_model_path(repo: Any, service: str, version: str, *,
+                        dst: str | Path | None = None) -> Path:
+    """The local folder of ``models:/SERVICE/VERSION`` after checking every file against
+    the manifest the ledger pinned. A file store is verified and returned in place; other
+    stores are downloaded into ``dst`` (default: a new temporary folder, the caller's to
+    remove) and the downloaded copy is what is verified and returned."""
+    import tempfile
+
+    from govctl.adapters import mlflowstore as ml
+    from govctl.config import GovernedRepo, find_repo
+    from govctl.registry import manifests
+
+    if not isinstance(repo, GovernedRepo):
+        repo = find_repo(Path(repo))
+    manifest = manifests.load(repo, service, str(version))
+    manifests.check_tag(repo, service, str(version), manifest)
+    source = ml.version_source(repo, service, str(version))
+    local = manifests.local_path(repo, source)
+    where = f"{service} v{version}"
+    if local is None:
+        target = Path(dst) if dst else Path(tempfile.mkdtemp(prefix="govctl-model-"))
+        local = ml.download_artifacts(repo, source, target)
+    manifests.compare(manifest, local, where=where)
+    return local
 
 
 def _from_mlflow(repo: Any, service: str, env: str) -> Routing:

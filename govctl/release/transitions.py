@@ -130,7 +130,7 @@ def _apply(repo: GovernedRepo, service: str, env: str, aliases: dict[str, str | 
 
 def _transition(repo: GovernedRepo, key: SigningKey, service: str, env: str, action: str,
                 aliases: dict[str, str | None], weight_bps: int, evidence: dict[str, Any],
-                note: str | None = None) -> None:
+                note: str | None = None) -> Any:
     from govctl.adapters.gitrepo import head_commit
 
     ledger = Ledger.for_repo(repo)
@@ -139,7 +139,21 @@ def _transition(repo: GovernedRepo, key: SigningKey, service: str, env: str, act
                            git_commit=head_commit(repo.root), note=note)
     _apply(repo, service, env, aliases, weight_bps)
     crash_point("transition-applied")
-    ledger.complete(key, intent, evidence=ev, note=note)
+    return ledger.complete(key, intent, evidence=ev, note=note)
+
+
+def _intact(repo: GovernedRepo, service: str, version: str) -> None:
+    """The version's artifacts are the bytes hashed at registration (else exit 4)."""
+    from govctl.registry import manifests
+
+    manifests.verify(repo, service, version)
+
+
+def _attest(repo: GovernedRepo, key: SigningKey, service: str, version: str, env: str,
+            entry: Any) -> str:
+    from govctl.release import attestations
+
+    return repo.rel(attestations.attest(repo, key, service, version, env, entry))
 
 
 def crash_point(name: str) -> None:
@@ -208,6 +222,7 @@ def _promote_action(repo: GovernedRepo, env: str) -> str:
 def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             env: str = "production", *, no_canary: bool = False) -> Outcome:
     from govctl.adapters import mlflowstore as ml
+    from govctl.registry import manifests
     from govctl.release import gate
 
     version = str(version)
@@ -221,6 +236,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             return Outcome("promote", state(repo, service, env), messages)
         report = gate.evaluate(repo, service, version, env)
         gate.record(repo, key, report)
+        manifests.require_intact(repo, report)  # tampered bytes: exit 4, never waived
         if not report.passed:
             blocked = [f"{r.id} ({r.status}: {r.reason})" for r in report.results
                        if r.status not in gate.OK_STATUSES]
@@ -236,12 +252,13 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             allowed = Policies.load(repo).param("GOV-CANARY-PLAN", "allow_no_canary", env)
             if not allowed:
                 raise CheckFailed(f"policy GOV-CANARY-PLAN does not allow --no-canary in {env}")
-            _transition(repo, key, service, env, "release.promote",
-                        {env: version, canary_alias(env): None}, 0,
-                        {"version": version, "previous_stable": st.stable,
-                         "gate": report.digests["results"]},
-                        note=f"{version} promoted to {env} without canary")
-            messages.append(f"{service} v{version} is now stable in {env} (no canary)")
+            done = _transition(repo, key, service, env, "release.promote",
+                               {env: version, canary_alias(env): None}, 0,
+                               {"version": version, "previous_stable": st.stable,
+                                "gate": report.digests["results"]},
+                               note=f"{version} promoted to {env} without canary")
+            messages.append(f"{service} v{version} is now stable in {env} (no canary); "
+                            f"attestation {_attest(repo, key, service, version, env, done)}")
         else:
             plan = plan_for(repo, env)
             _transition(repo, key, service, env, "release.promote",
@@ -322,6 +339,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
             messages.append(f"canary v{st.canary} failed and was rolled back automatically: "
                             f"{result.reason()}")
         elif step + 1 < len(plan):
+            _intact(repo, service, st.canary)
             nxt = plan[step + 1]
             _transition(repo, key, service, env, "canary.step", {canary_alias(env): st.canary},
                         nxt * 100, {"version": st.canary, "step": step + 1, "plan": plan,
@@ -329,13 +347,15 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
                         note=f"canary {st.canary} at {nxt}%")
             messages.append(f"canary v{st.canary} passed at {plan[step]}%; now at {nxt}%")
         else:
-            _transition(repo, key, service, env, "canary.promote",
-                        {env: st.canary, canary_alias(env): None}, 0,
-                        {"version": st.canary, "previous_stable": st.stable, "plan": plan,
-                         "analysis": summary},
-                        note=f"{st.canary} stable in {env}; rollback target {st.stable}")
+            _intact(repo, service, st.canary)
+            done = _transition(repo, key, service, env, "canary.promote",
+                               {env: st.canary, canary_alias(env): None}, 0,
+                               {"version": st.canary, "previous_stable": st.stable,
+                                "plan": plan, "analysis": summary},
+                               note=f"{st.canary} stable in {env}; rollback target {st.stable}")
             messages.append(f"canary v{st.canary} passed every step and is now stable in {env}"
-                            + (f" (rollback target v{st.stable})" if st.stable else ""))
+                            + (f" (rollback target v{st.stable})" if st.stable else "")
+                            + f"; attestation {_attest(repo, key, service, st.canary, env, done)}")
         return Outcome("advance", state(repo, service, env), messages, analysis=result)
 
 
@@ -400,6 +420,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
                     f"v{target} was never stable in {env} (stable before: "
                     f"{', '.join(sorted(ever, key=int)) or 'none'}); a rollback only goes "
                     "back to a version that was. To release it, use 'govctl promote' (gated)")
+        _intact(repo, service, target)  # never roll back onto replaced bytes
         _transition(repo, key, service, env, "release.rollback",
                     {env: target, canary_alias(env): None}, 0,
                     {"version": target, "from": st.stable, "ended_canary": st.canary,
