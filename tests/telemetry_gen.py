@@ -29,3 +29,45 @@ def write(path: Path, variants: dict[str, dict], seed: int = 0, bad_lines: int =
     lines += ["{not json"] * bad_lines
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+TABLE_COLUMNS = ("request_id text, version text, latency_ms double precision, error boolean, "
+                 "tokens_in bigint, tokens_out bigint, cost_usd double precision, "
+                 "timestamp text, quality double precision")
+
+
+def to_parquet(jsonl: Path, out: Path) -> Path:
+    import polars as pl
+
+    pl.read_ndjson(jsonl).write_parquet(out)
+    return out
+
+
+def to_postgres(url: str, table: str, jsonl: Path, *, key: bool = False) -> str:
+    """Load a generated JSONL file into a fresh PostgreSQL table; returns ``sql:URL#TABLE``."""
+    import io
+
+    import polars as pl
+    import psycopg
+
+    names = [c.split()[0] for c in TABLE_COLUMNS.split(", ")]
+    df = pl.read_ndjson(jsonl)
+    df = df.select([pl.col(n) if n in df.columns else pl.lit(None).alias(n) for n in names])
+    buf = io.BytesIO()
+    df.write_csv(buf)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"CREATE TABLE {table} ({TABLE_COLUMNS}"
+                     + (", PRIMARY KEY (request_id))" if key else ")"))
+        with conn.cursor().copy(f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER)") as cp:
+            cp.write(buf.getvalue())
+    return f"sql:{url}#{table}"
+
+
+def drop_postgres(url: str, table: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                         autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
