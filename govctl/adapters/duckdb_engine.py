@@ -177,3 +177,44 @@ def _csv_rejects(con: Any, p: str, thresholds: dict[str, float]) -> Result:
     rejected = con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
     bad = {"malformed CSV line": int(rejected)} if rejected else {}
     return _materialized(con, "raw", thresholds, int(rejected), bad)
+
+
+def query_windows(path: str, build: Any) -> dict[str, Any]:
+    """Run one query over the file's normalized records (with ``ts``); ``build(rel)``
+    returns the SQL. One pass, nothing materialised."""
+    import duckdb
+
+    from govctl.adapters import slo_sql
+
+    con = _connect()
+    fmt = fmt_of(path)
+    p = _lit(path)
+    srcs = {"parquet": [f"read_parquet({p})"],
+            "json": [f"read_json({p}, format='newline_delimited', columns={_JSON_TS})",
+                     f"(SELECT {', '.join(_EXTRACT)} FROM {_LINES.format(path=p)} WHERE "
+                     "line IS NOT NULL AND json_valid(line) AND "
+                     "json_type(CASE WHEN json_valid(line) THEN line END) = 'OBJECT') AS l"],
+            "csv": [f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"', "
+                    "ignore_errors=true)"]}[fmt]
+    last: Exception | None = None
+    for src in srcs:
+        try:
+            kinds = _kinds(con, src)
+            ts_kind = _kinds_ts(con, src)
+            rel = q.normalized("duckdb", kinds, src,
+                               extra=(slo_sql.timestamp_expr("duckdb", ts_kind),))
+            return _fetch(con, build(rel))[0]
+        except duckdb.InvalidInputException as exc:
+            last = exc
+        except duckdb.Error as exc:
+            raise InputError(f"{path}: not readable telemetry ({_first_line(exc)})") from None
+    raise InputError(f"{path}: not readable telemetry ({_first_line(last or Exception())})")
+
+
+_JSON_TS = _JSON_COLUMNS[:-1] + ", 'timestamp': 'VARCHAR'}"
+_EXTRACT = [f"json_extract_string(line, '$.{f}') AS {f}" for f in (*q.FIELDS, "timestamp")]
+
+
+def _kinds_ts(con: Any, src: str) -> q.Kind | None:
+    cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    return q.kind_of(cols["timestamp"]) if "timestamp" in cols else None

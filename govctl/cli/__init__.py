@@ -28,6 +28,7 @@ from govctl.cli import (
 )
 from govctl.cli import history as history_cmd
 from govctl.cli import init as init_cmd
+from govctl.cli import slo as slo_cmd
 from govctl.cli._common import tidy_help
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -108,6 +109,7 @@ app.add_typer(release.canary_app, name="canary", rich_help_panel=RELEASE)
 app.command("rollback", rich_help_panel=RELEASE)(release.rollback)
 app.command("status", rich_help_panel=RELEASE)(release.status)
 app.add_typer(lock.app, name="lock", rich_help_panel=RELEASE)
+app.add_typer(slo_cmd.app, name="slo", rich_help_panel=RELEASE)
 app.add_typer(audit.app, name="audit", rich_help_panel=AUDIT)
 app.command("history", rich_help_panel=AUDIT)(history_cmd.history)
 app.command("report", rich_help_panel=AUDIT)(demo.report)
