@@ -71,3 +71,29 @@ def drop_postgres(url: str, table: str) -> None:
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
                          autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def write_month(path: Path, version: str = "1", *, start: str = "2026-11-01T00:00:00",
+                days: int = 30, per_hour: int = 60, error_rate: float = 0.002,
+                burn: tuple[float, float, float] | None = None, seed: int = 0) -> Path:
+    """A month of production traffic, uniform in time; ``burn`` = (first day, last day,
+    error rate) raises the error rate in that span (days since ``start``, fractional)."""
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    n = days * 24 * per_hour
+    offset = np.sort(rng.random(n) * days)  # days since start
+    rate = np.full(n, error_rate)
+    if burn:
+        rate[(offset >= burn[0]) & (offset < burn[1])] = burn[2]
+    t0 = np.datetime64(start, "ms")
+    ts = t0 + (offset * 86_400_000).astype("timedelta64[ms]")
+    tin, tout = rng.integers(200, 1200, n), rng.integers(50, 300, n)
+    pl.DataFrame({
+        "request_id": [f"m{i}" for i in range(n)], "version": [version] * n,
+        "latency_ms": np.round(rng.lognormal(6.2, 0.35, n), 1),
+        "error": rng.random(n) < rate, "tokens_in": tin, "tokens_out": tout,
+        "cost_usd": np.round(tin * 2e-6 + tout * 8e-6, 6),
+        "timestamp": [str(x) + "Z" for x in ts],
+    }).write_ndjson(path)
+    return path

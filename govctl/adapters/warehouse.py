@@ -109,3 +109,31 @@ def _unique(insp: Any, schema: str | None, table: str) -> bool:
         return True
     return any(i.get("unique") and i["column_names"] == ["request_id"]
                for i in insp.get_indexes(table, schema=schema))
+
+
+def query_windows(spec: str, build: Any) -> dict[str, Any]:
+    """One query over the table's normalized records (with ``ts``); ``build(rel)`` is the SQL."""
+    import sqlalchemy as sa
+
+    from govctl.adapters import slo_sql
+
+    url, schema, table = _split(spec)
+    where = display("sql:" + spec)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            insp = sa.inspect(conn)
+            if not insp.has_table(table, schema=schema):
+                raise NotFound(f"{where}: no table {table!r}")
+            cols = {c["name"]: str(c["type"]) for c in insp.get_columns(table, schema=schema)}
+            kinds = {f: (q.kind_of(cols[f]) if f in cols else None) for f in q.FIELDS}
+            src = (q.quote(schema) + "." if schema else "") + q.quote(table)
+            ts = slo_sql.timestamp_expr("postgresql", q.kind_of(cols["timestamp"])
+                                        if "timestamp" in cols else None)
+            rel = q.normalized("postgresql", kinds, src, extra=(ts,))
+            return dict(conn.execute(sa.text(build(rel))).one()._mapping)
+    except sa.exc.OperationalError as exc:
+        raise ExternalError(f"{where}: cannot reach the warehouse "
+                            f"({str(exc.orig).splitlines()[0][:200]})") from None
+    finally:
+        engine.dispose()
