@@ -97,3 +97,42 @@ def write_month(path: Path, version: str = "1", *, start: str = "2026-11-01T00:0
         "timestamp": [str(x) + "Z" for x in ts],
     }).write_ndjson(path)
     return path
+
+
+def to_otlp(jsonl: Path, out: Path, version_attr: str = "govctl.version") -> Path:
+    """The same traffic as GenAI spans made by the OpenTelemetry SDK, encoded by its OTLP
+    encoder and written as OTLP JSON, one ExportTraceServiceRequest per line (as the
+    Collector's file exporter does)."""
+    import polars as pl
+    from google.protobuf.json_format import MessageToJson
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Status, StatusCode
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("support-bot")
+    start = 1_795_000_000_000_000_000
+    lines = []
+    for i, r in enumerate(pl.read_ndjson(jsonl).iter_rows(named=True)):
+        t0 = start + i * 1_000_000_000
+        attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "support-llm",
+                 version_attr: r["version"],
+                 "gen_ai.usage.input_tokens": r["tokens_in"],
+                 "gen_ai.usage.output_tokens": r["tokens_out"],
+                 "govctl.cost_usd": r["cost_usd"], "govctl.quality": r["quality"]}
+        span = tracer.start_span("chat support-llm", start_time=t0, attributes=attrs)
+        if r["error"]:
+            span.set_status(Status(StatusCode.ERROR, "upstream failed"))
+        span.end(end_time=t0 + round(r["latency_ms"] * 1_000_000))
+        if len(exporter.get_finished_spans()) >= 500:
+            lines.append(MessageToJson(encode_spans(exporter.get_finished_spans()), indent=None))
+            exporter.clear()
+    if exporter.get_finished_spans():
+        lines.append(MessageToJson(encode_spans(exporter.get_finished_spans()), indent=None))
+    # a child span without GenAI attributes is not a request record
+    out.write_text("\n".join(lines) + "\n")
+    return out

@@ -116,3 +116,16 @@ def test_warehouse_source_errors_are_named_without_the_password():
     with pytest.raises(Exception) as exc:
         sources.aggregate("sql:postgresql+psycopg://u:secret@127.0.0.1:1/x#t")
     assert "secret" not in str(exc.value) and "***" in str(exc.value)
+
+
+def test_otlp_genai_spans_match(traffic, tmp_path):
+    reference = _analyze(telemetry.read_jsonl(traffic["jsonl"]))
+    spans = telemetry_gen.to_otlp(traffic["jsonl"], tmp_path / "spans.json")
+    _same(_analyze(sources.aggregate(f"otlp:{spans}", limits=LIMITS)), reference)
+    # the version read from another attribute, named in the source
+    other = telemetry_gen.to_otlp(traffic["jsonl"], tmp_path / "other.json",
+                                  version_attr="app.model_version")
+    agg = sources.aggregate(f"otlp:{other}?version=app.model_version", limits=LIMITS)
+    _same(_analyze(agg), reference)
+    with pytest.raises(InputError, match="unknown option"):
+        sources.aggregate(f"otlp:{other}?model=x")

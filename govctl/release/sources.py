@@ -45,6 +45,18 @@ def _assemble(source: str, result: Any, limits_at: dict[str, float]) -> Aggregat
     return agg
 
 
+def _options(source: str, query: str, allowed: dict[str, str]) -> dict[str, str]:
+    """``?name=value&...`` after a source: which attribute or metric holds what."""
+    out = {}
+    for part in filter(None, query.split("&")):
+        name, sep, value = part.partition("=")
+        if not sep or name not in allowed or not value:
+            raise InputError(f"telemetry source {source}: unknown option {part!r} (options: "
+                             f"{', '.join(f'{k}=' for k in allowed)})")
+        out[name] = value
+    return out
+
+
 def aggregate(source: str, repo: Any = None,
               limits: dict[str, Decimal] | None = None) -> Aggregates:
     limits_at = thresholds(limits or {})
@@ -60,10 +72,12 @@ def aggregate(source: str, repo: Any = None,
     if source.startswith("otlp:"):
         from govctl.adapters import otlp
 
-        path = source[len("otlp:"):]
+        path, _, query = source[len("otlp:"):].partition("?")
         if not Path(path).is_file():
             raise InputError(f"telemetry source {source}: {path} is not a file")
-        return _assemble(source, otlp.aggregate(path, limits_at), limits_at)
+        return _assemble(source, otlp.aggregate(path, limits_at, _options(source, query,
+                                                                          otlp.DEFAULTS)),
+                         limits_at)
     if source.startswith("prometheus:"):
         from govctl.release import promsource
 
