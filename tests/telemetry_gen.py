@@ -136,3 +136,56 @@ def to_otlp(jsonl: Path, out: Path, version_attr: str = "govctl.version") -> Pat
     # a child span without GenAI attributes is not a request record
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def to_openmetrics(jsonl: Path, out: Path, end: int, window: int = 3600, step: int = 15
+                   ) -> Path:
+    """The same traffic as Prometheus would have scraped it over ``window`` seconds ending
+    at ``end`` (unix seconds): request counters by version and error, a latency histogram,
+    cost and quality summaries; OpenMetrics text for ``promtool tsdb
+    create-blocks-from openmetrics``."""
+    import polars as pl
+
+    df = pl.read_ndjson(jsonl)
+    edges = [round(0.025 * i, 3) for i in range(1, 161)]
+    times = list(range(end - window, end + 1, step))
+    fam: dict[str, list[str]] = {"govctl_requests": [], "govctl_request_duration_seconds": [],
+                                 "govctl_cost_usd": [], "govctl_quality": []}
+    for version in sorted(df["version"].unique().to_list()):
+        part = df.filter(pl.col("version") == version)
+        k = part.height
+        # request i lands at an even spread over the window (first sample counts none)
+        at = np.floor(np.arange(k) * (len(times) - 1) / k).astype(int) + 1
+        lat = part["latency_ms"].to_numpy() / 1000
+        err = part["error"].to_numpy()
+        cost, qual = part["cost_usd"].to_numpy(), part["quality"].to_numpy()
+        for i, t in enumerate(times):
+            seen = at <= i
+            lab = f'version="{version}"'
+            for flag in ("false", "true"):
+                c = int(np.count_nonzero(seen & (err == (flag == "true"))))
+                fam["govctl_requests"].append((f'govctl_requests_total{{{lab},error="{flag}"}}', t, c))
+            for le in edges:
+                c = int(np.count_nonzero(seen & (lat <= le)))
+                fam["govctl_request_duration_seconds"].append(
+                    (f'govctl_request_duration_seconds_bucket{{{lab},le="{le}"}}', t, c))
+            n = int(seen.sum())
+            fam["govctl_request_duration_seconds"] += [
+                (f'govctl_request_duration_seconds_bucket{{{lab},le="+Inf"}}', t, n),
+                (f"govctl_request_duration_seconds_count{{{lab}}}", t, n),
+                (f"govctl_request_duration_seconds_sum{{{lab}}}", t, float(lat[seen].sum()))]
+            fam["govctl_cost_usd"] += [(f"govctl_cost_usd_count{{{lab}}}", t, n),
+                                       (f"govctl_cost_usd_sum{{{lab}}}", t, float(cost[seen].sum()))]
+            fam["govctl_quality"] += [(f"govctl_quality_count{{{lab}}}", t, n),
+                                      (f"govctl_quality_sum{{{lab}}}", t, float(qual[seen].sum()))]
+    types = {"govctl_requests": "counter", "govctl_request_duration_seconds": "histogram",
+             "govctl_cost_usd": "summary", "govctl_quality": "summary"}
+    lines = []
+    for name, samples in fam.items():
+        lines.append(f"# TYPE {name} {types[name]}")
+        # one series after another, each in time order
+        samples.sort(key=lambda s: (s[0], s[1]))
+        lines += [f"{series} {value} {t}" for series, t, value in samples]
+    lines.append("# EOF")
+    out.write_text("\n".join(lines) + "\n")
+    return out
