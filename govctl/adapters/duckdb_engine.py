@@ -77,9 +77,18 @@ def aggregate(path: str, thresholds: dict[str, float]) -> Result:
     try:
         if fmt == "parquet":
             return _in_place(con, f"read_parquet({p})", thresholds)
-        src = (f"read_json({p}, format='newline_delimited', columns={_JSON_COLUMNS})"
-               if fmt == "json" else
-               f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"')")
+        if fmt == "json":
+            # typed as detected (fast), else every field as text (one type per column
+            # is not guaranteed), else line by line
+            typed = f"read_json({p}, format='newline_delimited')"
+            try:
+                if _plain(con, typed):
+                    return _materialized(con, typed, thresholds)
+            except (duckdb.InvalidInputException, duckdb.ConversionException):
+                pass
+            src = f"read_json({p}, format='newline_delimited', columns={_JSON_COLUMNS})"
+        else:
+            src = f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"')"
         try:
             return _materialized(con, src, thresholds)
         except duckdb.InvalidInputException:
@@ -97,12 +106,21 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
+def _plain(con: Any, src: str) -> bool:
+    """Every field present with a plain SQL type (no JSON/struct: mixed values)."""
+    cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    return all(f not in cols or cols[f] in ("VARCHAR", "BOOLEAN", "BIGINT", "DOUBLE", "UBIGINT",
+                                         "INTEGER")
+               for f in q.FIELDS if f not in ("request_id",)) and (
+        cols.get("request_id", "VARCHAR") in ("VARCHAR", "BIGINT", "UBIGINT"))
+
+
 def _kinds(con: Any, src: str) -> dict[str, q.Kind | None]:
     cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
     return {f: (q.kind_of(cols[f]) if f in cols else None) for f in q.FIELDS}
 
 
-_RID = "CASE WHEN request_id IS NOT NULL THEN hash(CAST(request_id AS VARCHAR)) END AS rid"
+_RID = "CASE WHEN request_id IS NOT NULL THEN hash(request_id) END AS rid"
 _ORDERED = "(SELECT *, row_number() OVER () AS _rn FROM {src}) AS s"
 _DUP = ("request_id IS NOT NULL AND row_number() OVER (PARTITION BY CAST(request_id AS "
         "VARCHAR) ORDER BY _rn) > 1")

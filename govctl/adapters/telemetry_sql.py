@@ -89,23 +89,25 @@ def normalized(d: Dialect, kinds: dict[str, Kind | None], src: str, *,
     unreadable = " OR ".join(
         f"({c[f]} IS NOT NULL AND {num[f]} IS NULL)" for f in OPTIONAL
         if kinds.get(f) in ("text", "bool")) or "FALSE"
+    # inner: each cast once; outer: the reasons over the cast values
+    inner = [f"{version} AS version", *(f"{num[f]} AS {f}" for f in ("latency_ms", *OPTIONAL)),
+             f"{_error(d, c['error'], kinds.get('error'))} AS error",
+             f"{unreadable} AS unreadable_", f"{duplicates or 'FALSE'} AS duplicate_", *extra]
     conds = [
-        duplicates or "FALSE",
-        f"{version} IS NULL OR {version} = ''",
-        f"{num['latency_ms']} IS NULL OR {num['latency_ms']} < 0 OR {_isnan(d, num['latency_ms'])}",
-        f"{_error(d, c['error'], kinds.get('error'))} IS NULL",
-        f"{num['quality']} < 0 OR {num['quality']} > 1",
-        f"{num['cost_usd']} < 0 OR {num['tokens_in']} < 0 OR {num['tokens_out']} < 0",
-        unreadable,
+        "duplicate_" if duplicates else "FALSE",
+        "version IS NULL OR version = ''",
+        f"latency_ms IS NULL OR latency_ms < 0 OR {_isnan(d, 'latency_ms')}",
+        "error IS NULL",
+        "quality < 0 OR quality > 1",
+        "cost_usd < 0 OR tokens_in < 0 OR tokens_out < 0",
+        "unreadable_" if unreadable != "FALSE" else "FALSE",
     ]
     reason = "CASE " + " ".join(f"WHEN {cond} THEN '{text}'" for cond, text in
                                 zip(conds, REASONS, strict=True) if cond != "FALSE") + " END"
-    if reason == "CASE  END":
-        reason = "CAST(NULL AS VARCHAR)"
-    cols = [f"{version} AS version", f"{num['latency_ms']} AS latency_ms",
-            f"{_error(d, c['error'], kinds.get('error'))} AS error",
-            *(f"{num[f]} AS {f}" for f in OPTIONAL), f"{reason} AS bad", *extra]
-    return f"SELECT {', '.join(cols)} FROM {src}" + (f" WHERE {where}" if where else "")
+    names = [e.rsplit(" AS ", 1)[1] for e in extra]
+    cols = ["version", "latency_ms", "error", *OPTIONAL, f"{reason} AS bad", *names]
+    body = f"SELECT {', '.join(inner)} FROM {src}" + (f" WHERE {where}" if where else "")
+    return f"SELECT {', '.join(cols)} FROM ({body}) AS n"
 
 
 def _literal(x: float) -> str:
