@@ -70,6 +70,7 @@ class Analysis:
     checks: list[CheckResult]
     telemetry: dict[str, Any]
     config: Config = field(default_factory=Config)
+    explain: list[str] = field(default_factory=list)  # queries run at the source
 
     @property
     def failed(self) -> list[CheckResult]:

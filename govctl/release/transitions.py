@@ -277,8 +277,10 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
     limits = _limits(repo, service)
     batch = sources.aggregate(source, repo, limits)
     cfg = canary.Config.from_policies(Policies.load(repo), env)
-    return canary.analyze(batch, baseline or "", candidate, limits, cfg,
-                          require_baseline=require_baseline)
+    result = canary.analyze(batch, baseline or "", candidate, limits, cfg,
+                            require_baseline=require_baseline)
+    result.explain = batch.explain  # the queries that ran where the data is
+    return result
 
 
 def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
