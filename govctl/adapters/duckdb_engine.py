@@ -40,6 +40,7 @@ def _lit(text: str) -> str:
 def _connect() -> Any:
     import duckdb
 
+    _DESCRIBED.clear()  # one analysis per connection: files may change between them
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
                                  "temp_directory": tempfile.mkdtemp(prefix="govctl-duckdb-"),
                                  "preserve_insertion_order": False})
@@ -106,9 +107,19 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
+def _columns(con: Any, src: str) -> dict[str, str]:
+    if src not in _DESCRIBED:
+        _DESCRIBED[src] = {r[0]: r[1] for r in
+                           con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    return _DESCRIBED[src]
+
+
+_DESCRIBED: dict[str, dict[str, str]] = {}
+
+
 def _plain(con: Any, src: str) -> bool:
     """Every field present with a plain SQL type (no JSON/struct: mixed values)."""
-    cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    cols = _columns(con, src)
     return all(f not in cols or cols[f] in ("VARCHAR", "BOOLEAN", "BIGINT", "DOUBLE", "UBIGINT",
                                          "INTEGER")
                for f in q.FIELDS if f not in ("request_id",)) and (
@@ -116,7 +127,7 @@ def _plain(con: Any, src: str) -> bool:
 
 
 def _kinds(con: Any, src: str) -> dict[str, q.Kind | None]:
-    cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    cols = _columns(con, src)
     return {f: (q.kind_of(cols[f]) if f in cols else None) for f in q.FIELDS}
 
 
