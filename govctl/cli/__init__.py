@@ -39,7 +39,7 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its INFO chatter
 # The commands in the order a service goes through them (typer lists commands before
 # groups; this keeps the help panels and the commands in them in lifecycle order).
 LIFECYCLE = ("init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
-             "gate", "promote", "canary", "rollback", "status", "lock", "audit", "history",
+             "gate", "promote", "canary", "rollback", "status", "lock", "slo", "audit", "history",
              "report", "demo")
 
 

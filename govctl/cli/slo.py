@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
-from govctl.cli._common import JSON_OPT, emit_json, fail, load_key, ok, repo, table, warn
+from govctl.cli._common import (
+    JSON_OPT,
+    KEY_HELP,
+    emit_json,
+    fail,
+    load_key,
+    ok,
+    repo,
+    service_arg,
+    table,
+    warn,
+)
+
+ExportFormat = Literal["prometheus", "openslo"]
 
 app = typer.Typer(help="Error budgets, burn-rate alerts and spend against the signed "
                   "agreement, after launch.", no_args_is_help=True)
@@ -14,21 +28,27 @@ app = typer.Typer(help="Error budgets, burn-rate alerts and spend against the si
 
 @app.command("status")
 def status(
-    service: str = typer.Argument(...),
-    telemetry: str = typer.Option(..., "--telemetry", help="FILE.jsonl/.csv/.parquet or "
-                                  "sql:URL#TABLE."),
+    service: str = service_arg(),
+    telemetry: str = typer.Option(..., "--telemetry", help="FILE.jsonl, FILE.csv, "
+                                  "FILE.parquet (or s3://) or sql:URL#TABLE with a "
+                                  "timestamp per request."),
     window: str = typer.Option("30d", "--window", help="SLO window, e.g. 30d, 7d."),
     at: str = typer.Option(None, "--at", help="Evaluate at this ISO time (default: now)."),
     record: bool = typer.Option(False, "--record", help="Write a signed slo.status entry."),
-    key: str = typer.Option(None, "--key", help="Signing key for --record."),
+    key: str = typer.Option(None, "--key", "-k", envvar="GOVCTL_KEY", show_envvar=True,
+                            help=KEY_HELP + " Needed with --record."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Error budgets and multiwindow burn-rate alerts for the signed objectives, cost and
     tokens against the signed limits, monthly spend and forecast.
 
-    Example: govctl slo status support-bot --telemetry requests.parquet --window 30d
-
     Exit 0 within budget, 1 when a budget burns too fast (an alert fires) or is spent.
+
+    Examples:
+    govctl slo status support-bot \\
+      --telemetry requests.parquet --window 30d
+    govctl slo status support-bot \\
+      --telemetry requests.jsonl --record --key otto
     """
     from govctl import clock
     from govctl.errors import EXIT_CHECK_FAILED, InputError
@@ -66,15 +86,20 @@ def status(
 
 @app.command("export")
 def export(
-    service: str = typer.Argument(...),
-    fmt: str = typer.Option(..., "--format", help="prometheus or openslo."),
+    service: str = service_arg(),
+    fmt: ExportFormat = typer.Option(..., "--format", help="Prometheus alerting rules or "
+                                     "OpenSLO documents."),
     out: Path = typer.Option(Path("."), "--out", help="Directory to write into."),
-    window: str = typer.Option("30d", "--window"),
+    window: str = typer.Option("30d", "--window", help="SLO window, e.g. 30d."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Write the signed objectives as Prometheus alerting rules or OpenSLO documents.
 
-    Example: govctl slo export support-bot --format prometheus --out deploy/
+    Each file carries the agreement's digest; promtool check rules accepts the rules.
+
+    Example:
+    govctl slo export support-bot \\
+      --format prometheus --out deploy/
     """
     from govctl.release import slo_export
 
