@@ -15,6 +15,7 @@ Run: python bench/bench_telemetry.py [--records N] [--big N] [--pg-rows N] [--ru
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -43,12 +44,36 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def _setup(tmp: Path) -> dict[str, str]:
+    """A governed repo whose agreement is in force: unsigned, `canary analyze` stops at the
+    limits before reading a record, and a timing would measure nothing."""
     e = env(GOVCTL_HOME=str(tmp / "home"))
-    subprocess.run([sys.executable, "-m", "govctl", "init", str(tmp / "svc"), "--admin",
-                    "bench"], env=e, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "govctl", "agreement", "new", "svc"], env=e,
-                   cwd=tmp / "svc", check=True, capture_output=True)
+
+    def run(*argv: str, cwd: Path | None = None) -> None:
+        subprocess.run([sys.executable, "-m", "govctl", *argv], env=e, cwd=cwd, check=True,
+                       capture_output=True)
+
+    run("init", str(tmp / "svc"), "--admin", "bench")
+    svc = tmp / "svc"
+    run("agreement", "new", "svc", cwd=svc)
+    for name, role in (("erin", "eng-lead"), ("paul", "product-owner"), ("cora", "compliance")):
+        run("keys", "generate", name, cwd=svc)
+        run("trust", "add", name, "--role", role, "--key", "bench", cwd=svc)
+        run("agreement", "sign", "svc", "--key", name, cwd=svc)
     return e
+
+
+def _check_reads(source: str, records: int, tmp: Path, e: dict[str, str]) -> None:
+    """Refuse to time a command that does not analyse every record."""
+    proc = subprocess.run([sys.executable, "-m", "govctl", "canary", "analyze", "svc",
+                           "--telemetry", source, "--baseline", "1", "--canary", "2", "--json"],
+                          cwd=tmp / "svc", env=e, capture_output=True, text=True)
+    try:
+        seen = json.loads(proc.stdout)["telemetry"]["records"]
+    except (ValueError, KeyError):
+        sys.exit(f"canary analyze {source} did not analyse (exit {proc.returncode}): "
+                 f"{proc.stderr.strip()[:300]}")
+    if seen != records:
+        sys.exit(f"canary analyze {source} read {seen} records, expected {records}")
 
 
 def _analyze(source: str) -> list[str]:
@@ -93,6 +118,7 @@ def main() -> int:
         e = _setup(tmp)
         data = tmp / "telemetry.jsonl"
         _gen(data, args.records)
+        _check_reads(str(data), args.records, tmp, e)
         t = time_interleaved({"floor": [sys.executable, "-c", DUCKDB, str(data)],
                               "govctl": _analyze(str(data))}, runs=args.runs, cwd=tmp / "svc",
                              environ=e)
@@ -102,6 +128,7 @@ def main() -> int:
         if args.big:
             big = tmp / "big.jsonl"
             _gen(big, args.big)
+            _check_reads(str(big), args.big, tmp, e)
             # peak RSS of the analyze process tree alone, measured by a fresh parent
             t0 = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", _PEAK, *_analyze(str(big))],
@@ -122,6 +149,7 @@ def main() -> int:
             print(f"generated {args.pg_rows:,} rows in PostgreSQL in "
                   f"{time.perf_counter() - t0:.1f}s")
             try:
+                _check_reads(f"sql:{url}#{table}", args.pg_rows, tmp, e)
                 t = time_interleaved(
                     {"floor": [sys.executable, "-c", PG_FLOOR.format(table=table), dsn],
                      "govctl": _analyze(f"sql:{url}#{table}")},
