@@ -207,8 +207,8 @@ def test_commands_are_listed_in_lifecycle_order(cli):
     names = re.findall(r"^│ ([a-z]+) ", out, re.M)
     assert names[names.index("init"):] == [
         "init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
-        "gate", "promote", "canary", "rollback", "status", "lock", "audit", "history", "report",
-        "demo", "attest"]
+        "gate", "promote", "canary", "rollback", "status", "lock", "slo", "audit", "history",
+        "report", "demo", "attest"]
 
 
 def test_help_text_is_not_read_as_markup(monkeypatch):

@@ -29,6 +29,7 @@ from govctl.cli import (
 )
 from govctl.cli import history as history_cmd
 from govctl.cli import init as init_cmd
+from govctl.cli import slo as slo_cmd
 from govctl.cli._common import tidy_help
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -39,7 +40,7 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its INFO chatter
 # The commands in the order a service goes through them (typer lists commands before
 # groups; this keeps the help panels and the commands in them in lifecycle order).
 LIFECYCLE = ("init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
-             "gate", "promote", "canary", "rollback", "status", "lock", "audit", "history",
+             "gate", "promote", "canary", "rollback", "status", "lock", "slo", "audit", "history",
              "report", "demo")
 
 
@@ -109,6 +110,7 @@ app.add_typer(release.canary_app, name="canary", rich_help_panel=RELEASE)
 app.command("rollback", rich_help_panel=RELEASE)(release.rollback)
 app.command("status", rich_help_panel=RELEASE)(release.status)
 app.add_typer(lock.app, name="lock", rich_help_panel=RELEASE)
+app.add_typer(slo_cmd.app, name="slo", rich_help_panel=RELEASE)
 app.add_typer(audit.app, name="audit", rich_help_panel=AUDIT)
 app.add_typer(attest.app, name="attest", rich_help_panel=AUDIT)
 app.command("history", rich_help_panel=AUDIT)(history_cmd.history)

@@ -23,7 +23,8 @@ canary_app = typer.Typer(help="Canary analysis and stepping (statistics valid un
                          "repeated looks).", no_args_is_help=True)
 
 ENV_OPT = typer.Option("production", "--env", help="Target environment (its MLflow alias).")
-TELEMETRY_HELP = "FILE.jsonl, FILE.csv or mlflow:EXPERIMENT."
+TELEMETRY_HELP = ("FILE.jsonl, FILE.csv, FILE.parquet (or s3://), sql:URL#TABLE, "
+                  "otlp:FILE.json, prometheus:URL or mlflow:EXPERIMENT (docs/telemetry.md).")
 
 
 def _print_outcome(outcome, as_json: bool) -> None:
@@ -193,6 +194,8 @@ def analyze(
                                  "alias."),
     canary: str = typer.Option(None, "--canary", show_default=False,
                                help="Candidate version. Omit for the ENV-canary alias."),
+    explain: bool = typer.Option(False, "--explain", help="Also show the queries run at "
+                                 "the source (SQL or PromQL)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Judge the canary against the agreement's limits and the stable version's traffic.
@@ -210,9 +213,12 @@ def analyze(
     result = release.analyze(repo(), service, telemetry, env, baseline=baseline,
                              candidate=canary)
     if as_json:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), **({"queries": result.explain} if explain else {})})
     else:
         _print_analysis(result)
+        if explain:
+            for query in result.explain:
+                console().print(query, markup=False, highlight=False)
     _exit_for(result.verdict)
 
 

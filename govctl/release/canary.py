@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from govctl.release import aggregates
 from govctl.release import stats as st
-from govctl.release.telemetry import TelemetryBatch, Variant
+from govctl.release.aggregates import Aggregates, VariantStats
+from govctl.release.telemetry import TelemetryBatch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,6 +87,7 @@ class Analysis:
     checks: list[CheckResult]
     telemetry: dict[str, Any]
     config: Config = field(default_factory=Config)
+    explain: list[str] = field(default_factory=list)  # queries run at the source
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -106,37 +109,29 @@ class Analysis:
 
 
 @_quiet
-def variant_stats(v: Variant) -> dict[str, Any]:
+def variant_stats(s: VariantStats) -> dict[str, Any]:
     """Summary of one variant's traffic (for the ledger, reports and charts)."""
-    if not v.n:
+    if not s.n:
         return {"n": 0}
-    q = np.percentile(v.latency_ms, [5, 25, 50, 75, 90, 95, 99])
-    costs = v.cost_usd[~np.isnan(v.cost_usd)]
     # decimal strings: this goes into signed ledger entries, which hold no floats
     return {
-        "n": v.n,
+        "n": s.n,
         "latency_ms": dict(zip(["p5", "p25", "p50", "p75", "p90", "p95", "p99"],
-                               [f"{float(x):.6g}" for x in q], strict=True)),
-        "error_rate": f"{float(v.error.mean()):.6g}",
-        "errors": int(v.error.sum()),
-        "cost_per_request_usd": f"{float(costs.mean()):.6g}" if costs.size else None,
+                               [f"{float(x):.6g}" for x in s.latency_q], strict=True)),
+        "error_rate": f"{s.errors / s.n:.6g}",
+        "errors": s.errors,
+        "cost_per_request_usd": f"{s.cost_mean:.6g}" if s.cost_n else None,
     }
 
 
-def _p95(a: np.ndarray) -> float:
-    return float(np.percentile(a, 95)) if a.size else float("nan")
-
-
-def _exceed_test(values: np.ndarray, threshold: float, p0: float, cfg: Config) -> tuple[bool, int]:
-    x = int(np.count_nonzero(values > threshold))
-    return bool(st.rejects(x, values.size, p0, cfg.alpha)), x
-
-
 @_quiet
-def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
+def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_version: str,
             limits: dict[str, Decimal], config: Config | None = None, *,
             require_baseline: bool = True) -> Analysis:
     """Check the canary against the signed limits and against the stable version.
+
+    ``batch`` is in-memory telemetry or the aggregates a source computed where the data is
+    (:mod:`govctl.release.aggregates`); every check needs only those.
 
     A check passes only when the data are sufficient *and* the estimate is within its
     tolerance; "not yet proven bad" with the estimate beyond it is inconclusive, never a
@@ -144,8 +139,9 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
     traffic) makes a window without stable records inconclusive.
     """
     cfg = config or Config()
-    base = batch.variant(baseline_version)
-    can = batch.variant(canary_version)
+    agg = batch if isinstance(batch, Aggregates) else aggregates.from_batch(batch)
+    bv, cv = str(baseline_version), str(canary_version)
+    base, can = agg.variant(bv), agg.variant(cv)
     checks: list[CheckResult] = []
     enough = can.n >= cfg.min_samples
     enough_both = enough and base.n >= cfg.min_samples
@@ -157,68 +153,72 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
         checks.append(CheckResult(metric, kind, verdict, canary, baseline, threshold, can.n,
                                   base.n if nb is None else nb, test, detail))
 
+    def exceed(column: str, n: int, threshold: float, p0: float) -> tuple[bool, int]:
+        x = agg.count_above(cv, column, threshold)
+        return bool(st.rejects(x, n, p0, cfg.alpha)), x
+
     # --- absolute limits from the signed agreement --------------------------------
     if "latency_p95_ms" in limits:
         limit = float(limits["latency_p95_ms"])
-        p95 = _p95(can.latency_ms)
-        rejected, x = _exceed_test(can.latency_ms, limit, 0.05, cfg) if can.n else (False, 0)
+        p95 = can.quantile(0.95)
+        rejected, x = exceed("latency_ms", can.n, limit, 0.05) if can.n else (False, 0)
         verdict = ("fail" if rejected else "inconclusive" if not enough
                    else "pass" if p95 <= limit else "inconclusive")
-        add("latency_p95_ms", "limit", verdict, p95, _p95(base.latency_ms), limit,
+        add("latency_p95_ms", "limit", verdict, p95, base.quantile(0.95), limit,
             "mSPRT: share of requests above the limit > 5%",
             f"{x} of {can.n} canary requests above {limit:g} ms" if enough or rejected
             else short)
     if "error_rate" in limits:
         limit = float(limits["error_rate"])
-        errs = int(can.error.sum())
+        errs = can.errors
         rate = errs / can.n if can.n else float("nan")
         rejected = bool(st.rejects(errs, can.n, limit, cfg.alpha)) if can.n else False
         verdict = ("fail" if rejected else "inconclusive" if not enough
                    else "pass" if rate <= limit else "inconclusive")
         add("error_rate", "limit", verdict, rate,
-            float(base.error.mean()) if base.n else None, limit,
+            base.errors / base.n if base.n else None, limit,
             "mSPRT: error rate > limit", f"{errs} errors in {can.n} canary requests"
             if enough or rejected else short)
     if "cost_per_request_usd" in limits:
         limit = float(limits["cost_per_request_usd"])
-        costs = can.cost_usd[~np.isnan(can.cost_usd)]
-        mean = float(costs.mean()) if costs.size else float("nan")
-        if costs.size < cfg.min_samples:
-            verdict, detail = "inconclusive", f"{costs.size} requests report cost; {short}"
+        mean = can.cost_mean if can.cost_n else float("nan")
+        if can.cost_n < cfg.min_samples:
+            verdict, detail = "inconclusive", f"{can.cost_n} requests report cost; {short}"
         else:
-            lo, _hi = st.always_valid_mean_bounds(mean, costs.size, float(costs.std()) or 1e-9,
+            lo, _hi = st.always_valid_mean_bounds(mean, can.cost_n, can.cost_std or 1e-9,
                                                   cfg.alpha)
             verdict = "fail" if lo > limit else "pass" if mean <= limit else "inconclusive"
-            detail = f"mean over {costs.size} requests, always-valid lower bound {lo:.6g}"
+            detail = f"mean over {can.cost_n} requests, always-valid lower bound {lo:.6g}"
         add("cost_per_request_usd", "limit", verdict, mean,
-            float(np.nanmean(base.cost_usd)) if base.n and not np.all(np.isnan(base.cost_usd))
-            else None, limit, "mean vs limit (normal-mixture confidence sequence)", detail)
-    for metric, column in (("tokens_in_max", can.tokens_in), ("tokens_out_max", can.tokens_out)):
+            base.cost_mean if base.n and base.cost_n else None, limit,
+            "mean vs limit (normal-mixture confidence sequence)", detail)
+    for metric, column, n_vals, vmax in (
+            ("tokens_in_max", "tokens_in", can.tokens_in_n, can.tokens_in_max),
+            ("tokens_out_max", "tokens_out", can.tokens_out_n, can.tokens_out_max)):
         if metric not in limits:
             continue
         limit = float(limits[metric])
-        vals = column[~np.isnan(column)]
-        if not vals.size:
+        if not n_vals:
             continue
-        rejected, x = _exceed_test(vals, limit, 0.01, cfg)
-        verdict = ("fail" if rejected else "inconclusive" if vals.size < cfg.min_samples
-                   else "pass" if x <= 0.01 * vals.size else "inconclusive")
-        add(metric, "limit", verdict, float(vals.max()), None, limit,
+        rejected, x = exceed(column, n_vals, limit, 0.01)
+        verdict = ("fail" if rejected else "inconclusive" if n_vals < cfg.min_samples
+                   else "pass" if x <= 0.01 * n_vals else "inconclusive")
+        add(metric, "limit", verdict, float(vmax), None, limit,
             "mSPRT: share of requests over the token limit > 1%",
-            f"{x} of {vals.size} canary requests over {limit:g} tokens")
+            f"{x} of {n_vals} canary requests over {limit:g} tokens")
 
     # --- against the stable version in the same window -----------------------------
     if base.n:
-        base_p95, can_p95 = _p95(base.latency_ms), _p95(can.latency_ms)
+        base_p95, can_p95 = base.quantile(0.95), can.quantile(0.95)
         bound = base_p95 * (1 + cfg.max_latency_increase)
-        rejected, x = _exceed_test(can.latency_ms, bound, 0.05, cfg) if can.n else (False, 0)
+        rejected, x = exceed("latency_ms", can.n, bound, 0.05) if can.n else (False, 0)
         verdict = ("fail" if rejected else "inconclusive" if not enough_both
                    else "pass" if can_p95 <= bound else "inconclusive")
         add("latency_p95_ms", "baseline", verdict, can_p95, base_p95, bound,
             f"mSPRT: share of canary above stable p95 x {1 + cfg.max_latency_increase:g} > 5%",
             f"{x} of {can.n} canary requests above {bound:.1f} ms" if enough_both or rejected
             else short)
-        e_c, e_b = int(can.error.sum()), int(base.error.sum())
+        e_c, e_b = can.errors, base.errors
         p0 = st.rate_ratio_p0(can.n, base.n, cfg.max_error_rate_ratio)
         rejected = bool(st.rejects(e_c, e_c + e_b, p0, cfg.alpha)) if e_c + e_b else False
         # the observed share of errors that hit the canary, against the share the
@@ -231,23 +231,21 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
             f"mSPRT on errors conditional on their total: rate ratio > "
             f"{cfg.max_error_rate_ratio:g}", f"{e_c} canary / {e_b} stable errors"
             if enough_both or rejected else short)
-        qc, qb = can.quality[~np.isnan(can.quality)], base.quality[~np.isnan(base.quality)]
-        if qc.size and qb.size:
-            _lo, hi = st.always_valid_mean_bounds(float(qc.mean()), qc.size, 0.5, cfg.alpha)
-            floor = float(qb.mean()) - cfg.max_quality_drop
+        if can.quality_n and base.quality_n:
+            qc, qb = can.quality_mean, base.quality_mean
+            _lo, hi = st.always_valid_mean_bounds(qc, can.quality_n, 0.5, cfg.alpha)
+            floor = qb - cfg.max_quality_drop
             verdict = ("fail" if hi < floor else "inconclusive"
-                       if min(qc.size, qb.size) < cfg.min_samples or qc.mean() < floor
+                       if min(can.quality_n, base.quality_n) < cfg.min_samples or qc < floor
                        else "pass")
-            add("quality", "baseline", verdict, float(qc.mean()), float(qb.mean()), floor,
+            add("quality", "baseline", verdict, qc, qb, floor,
                 "confidence sequence on the canary mean vs stable mean - tolerance",
-                f"upper bound {hi:.3f} over {qc.size} scores", nb=qb.size)
-        tc, tb = can.tokens_out[~np.isnan(can.tokens_out)], base.tokens_out[
-            ~np.isnan(base.tokens_out)]
-        if tc.size and tb.size:
-            ratio = float(tc.mean() / tb.mean()) if tb.mean() else float("nan")
+                f"upper bound {hi:.3f} over {can.quality_n} scores", nb=base.quality_n)
+        if can.tokens_out_n and base.tokens_out_n:
+            tc, tb = can.tokens_out_mean, base.tokens_out_mean
+            ratio = float(tc / tb) if tb else float("nan")
             add("tokens_out", "baseline", "pass" if enough_both else "inconclusive",
-                float(tc.mean()), float(tb.mean()), None, "reported, not judged",
-                f"mean tokens out ratio {ratio:.2f}")
+                tc, tb, None, "reported, not judged", f"mean tokens out ratio {ratio:.2f}")
     elif require_baseline:
         add("baseline", "baseline", "inconclusive", None, None, None,
             "the stable version must be in the window to compare against",
@@ -256,6 +254,6 @@ def analyze(batch: TelemetryBatch, baseline_version: str, canary_version: str,
     verdicts = {c.verdict for c in checks}
     verdict = ("fail" if "fail" in verdicts else "inconclusive"
                if "inconclusive" in verdicts or not checks or not enough else "pass")
-    summary = batch.summary()
+    summary = agg.summary()
     summary["variants"] = {"baseline": variant_stats(base), "canary": variant_stats(can)}
     return Analysis(str(baseline_version), str(canary_version), verdict, checks, summary, cfg)

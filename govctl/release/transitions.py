@@ -283,7 +283,7 @@ def _limits(repo: GovernedRepo, service: str) -> dict[str, Decimal]:
 def analyze(repo: GovernedRepo, service: str, source: str, env: str = "production", *,
             baseline: str | None = None, candidate: str | None = None,
             require_baseline: bool = True) -> Any:
-    from govctl.release import canary, telemetry
+    from govctl.release import canary, sources
 
     if baseline is None or candidate is None:
         st = state(repo, service, env)
@@ -291,10 +291,13 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
         candidate = candidate or st.canary
         if candidate is None:
             raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
-    batch = telemetry.read(source, repo)
+    limits = _limits(repo, service)
+    batch = sources.aggregate(source, repo, limits)
     cfg = canary.Config.from_policies(Policies.load(repo), env)
-    return canary.analyze(batch, baseline or "", candidate, _limits(repo, service), cfg,
-                          require_baseline=require_baseline)
+    result = canary.analyze(batch, baseline or "", candidate, limits, cfg,
+                            require_baseline=require_baseline)
+    result.explain = batch.explain  # the queries that ran where the data is
+    return result
 
 
 def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,

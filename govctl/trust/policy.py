@@ -50,6 +50,7 @@ DEFAULT_REQUIREMENTS: dict[str, dict[str, Any]] = {
     "canary.advance": {"any_of": ["releaser", "ml-engineer"]},
     "rollback": {"any_of": ["releaser", "oncall"]},
     "lock.break": {"any_of": ["admin", "oncall"]},
+    "slo.record": {"any_of": ["releaser", "oncall", "eng-lead"]},
 }
 DEFAULT_VALIDITY = timedelta(days=365)
 

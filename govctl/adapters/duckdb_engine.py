@@ -1,0 +1,249 @@
+"""Telemetry files (JSONL, CSV, Parquet; local paths or s3://) analysed in DuckDB.
+
+The only module importing duckdb. The record model's rules are the SQL of
+:mod:`govctl.adapters.telemetry_sql`; here a file becomes a relation and the aggregate
+query runs over it. Text formats are parsed once into a compact typed temporary table
+(DuckDB spills it to disk past its memory limit), so the second query an analysis needs
+(the canary's count above the stable p95) does not parse the file again; Parquet is
+queried in place. No record reaches Python.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from govctl.adapters import telemetry_sql as q
+from govctl.errors import InputError
+
+MEMORY_LIMIT = os.environ.get("GOVCTL_DUCKDB_MEMORY", "512MB")
+_JSON_COLUMNS = "{" + ", ".join(f"'{f}': 'VARCHAR'" for f in q.FIELDS) + "}"
+_LINES = ("read_csv({path}, columns={{'line': 'VARCHAR'}}, delim=chr(30), quote='', "
+          "escape='', header=false, auto_detect=false, strict_mode=false)")
+
+
+@dataclass
+class Result:
+    rows: list[dict[str, Any]]
+    counter: Any
+    queries: list[str] = field(default_factory=list)
+    extra_total: int = 0
+    extra_bad: dict[str, int] = field(default_factory=dict)
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _connect() -> Any:
+    import duckdb
+
+    _DESCRIBED.clear()  # one analysis per connection: files may change between them
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
+                                 "temp_directory": tempfile.mkdtemp(prefix="govctl-duckdb-"),
+                                 "preserve_insertion_order": False})
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:  # S3-compatible storage (MinIO, Ceph, R2): credentials from the environment
+        host = endpoint.split("://", 1)[-1].rstrip("/")
+        con.execute(f"SET s3_endpoint={_lit(host)}")
+        con.execute(f"SET s3_use_ssl={'true' if endpoint.startswith('https') else 'false'}")
+        con.execute("SET s3_url_style='path'")
+    return con
+
+
+def _fetch(con: Any, sql: str) -> list[dict[str, Any]]:
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def fmt_of(path: str) -> str:
+    low = path.lower()
+    for suffix, fmt in ((".jsonl", "json"), (".ndjson", "json"), (".json", "json"),
+                        (".csv", "csv"), (".parquet", "parquet"), (".pq", "parquet")):
+        if low.endswith(suffix):
+            return fmt
+    raise InputError(f"{path}: unknown telemetry format; use .jsonl, .csv, .parquet, "
+                     "otlp:FILE, prometheus:URL, sql:URL#TABLE or mlflow:EXPERIMENT")
+
+
+def aggregate(path: str, thresholds: dict[str, float]) -> Result:
+    import duckdb
+
+    con = _connect()
+    fmt = fmt_of(path)
+    p = _lit(path)
+    try:
+        if fmt == "parquet":
+            return _in_place(con, f"read_parquet({p})", thresholds)
+        if fmt == "json":
+            # typed as detected (fast), else every field as text (one type per column
+            # is not guaranteed), else line by line
+            typed = f"read_json({p}, format='newline_delimited')"
+            try:
+                if _plain(con, typed):
+                    return _materialized(con, typed, thresholds)
+            except (duckdb.InvalidInputException, duckdb.ConversionException):
+                pass
+            src = f"read_json({p}, format='newline_delimited', columns={_JSON_COLUMNS})"
+        else:
+            src = f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"')"
+        try:
+            return _materialized(con, src, thresholds)
+        except duckdb.InvalidInputException:
+            pass  # a malformed line: count the bad ones instead of rejecting the file
+        if fmt == "json":
+            return _json_lines(con, p, thresholds)
+        return _csv_rejects(con, p, thresholds)
+    except duckdb.IOException as exc:
+        raise InputError(f"{path}: cannot read the telemetry ({_first_line(exc)})") from None
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: not readable telemetry ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _columns(con: Any, src: str) -> dict[str, str]:
+    if src not in _DESCRIBED:
+        _DESCRIBED[src] = {r[0]: r[1] for r in
+                           con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    return _DESCRIBED[src]
+
+
+_DESCRIBED: dict[str, dict[str, str]] = {}
+
+
+def _plain(con: Any, src: str) -> bool:
+    """Every field present with a plain SQL type (no JSON/struct: mixed values)."""
+    cols = _columns(con, src)
+    return all(f not in cols or cols[f] in ("VARCHAR", "BOOLEAN", "BIGINT", "DOUBLE", "UBIGINT",
+                                         "INTEGER")
+               for f in q.FIELDS if f not in ("request_id",)) and (
+        cols.get("request_id", "VARCHAR") in ("VARCHAR", "BIGINT", "UBIGINT"))
+
+
+def _kinds(con: Any, src: str) -> dict[str, q.Kind | None]:
+    cols = _columns(con, src)
+    return {f: (q.kind_of(cols[f]) if f in cols else None) for f in q.FIELDS}
+
+
+_RID = "CASE WHEN request_id IS NOT NULL THEN hash(request_id) END AS rid"
+_ORDERED = "(SELECT *, row_number() OVER () AS _rn FROM {src}) AS s"
+_DUP = ("request_id IS NOT NULL AND row_number() OVER (PARTITION BY CAST(request_id AS "
+        "VARCHAR) ORDER BY _rn) > 1")
+
+
+def _materialized(con: Any, src: str, thresholds: dict[str, float],
+                  extra_total: int = 0, extra_bad: dict[str, int] | None = None) -> Result:
+    kinds = _kinds(con, src)
+    queries = []
+    make = q.normalized("duckdb", kinds, src, extra=(_RID,) if kinds["request_id"] else ())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE t AS {make}")
+    queries.append(f"CREATE TEMP TABLE t AS {make}")
+    if kinds["request_id"]:
+        dup = con.execute("SELECT count(rid) - count(DISTINCT rid) FROM t").fetchone()[0]
+        queries.append("SELECT count(rid) - count(DISTINCT rid) FROM t")
+        if dup:
+            # repeated request ids (or a hash collision): the exact rule, first one kept
+            con.execute("SET preserve_insertion_order=true")
+            make = q.normalized("duckdb", kinds, _ORDERED.format(src=src), duplicates=_DUP)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE t AS {make}")
+            queries.append(f"CREATE TEMP TABLE t AS {make}")
+    return _run(con, "SELECT * FROM t", thresholds, queries, extra_total, extra_bad)
+
+
+def _in_place(con: Any, src: str, thresholds: dict[str, float]) -> Result:
+    kinds = _kinds(con, src)
+    queries: list[str] = []
+    dup = None
+    if kinds["request_id"]:
+        check = (f"SELECT count(request_id) - count(DISTINCT hash(CAST(request_id AS VARCHAR))) "
+                 f"FROM {src}")
+        queries.append(check)
+        if con.execute(check).fetchone()[0]:
+            src, dup = _ORDERED.format(src=src), _DUP
+    rel = q.normalized("duckdb", kinds, src, duplicates=dup)
+    return _run(con, rel, thresholds, queries)
+
+
+def _run(con: Any, rel: str, thresholds: dict[str, float], queries: list[str],
+         extra_total: int = 0, extra_bad: dict[str, int] | None = None) -> Result:
+    sql = q.aggregate("duckdb", rel, thresholds)
+    queries.append(sql)
+    rows = _fetch(con, sql)
+
+    def counter(version: str, column: str, threshold: float) -> int:
+        stmt = q.count_above(rel, "$1", column, "$2")
+        queries.append(stmt.replace("$1", _lit(version)).replace("$2", repr(threshold)))
+        return int(con.execute(stmt, [version, threshold]).fetchone()[0])
+
+    return Result(rows, counter, queries, extra_total, dict(extra_bad or {}))
+
+
+def _json_lines(con: Any, p: str, thresholds: dict[str, float]) -> Result:
+    """JSONL with malformed lines: each line is checked, and a bad one counted by reason."""
+    lines = (f"(SELECT line, CASE WHEN json_valid(line) THEN json_type(line) END AS jt "
+             f"FROM {_LINES.format(path=p)} WHERE line IS NOT NULL AND trim(line) <> '') AS l")
+    counts = con.execute(
+        "SELECT count(*) FILTER (WHERE jt IS NULL), count(*) FILTER (WHERE jt <> 'OBJECT') "
+        f"FROM {lines}").fetchone()
+    bad = {k: int(v) for k, v in (("invalid JSON", counts[0]),
+                                  ("not a JSON object", counts[1])) if v}
+    fields = ", ".join(f"json_extract_string(line, '$.{f}') AS {f}" for f in q.FIELDS)
+    src = f"(SELECT {fields} FROM {lines} WHERE jt = 'OBJECT') AS lines"
+    return _materialized(con, src, thresholds, sum(bad.values()), bad)
+
+
+def _csv_rejects(con: Any, p: str, thresholds: dict[str, float]) -> Result:
+    """CSV with ragged lines: DuckDB sets them aside; each is one bad record."""
+    src = (f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"', "
+           "ignore_errors=true, store_rejects=true)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM {src}")
+    rejected = con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
+    bad = {"malformed CSV line": int(rejected)} if rejected else {}
+    return _materialized(con, "raw", thresholds, int(rejected), bad)
+
+
+def query_windows(path: str, build: Any) -> dict[str, Any]:
+    """Run one query over the file's normalized records (with ``ts``); ``build(rel)``
+    returns the SQL. One pass, nothing materialised."""
+    import duckdb
+
+    from govctl.adapters import slo_sql
+
+    con = _connect()
+    fmt = fmt_of(path)
+    p = _lit(path)
+    srcs = {"parquet": [f"read_parquet({p})"],
+            "json": [f"read_json({p}, format='newline_delimited', columns={_JSON_TS})",
+                     f"(SELECT {', '.join(_EXTRACT)} FROM {_LINES.format(path=p)} WHERE "
+                     "line IS NOT NULL AND json_valid(line) AND "
+                     "json_type(CASE WHEN json_valid(line) THEN line END) = 'OBJECT') AS l"],
+            "csv": [f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"', "
+                    "ignore_errors=true)"]}[fmt]
+    last: Exception | None = None
+    for src in srcs:
+        try:
+            kinds = _kinds(con, src)
+            ts_kind = _kinds_ts(con, src)
+            rel = q.normalized("duckdb", kinds, src,
+                               extra=(slo_sql.timestamp_expr("duckdb", ts_kind),))
+            return _fetch(con, build(rel))[0]
+        except duckdb.InvalidInputException as exc:
+            last = exc
+        except duckdb.Error as exc:
+            raise InputError(f"{path}: not readable telemetry ({_first_line(exc)})") from None
+    raise InputError(f"{path}: not readable telemetry ({_first_line(last or Exception())})")
+
+
+_JSON_TS = _JSON_COLUMNS[:-1] + ", 'timestamp': 'VARCHAR'}"
+_EXTRACT = [f"json_extract_string(line, '$.{f}') AS {f}" for f in (*q.FIELDS, "timestamp")]
+
+
+def _kinds_ts(con: Any, src: str) -> q.Kind | None:
+    cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    return q.kind_of(cols["timestamp"]) if "timestamp" in cols else None

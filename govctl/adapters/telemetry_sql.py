@@ -1,0 +1,148 @@
+"""Canary analysis as SQL: the record model's validation and the aggregates every check
+needs, for DuckDB (files) and PostgreSQL-compatible warehouses. Pure string building; the
+engines (:mod:`govctl.adapters.duckdb_engine`, :mod:`govctl.adapters.warehouse`) run it.
+
+A source column is one of ``bool``, ``int``, ``num`` (floating), ``text`` or missing; the
+expressions below turn each into what the in-memory reader makes of it, so a record is
+good or bad, and for the same reason, whichever engine reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Dialect = Literal["duckdb", "postgresql"]
+Kind = Literal["bool", "int", "num", "text"]
+
+FIELDS = ("request_id", "version", "latency_ms", "error", "tokens_in", "tokens_out",
+          "cost_usd", "quality")
+OPTIONAL = ("cost_usd", "tokens_in", "tokens_out", "quality")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+
+# the first reason that applies is the one counted (as in govctl.release.telemetry)
+REASONS = ("duplicate request_id", "missing version", "missing or invalid latency_ms",
+           "missing or invalid error flag", "quality outside 0-1", "negative cost or tokens",
+           "cost, tokens or quality not a number")
+
+_NUMBER = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def kind_of(type_name: str) -> Kind:
+    """A column's kind from its SQL type name (DuckDB's or a warehouse's)."""
+    t = type_name.upper()
+    if t.startswith("BOOL"):
+        return "bool"
+    if any(x in t for x in ("INT", "HUGEINT")) and "INTERVAL" not in t:
+        return "int"
+    if any(x in t for x in ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")):
+        return "num"
+    return "text"
+
+
+def _text(d: Dialect, expr: str) -> str:
+    return f"CAST({expr} AS {'VARCHAR' if d == 'duckdb' else 'TEXT'})"
+
+
+def _double(d: Dialect, c: str, kind: Kind | None) -> str:
+    if kind is None:
+        return "CAST(NULL AS DOUBLE PRECISION)"
+    if kind in ("int", "num"):
+        return f"CAST({c} AS DOUBLE PRECISION)"
+    if kind == "bool":
+        return "CAST(NULL AS DOUBLE PRECISION)"
+    if d == "duckdb":
+        return f"TRY_CAST({c} AS DOUBLE)"
+    return (f"CASE WHEN {c} ~ '{_NUMBER}' OR lower(trim({c})) IN ('nan', 'inf', 'infinity', "
+            f"'-inf', '-infinity') THEN CAST({c} AS DOUBLE PRECISION) END")
+
+
+def _error(d: Dialect, c: str, kind: Kind | None) -> str:
+    if kind is None:
+        return "CAST(NULL AS BOOLEAN)"
+    if kind == "bool":
+        return c
+    if kind == "int":
+        return f"CASE WHEN {c} IN (0, 1) THEN {c} = 1 END"
+    text = f"lower({_text(d, c)})"
+    return f"CASE WHEN {text} IN ('true', '1') THEN TRUE WHEN {text} IN ('false', '0') THEN FALSE END"
+
+
+def _isnan(d: Dialect, expr: str) -> str:
+    return f"isnan({expr})" if d == "duckdb" else f"({expr} = 'NaN'::double precision)"
+
+
+def normalized(d: Dialect, kinds: dict[str, Kind | None], src: str, *,
+               duplicates: str | None = None, where: str | None = None,
+               extra: tuple[str, ...] = ()) -> str:
+    """SELECT over ``src`` yielding ``version, latency_ms, error, cost_usd, tokens_in,
+    tokens_out, quality, bad`` (bad: the reason, NULL for a good record).
+
+    ``duplicates``: an SQL boolean expression over ``src`` marking a repeated request_id
+    (None: the caller proved there are none)."""
+    c = {f: quote(f) for f in FIELDS}
+    num = {f: _double(d, c[f], kinds.get(f)) for f in ("latency_ms", *OPTIONAL)}
+    version = _text(d, c["version"]) if kinds.get("version") else "CAST(NULL AS VARCHAR)"
+    unreadable = " OR ".join(
+        f"({c[f]} IS NOT NULL AND {num[f]} IS NULL)" for f in OPTIONAL
+        if kinds.get(f) in ("text", "bool")) or "FALSE"
+    # inner: each cast once; outer: the reasons over the cast values
+    inner = [f"{version} AS version", *(f"{num[f]} AS {f}" for f in ("latency_ms", *OPTIONAL)),
+             f"{_error(d, c['error'], kinds.get('error'))} AS error",
+             f"{unreadable} AS unreadable_", f"{duplicates or 'FALSE'} AS duplicate_", *extra]
+    conds = [
+        "duplicate_" if duplicates else "FALSE",
+        "version IS NULL OR version = ''",
+        f"latency_ms IS NULL OR latency_ms < 0 OR {_isnan(d, 'latency_ms')}",
+        "error IS NULL",
+        "quality < 0 OR quality > 1",
+        "cost_usd < 0 OR tokens_in < 0 OR tokens_out < 0",
+        "unreadable_" if unreadable != "FALSE" else "FALSE",
+    ]
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN '{text}'" for cond, text in
+                                zip(conds, REASONS, strict=True) if cond != "FALSE") + " END"
+    names = [e.rsplit(" AS ", 1)[1] for e in extra]
+    cols = ["version", "latency_ms", "error", *OPTIONAL, f"{reason} AS bad", *names]
+    body = f"SELECT {', '.join(inner)} FROM {src}" + (f" WHERE {where}" if where else "")
+    return f"SELECT {', '.join(cols)} FROM ({body}) AS n"
+
+
+def _literal(x: float) -> str:
+    return repr(float(x)) if x == x and abs(x) != float("inf") else "NULL"
+
+
+def aggregate(d: Dialect, rel: str, thresholds: dict[str, float]) -> str:
+    """One row per version (good records) and per bad reason, with every statistic the
+    checks need, plus ``above_<column>``: how many good records exceed the threshold."""
+    good = "bad IS NULL"
+    qs = ", ".join(str(q) for q in QUANTILES)
+    if d == "duckdb":
+        quant = f"quantile_cont(latency_ms, [{qs}]) FILTER (WHERE {good})"
+    else:
+        quant = (f"percentile_cont(ARRAY[{qs}]) WITHIN GROUP (ORDER BY latency_ms) "
+                 f"FILTER (WHERE {good})")
+    above = ", ".join(
+        f"count(*) FILTER (WHERE {good} AND {col} > {_literal(t)}) AS above_{col}"
+        for col, t in thresholds.items())
+    return (
+        f"SELECT CASE WHEN {good} THEN version END AS version, bad, count(*) AS n, "
+        "count(*) FILTER (WHERE error) AS errors, "
+        f"{quant} AS latency_q, "
+        "count(cost_usd) AS cost_n, avg(cost_usd) AS cost_mean, "
+        "stddev_pop(cost_usd) AS cost_std, "
+        "count(tokens_in) AS tokens_in_n, max(tokens_in) AS tokens_in_max, "
+        "count(tokens_out) AS tokens_out_n, max(tokens_out) AS tokens_out_max, "
+        "avg(tokens_out) AS tokens_out_mean, "
+        "count(quality) AS quality_n, avg(quality) AS quality_mean"
+        + (f", {above}" if above else "")
+        + f" FROM ({rel}) AS r GROUP BY 1, 2")
+
+
+def count_above(rel: str, version_param: str, column: str, threshold_param: str) -> str:
+    """How many good records of a version have ``column`` above a threshold."""
+    assert column in ("latency_ms", "tokens_in", "tokens_out", "cost_usd")
+    return (f"SELECT count(*) FROM ({rel}) AS r WHERE bad IS NULL AND version = "
+            f"{version_param} AND {column} > {threshold_param}")

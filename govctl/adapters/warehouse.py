@@ -1,0 +1,139 @@
+"""Telemetry in a warehouse table, analysed by the warehouse: ``sql:URL#TABLE``.
+
+The URL is an SQLAlchemy URL (``postgresql+psycopg://user@host/db``); the table holds the
+record model's columns (docs/telemetry.md). The same aggregate SQL as for files runs there
+(:mod:`govctl.adapters.telemetry_sql`, PostgreSQL dialect); only the per-version
+aggregates come back. Credentials in the URL are never printed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from govctl.adapters import telemetry_sql as q
+from govctl.errors import ExternalError, InputError, NotFound
+
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+
+
+@dataclass
+class Result:
+    rows: list[dict[str, Any]]
+    counter: Any
+    queries: list[str] = field(default_factory=list)
+    extra_total: int = 0
+    extra_bad: dict[str, int] = field(default_factory=dict)
+
+
+def _split(spec: str) -> tuple[str, str | None, str]:
+    url, sep, table = spec.rpartition("#")
+    if not sep or not url or not _TABLE.match(table):
+        raise InputError("a warehouse telemetry source is sql:URL#TABLE (e.g. "
+                         "sql:postgresql+psycopg://user@host/db#telemetry or "
+                         "...#schema.table)")
+    schema, _, name = table.rpartition(".")
+    return url, schema or None, name
+
+
+def display(source: str) -> str:
+    """The source with any password in the URL masked."""
+    return re.sub(r"(://[^:/@#]+):[^@/#]*@", r"\1:***@", source)
+
+
+def aggregate(spec: str, thresholds: dict[str, float]) -> Result:
+    import sqlalchemy as sa
+
+    url, schema, table = _split(spec)
+    where = display("sql:" + spec)
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise InputError(f"{where}: not a usable database URL "
+                         f"({type(exc).__name__})") from None
+    if engine.dialect.name != "postgresql":
+        raise InputError(f"{where}: govctl runs the analysis SQL on PostgreSQL-compatible "
+                         f"warehouses; {engine.dialect.name} is not one yet (docs/telemetry.md "
+                         "shows the mapping)")
+    try:
+        with engine.connect() as conn:
+            return _run(sa, conn, schema, table, thresholds, where)
+    except sa.exc.OperationalError as exc:
+        raise ExternalError(f"{where}: cannot reach the warehouse "
+                            f"({str(exc.orig).splitlines()[0][:200]})") from None
+    finally:
+        engine.dispose()
+
+
+def _run(sa: Any, conn: Any, schema: str | None, table: str, thresholds: dict[str, float],
+         where: str) -> Result:
+    insp = sa.inspect(conn)
+    if not insp.has_table(table, schema=schema):
+        raise NotFound(f"{where}: no table {table!r}" + (f" in schema {schema!r}" if schema
+                                                          else ""))
+    cols = {c["name"]: str(c["type"]) for c in insp.get_columns(table, schema=schema)}
+    kinds = {f: (q.kind_of(cols[f]) if f in cols else None) for f in q.FIELDS}
+    src = (q.quote(schema) + "." if schema else "") + q.quote(table)
+    queries: list[str] = []
+    dup = None
+    if kinds["request_id"] and not _unique(insp, schema, table):
+        check = f"SELECT count(request_id) - count(DISTINCT request_id) FROM {src}"
+        queries.append(check)
+        if conn.execute(sa.text(check)).scalar():
+            order = "timestamp NULLS LAST, ctid" if "timestamp" in cols else "ctid"
+            dup = (f"request_id IS NOT NULL AND row_number() OVER (PARTITION BY request_id "
+                   f"ORDER BY {order}) > 1")
+    rel = q.normalized("postgresql", kinds, src, duplicates=dup)
+    sql = q.aggregate("postgresql", rel, thresholds)
+    queries.append(sql)
+    rows = [dict(r._mapping) for r in conn.execute(sa.text(sql))]
+    engine = conn.engine
+
+    def counter(version: str, column: str, threshold: float) -> int:
+        stmt = q.count_above(rel, ":v", column, ":t")
+        queries.append(stmt.replace(":v", "'" + version.replace("'", "''") + "'")
+                       .replace(":t", repr(threshold)))
+        with engine.connect() as c:
+            return int(c.execute(sa.text(stmt), {"v": version, "t": threshold}).scalar())
+
+    return Result(rows, counter, queries)
+
+
+def _unique(insp: Any, schema: str | None, table: str) -> bool:
+    """True when the table itself guarantees one row per request_id (no check needed)."""
+    if insp.get_pk_constraint(table, schema=schema).get("constrained_columns") == ["request_id"]:
+        return True
+    if any(u["column_names"] == ["request_id"]
+           for u in insp.get_unique_constraints(table, schema=schema)):
+        return True
+    return any(i.get("unique") and i["column_names"] == ["request_id"]
+               for i in insp.get_indexes(table, schema=schema))
+
+
+def query_windows(spec: str, build: Any) -> dict[str, Any]:
+    """One query over the table's normalized records (with ``ts``); ``build(rel)`` is the SQL."""
+    import sqlalchemy as sa
+
+    from govctl.adapters import slo_sql
+
+    url, schema, table = _split(spec)
+    where = display("sql:" + spec)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            insp = sa.inspect(conn)
+            if not insp.has_table(table, schema=schema):
+                raise NotFound(f"{where}: no table {table!r}")
+            cols = {c["name"]: str(c["type"]) for c in insp.get_columns(table, schema=schema)}
+            kinds = {f: (q.kind_of(cols[f]) if f in cols else None) for f in q.FIELDS}
+            src = (q.quote(schema) + "." if schema else "") + q.quote(table)
+            ts = slo_sql.timestamp_expr("postgresql", q.kind_of(cols["timestamp"])
+                                        if "timestamp" in cols else None)
+            rel = q.normalized("postgresql", kinds, src, extra=(ts,))
+            return dict(conn.execute(sa.text(build(rel))).one()._mapping)
+    except sa.exc.OperationalError as exc:
+        raise ExternalError(f"{where}: cannot reach the warehouse "
+                            f"({str(exc.orig).splitlines()[0][:200]})") from None
+    finally:
+        engine.dispose()
