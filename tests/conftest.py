@@ -104,12 +104,15 @@ def cli(govctl_home, capsys, monkeypatch):
     return run
 
 
-def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
-    """Run ``python -m govctl ARGS`` in a fresh interpreter (for import and exit tests)."""
+def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None,
+                   hang: float = 300) -> Result:
+    """Run ``python -m govctl ARGS`` in a fresh interpreter (for import and exit tests).
+    ``hang``: seconds after which the command is taken to hang (a guard against a stuck
+    test, set far beyond what a loaded machine needs, never a performance check)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "govctl", *args], cwd=cwd, env=full_env,
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=hang,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import git, need, run_subprocess
 
+# the demo takes about a minute of CPU; on a machine shared by many it may take several
+HANG = 3600
+
 
 def _listing(root: Path, skip: Path) -> dict[str, int]:
     """Every file and folder under ``root`` (but ``skip``) with its size (folders: -1)."""
@@ -38,7 +41,7 @@ def demo(tmp_path_factory):
                          env={"GOVCTL_NOW": "", "NO_COLOR": "1", "HOME": str(home),
                               "XDG_CONFIG_HOME": str(home / ".config"),
                               "XDG_CACHE_HOME": str(home / ".cache"),
-                              "XDG_DATA_HOME": str(home / ".local" / "share")})
+                              "XDG_DATA_HOME": str(home / ".local" / "share")}, hang=HANG)
     assert res.code == 0, res.err[-3000:]
     written = {"before": before, "after": _listing(clone, d), "clone": clone,
                "home": sorted(p.name for p in home.iterdir())}
@@ -125,7 +128,7 @@ def test_report_command_and_bad_suffix(demo, tmp_path):
 
 def test_without_regression_the_third_candidate_passes(tmp_path):
     res = run_subprocess("demo", "--dir", str(tmp_path / "d"), "--regression", "none",
-                         "--json", cwd=tmp_path, env={"GOVCTL_NOW": ""})
+                         "--json", cwd=tmp_path, env={"GOVCTL_NOW": ""}, hang=HANG)
     assert res.code == 0, res.err[-3000:]
     summary = json.loads(res.out)
     assert summary["v3"] == "stable"
