@@ -63,6 +63,20 @@ def _isolate(monkeypatch, home: Path) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
+# mlflow.set_experiment() exports these (for subprocesses); a test that calls it must not
+# hand its experiment to the next test's store, nor to a demo run in a fresh interpreter
+MLFLOW_EXPORTS = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_exports():
+    for var in MLFLOW_EXPORTS:
+        os.environ.pop(var, None)
+    yield
+    for var in MLFLOW_EXPORTS:
+        os.environ.pop(var, None)
+
+
 @pytest.fixture
 def govctl_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
@@ -109,7 +123,8 @@ def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None,
     """Run ``python -m govctl ARGS`` in a fresh interpreter (for import and exit tests).
     ``hang``: seconds after which the command is taken to hang (a guard against a stuck
     test, set far beyond what a loaded machine needs, never a performance check)."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env = {k: v for k, v in os.environ.items() if k not in MLFLOW_EXPORTS}
+    full_env = {**full_env, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "govctl", *args], cwd=cwd, env=full_env,
         capture_output=True, text=True, timeout=hang,
