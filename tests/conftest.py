@@ -2,13 +2,23 @@
 
 Tests use real git and DVC repos made by the real tools; MLflow tests use a real SQLite
 store in a temp dir. Nothing here mocks them.
+
+Building a governed repo with signers (and, for release tests, data, agreement, prompt and
+a promoted model version) through the CLI takes seconds; tests get a copy of one built
+once per session instead (:func:`templates`, :func:`clone_template`): the repo, its keys
+and its MLflow store, whose absolute artifact locations are rewritten for the copy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +52,7 @@ class Result:
         return json.loads(self.out)
 
 
-def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The environment every CLI test runs in: its own key store, a fixed clock."""
+def _isolate(monkeypatch, home: Path) -> None:
     monkeypatch.setenv("GOVCTL_HOME", str(home))
     for var in ("GOVCTL_KEY", "GOVCTL_KEY_PASSPHRASE", "GOVCTL_REPO", "GOVCTL_LEDGER_URL",
                 "GOVCTL_NOW", "GOVCTL_DEBUG", "MLFLOW_TRACKING_URI"):
@@ -52,12 +61,47 @@ def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GOVCTL_NOW", "2026-11-22T12:00:00Z")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
+
+
+def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment every CLI test runs in: its own key store, a fixed clock."""
+    _isolate(monkeypatch, home)
     return home
+
+
+# mlflow.set_experiment() exports these (for subprocesses); a test that calls it must not
+# hand its experiment to the next test's store, nor to a demo run in a fresh interpreter
+MLFLOW_EXPORTS = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_exports():
+    for var in MLFLOW_EXPORTS:
+        os.environ.pop(var, None)
+    yield
+    for var in MLFLOW_EXPORTS:
+        os.environ.pop(var, None)
 
 
 @pytest.fixture
 def govctl_home(tmp_path, monkeypatch) -> Path:
-    return isolate(tmp_path / "home", monkeypatch)
+    home = tmp_path / "home"
+    _isolate(monkeypatch, home)
+    return home
+
+
+def _invoke(args: tuple) -> Result:
+    """``govctl ARGS`` in-process with its output captured (no pytest fixture needed)."""
+    from govctl.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def run_in_process(*args: str) -> Result:
@@ -138,20 +182,138 @@ def cli(govctl_home, capsys, monkeypatch):
     return run
 
 
-def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
-    """Run ``python -m govctl ARGS`` in a fresh interpreter (for import and exit tests)."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None,
+                   hang: float = 300) -> Result:
+    """Run ``python -m govctl ARGS`` in a fresh interpreter (for import and exit tests).
+    ``hang``: seconds after which the command is taken to hang (a guard against a stuck
+    test, set far beyond what a loaded machine needs, never a performance check)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in MLFLOW_EXPORTS}
+    full_env = {**full_env, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "govctl", *args], cwd=cwd, env=full_env,
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=hang,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+SIGNERS = (("erin", "eng-lead"), ("paul", "product-owner"), ("cora", "compliance"),
+           ("mel", "ml-engineer"), ("rita", "releaser"), ("otto", "oncall"))
+
+
+def _adder(cli) -> Callable[..., None]:
+    def add(name: str, *roles: str) -> None:
+        assert cli("keys", "generate", name).code == 0
+        role_args = [a for r in roles for a in ("--role", r)]
+        res = cli("trust", "add", name, *role_args, "--key", "alice")
+        assert res.code == 0, res.err
+
+    return add
+
+
+def _add_signers(cli, repo: Path) -> None:
+    add = _adder(cli)
+    for name, role in SIGNERS:
+        add(name, role)
+
+
+def relocate_mlflow(db: Path, old: Path, new: Path) -> int:
+    """Rewrite the absolute paths MLflow stored for ``old`` (artifact locations and URIs of
+    experiments, runs, model versions, traces) to ``new``, in every text column of the
+    SQLite store. Returns the number of values changed."""
+    if not db.exists():
+        return 0
+    changed = 0
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for col in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if "CHAR" in col[2].upper() or "TEXT" in col[2].upper():
+                    cur = con.execute(
+                        f'UPDATE "{table}" SET "{col[1]}" = replace("{col[1]}", ?, ?) '
+                        f'WHERE instr("{col[1]}", ?) > 0', (str(old), str(new), str(old)))
+                    changed += cur.rowcount
+        con.commit()
+    finally:
+        con.close()
+    return changed
+
+
+def copy_governed(src: Path, dst: Path) -> None:
+    """A working copy of a template's repo (``src/svc``) and keys (``src/home``) at ``dst``."""
+    for part in ("svc", "home"):
+        if (dst / part).exists():
+            shutil.rmtree(dst / part)
+        shutil.copytree(src / part, dst / part, symlinks=True)
+    relocate_mlflow(dst / "svc" / ".govctl" / "mlflow.db", src / "svc", dst / "svc")
+
+
+# name -> (parent template, build step run in-process inside the repo)
+TEMPLATES: dict[str, tuple[str | None, Callable[[Callable, Path], None]]] = {
+    "signed": (None, _add_signers),
+}
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory) -> Callable[[str], Path]:
+    """A directory holding ``svc`` (a governed repo) and ``home`` (its keys) built once per
+    session for a name in :data:`TEMPLATES` (lifecycle.py adds the release stages)."""
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name in built:
+            return built[name]
+        import lifecycle  # noqa: F401 - registers the release stages
+
+        parent, step = TEMPLATES[name]
+        base = tmp_path_factory.mktemp(f"template-{name}")
+        old_cwd = os.getcwd()
+        with pytest.MonkeyPatch.context() as mp:
+            _isolate(mp, base / "home")
+            try:
+                if parent is None:
+                    res = _invoke(("init", base / "svc", "--admin", "alice"))
+                    assert res.code == 0, res.err
+                else:
+                    copy_governed(get(parent), base)
+                os.chdir(base / "svc")
+
+                def run(*args: str, cwd: Path | None = None) -> Result:
+                    if cwd is not None:
+                        os.chdir(cwd)
+                    return _invoke(args)
+
+                step(run, base / "svc")
+            finally:
+                os.chdir(old_cwd)
+        built[name] = base
+        return base
+
+    return get
+
+
 @pytest.fixture
-def repo(tmp_path, cli) -> Path:
+def clone_template(templates, govctl_home, tmp_path) -> Callable[[str], Path]:
+    """``clone_template(name)``: this test's ``svc`` repo and keys become a copy of the
+    session's template ``name``; the current directory is the repo."""
+
+    def clone(name: str) -> Path:
+        copy_governed(templates(name), tmp_path)
+        assert govctl_home == tmp_path / "home"
+        os.chdir(tmp_path / "svc")
+        return tmp_path / "svc"
+
+    return clone
+
+
+@pytest.fixture
+def repo(tmp_path, cli, request) -> Path:
     """A fresh governed repo (git + DVC + packs + trust policy) with admin ``alice``;
-    the current directory is the repo."""
+    the current directory is the repo. With ``signers`` (and the embedded SQLite stores)
+    it is a copy of the session's ``signed`` template."""
+    embedded = not (os.environ.get("GOVCTL_LEDGER_URL") or os.environ.get("MLFLOW_TRACKING_URI"))
+    if "signers" in request.fixturenames and embedded:  # templates use the embedded stores
+        return request.getfixturevalue("clone_template")("signed")
     path = tmp_path / "svc"
     res = cli("init", path, "--admin", "alice")
     assert res.code == 0, res.err
@@ -161,21 +323,10 @@ def repo(tmp_path, cli) -> Path:
 
 @pytest.fixture
 def signers(repo, cli):
-    """Keys for every default role, added to the trust policy by alice."""
-
-    def add(name: str, *roles: str) -> None:
-        assert cli("keys", "generate", name).code == 0
-        role_args = [a for r in roles for a in ("--role", r)]
-        res = cli("trust", "add", name, *role_args, "--key", "alice")
-        assert res.code == 0, res.err
-
-    add("erin", "eng-lead")
-    add("paul", "product-owner")
-    add("cora", "compliance")
-    add("mel", "ml-engineer")
-    add("rita", "releaser")
-    add("otto", "oncall")
-    return add
+    """Keys for every default role (erin eng-lead, paul product-owner, cora compliance,
+    mel ml-engineer, rita releaser, otto oncall), in the trust policy by alice; returns
+    ``add(name, *roles)`` for more."""
+    return _adder(cli)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -1,11 +1,17 @@
-"""Build a release-ready governed repo through the CLI (shared by gate/canary tests)."""
+"""Build a release-ready governed repo through the CLI (shared by gate/canary tests).
+
+The stages are also session templates (conftest.TEMPLATES): ``prepared`` (data, signed
+agreement, prompt, committed), ``registered`` (+ model version 1) and ``first`` (+ its
+checklist signed off and v1 promoted: a first-release canary at the plan's first step),
+``second`` (v1 stable, v2 a 5% canary).
+Tests take a copy with the ``clone_template`` fixture instead of rebuilding them."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from conftest import git
+from conftest import TEMPLATES, git
 
 ADD = ["--sensitivity", "internal", "--pii", "none", "--owner", "ml-team", "--key", "mel"]
 SIGNOFFS = {
@@ -133,3 +139,32 @@ def sign_all(cli, version: str, first_release: bool = False, skip: tuple[str, ..
         if item not in skip:
             ok(cli("checklist", "sign-off", "support-bot", "--version", version, "--item", item,
                    "--key", who))
+
+
+def _first(cli, repo: Path) -> None:
+    sign_all(cli, "1", first_release=True)
+    ok(cli("promote", "support-bot", "--version", "1", "--key", "rita"))
+
+
+def _second(cli, repo: Path) -> None:
+    """v1 through every canary step to stable, then v2 promoted: a 5% canary."""
+    import telemetry_gen
+
+    good = telemetry_gen.write(repo.parent / "good.jsonl", {"1": {"n": 3000}})
+    for _ in range(4):
+        ok(cli("canary", "advance", "support-bot", "--telemetry", good, "--key", "rita"))
+    _check_version(register(cli), "2")
+    sign_all(cli, "2")
+    ok(cli("promote", "support-bot", "--version", "2", "--key", "rita"))
+
+
+TEMPLATES.update({
+    "prepared": ("signed", prepare),
+    "registered": ("prepared", lambda cli, repo: _check_version(register(cli), "1")),
+    "first": ("registered", _first),
+    "second": ("first", _second),
+})
+
+
+def _check_version(version: str, expected: str) -> None:
+    assert version == expected, version

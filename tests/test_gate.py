@@ -6,14 +6,14 @@ import importlib.resources
 import json
 
 import pytest
-from lifecycle import ok, prepare, register, sign_all
+from lifecycle import ok, register, sign_all
 
 
 @pytest.fixture
-def release(signers, repo, cli):
-    prepare(cli, repo)
-    version = register(cli)
-    return version
+def release(signers, repo, clone_template):
+    """Model version 1 registered on a prepared repo (a copy of the session's template)."""
+    clone_template("registered")
+    return "1"
 
 
 def _items(res):
@@ -113,8 +113,8 @@ def test_waiver_counts_only_for_current_roles_and_checklist(release, cli, repo):
     assert "granted for an earlier version of the checklist" in json.dumps(item)
 
 
-def test_metric_below_minimum_blocks(signers, repo, cli):
-    prepare(cli, repo)
+def test_metric_below_minimum_blocks(signers, repo, cli, clone_template):
+    clone_template("prepared")
     version = register(cli, accuracy=0.80)
     sign_all(cli, version, first_release=True)
     res = cli("gate", "support-bot", "--version", version, "--format", "json", "--key", "rita")

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import pytest
 import telemetry_gen
-from lifecycle import ok, prepare, register, sign_all
+from lifecycle import ok, register, sign_all
 
 from govctl.config import find_repo
 
 
 @pytest.fixture
-def first(signers, repo, cli):
-    """v1 promoted straight to stable production (first release, canary completed)."""
-    prepare(cli, repo)
-    v1 = register(cli)
-    sign_all(cli, v1, first_release=True)
-    ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
-    return v1
+def first(signers, repo, clone_template):
+    """v1 promoted (first release: its canary at the plan's first step); a copy of the
+    session's ``first`` template."""
+    clone_template("first")
+    return "1"
 
 
 def _tele(tmp_path, name, **variants):
@@ -184,9 +182,9 @@ def test_bad_policy_values_are_named_not_crashes(first, cli, tmp_path, repo, old
     assert fragment in res.err and "Traceback" not in res.err
 
 
-def test_bad_canary_plan_is_named_and_nothing_moves(signers, repo, cli):
-    prepare(cli, repo)
-    v1 = register(cli)
+def test_bad_canary_plan_is_named_and_nothing_moves(signers, repo, cli, clone_template):
+    clone_template("registered")
+    v1 = "1"
     sign_all(cli, v1, first_release=True)
     path = repo / "policies" / "release.yaml"
     path.write_text(path.read_text().replace("production: [5, 25, 50, 100]",
@@ -320,9 +318,9 @@ def test_crash_after_the_mlflow_change_is_not_called_tampering(first, cli, tmp_p
     assert cli("status", "support-bot").code == 4
 
 
-def test_promote_refused_by_gate_and_roles(signers, repo, cli):
-    prepare(cli, repo)
-    v1 = register(cli)
+def test_promote_refused_by_gate_and_roles(signers, repo, cli, clone_template):
+    clone_template("registered")
+    v1 = "1"
     res = cli("promote", "support-bot", "--version", v1, "--key", "mel")
     assert res.code == 1 and "may not promote.production" in res.err
     sign_all(cli, v1, skip=("use-case",))
@@ -348,3 +346,19 @@ def test_lock_refuses_concurrent_transition(first, cli, tmp_path):
     with Ledger.for_repo(find_repo()).lock({"kind": "service", "name": "support-bot"}, "otto"):
         res = _advance(cli, good)
     assert res.code == 1 and "another operation is in progress" in res.err
+
+
+def test_a_copied_template_is_a_working_repo(first, cli, repo, templates):
+    """The session template this test got a copy of verifies like the original, and its
+    MLflow store names the copy's paths only."""
+    import sqlite3
+
+    for args in (("audit", "verify"), ("trust", "verify"), ("model", "verify"),
+                 ("data", "verify"), ("prompt", "verify"), ("status", "support-bot")):
+        ok(cli(*args))
+    con = sqlite3.connect(repo / ".govctl" / "mlflow.db")
+    locations = [r[0] for r in con.execute("SELECT artifact_location FROM experiments")]
+    locations += [r[0] for r in con.execute("SELECT artifact_uri FROM runs")]
+    con.close()
+    assert any(loc.startswith((repo / ".govctl" / "mlartifacts").as_uri()) for loc in locations)
+    assert not [loc for loc in locations if str(templates("first")) in loc]

@@ -37,59 +37,84 @@ def test_salt_changes_assignment():
     assert a != b
 
 
-def test_router_reads_mlflow_and_traces_become_telemetry(signers, repo, cli, tmp_path,
-                                                        monkeypatch):
-    import mlflow
-    import telemetry_gen
-    from lifecycle import ok, prepare, register, sign_all
-
-    from govctl.adapters import mlflowstore
-    from govctl.config import find_repo
-    from govctl.release import telemetry
-
-    prepare(cli, repo)
-    v1 = register(cli)
-    sign_all(cli, v1, first_release=True)
-    ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
+def test_first_release_routes_everything_to_the_candidate(signers, repo, clone_template):
+    clone_template("first")
     router = routing.Router.for_repo(str(repo), "support-bot", ttl_seconds=0)
     # a first release has no stable version: everything goes to the candidate
-    assert {router.route(f"s{i}") for i in range(50)} == {("canary", v1)}
-    good = telemetry_gen.write(tmp_path / "good.jsonl", {v1: {"n": 3000}})
-    for _ in range(4):
-        ok(cli("canary", "advance", "support-bot", "--telemetry", good, "--key", "rita"))
-    v2 = register(cli)
-    sign_all(cli, v2)
-    ok(cli("promote", "support-bot", "--version", v2, "--key", "rita"))
+    assert {router.route(f"s{i}") for i in range(50)} == {("canary", "1")}
 
+
+def test_router_reads_weight_and_versions_from_mlflow(signers, repo, clone_template):
+    clone_template("second")  # v1 stable, v2 a 5% canary
+    router = routing.Router.for_repo(str(repo), "support-bot", ttl_seconds=0)
     routes = [router.route(f"session-{i}") for i in range(2000)]
     share = sum(1 for variant, _ in routes if variant == "canary") / len(routes)
     assert 0.03 < share < 0.07  # 5% canary
-    assert {v for variant, v in routes if variant == "canary"} == {v2}
-    assert {v for variant, v in routes if variant == "stable"} == {v1}
+    assert {v for variant, v in routes if variant == "canary"} == {"2"}
+    assert {v for variant, v in routes if variant == "stable"} == {"1"}
     assert router.route("session-1") == router.route("session-1")  # sticky
 
-    exp = mlflowstore.configure(find_repo())
-    mlflow.set_experiment(experiment_id=exp)
+
+def _serve(router, n: int, **tags) -> None:
+    import mlflow
 
     @mlflow.trace
     def answer(q: str) -> str:
         variant, version = router.route(q)
         routing.tag_trace(version, variant=variant, tokens_in=120, tokens_out=40,
-                          cost_usd=0.0004)
+                          cost_usd=0.0004, **tags)
         return "ok"
 
-    for i in range(300):
+    for i in range(n):
         answer(f"q{i}")
-    batch = telemetry.read("mlflow:govctl", find_repo())
-    assert batch.total == 300 and batch.bad_total == 0
-    assert batch.variant(v1).n + batch.variant(v2).n == 300 and batch.variant(v2).n > 0
-    assert float(batch.variant(v1).cost_usd[0]) == 0.0004
-    res = cli("canary", "analyze", "support-bot", "--telemetry", "mlflow:govctl", "--json")
-    assert res.code == 5  # a few hundred requests: inconclusive, never a decision
-    assert sum(res.json["telemetry"]["per_version"].values()) == 300
-    # a capped read says so (the cap lowered here so the test need not log 100,000 traces)
-    from govctl.adapters import mlflowtraces
 
-    monkeypatch.setattr(mlflowtraces, "MAX_TRACES", 120)
+
+def test_traces_become_telemetry(signers, repo, cli, clone_template, monkeypatch):
+    import mlflow
+
+    from govctl.adapters import mlflowstore, mlflowtraces
+    from govctl.config import find_repo
+    from govctl.release import telemetry
+
+    clone_template("second")
+    router = routing.Router.for_repo(str(repo), "support-bot", ttl_seconds=0)
+    mlflow.set_experiment(experiment_id=mlflowstore.configure(find_repo()))
+    _serve(router, 120)
+    batch = telemetry.read("mlflow:govctl", find_repo())
+    assert batch.total == 120 and batch.bad_total == 0
+    assert batch.variant("1").n + batch.variant("2").n == 120 and batch.variant("2").n > 0
+    assert float(batch.variant("1").cost_usd[0]) == 0.0004
+    res = cli("canary", "analyze", "support-bot", "--telemetry", "mlflow:govctl", "--json")
+    assert res.code == 5  # a hundred requests: inconclusive, never a decision
+    assert sum(res.json["telemetry"]["per_version"].values()) == 120
+    # a capped read says so (the cap lowered here so the test need not log 100,000 traces)
+    monkeypatch.setattr(mlflowtraces, "MAX_TRACES", 50)
     res = cli("canary", "analyze", "support-bot", "--telemetry", "mlflow:govctl")
-    assert "read the newest 120 traces only" in res.err
+    assert "read the newest 50 traces only" in res.err
+
+
+def test_a_recorded_latency_wins_over_the_trace_duration(repo, tmp_path):
+    """tag_trace(latency_ms=...) (e.g. the endpoint's own timing, or the demo's latency
+    model) is what the analysis sees; without it, the span's wall-clock duration."""
+    import mlflow
+
+    from govctl.adapters import mlflowstore, mlflowtraces
+    from govctl.config import find_repo
+
+    gr = find_repo()
+    mlflowstore.configure(gr)
+    mlflow.set_experiment(experiment_id=mlflowstore.experiment(gr, "served"))
+
+    class Fixed:
+        def route(self, key):
+            return "stable", "7"
+
+    _serve(Fixed(), 3, latency_ms=4321.5)
+    _serve(Fixed(), 2)
+    records = mlflowtraces.read(gr, "served")
+    recorded = sorted(float(r["latency_ms"]) for r in records)
+    assert len(records) == 5 and recorded[-3:] == [4321.5] * 3
+    assert all(0 <= x < 4321.5 for x in recorded[:2])  # the spans' own durations
+    # the embedded store keeps trace data under .govctl/mlartifacts, not ./mlruns
+    assert not (repo / "mlruns").exists() and not (tmp_path / "mlruns").exists()
+    assert list((repo / ".govctl" / "mlartifacts").rglob("traces"))

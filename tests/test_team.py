@@ -24,9 +24,15 @@ from lifecycle import ok, prepare, register, sign_all
 BASE_URL = os.environ.get("GOVCTL_TEST_POSTGRES_URL")
 
 
-@pytest.fixture(autouse=True)
-def _postgres():
+def _need_postgres() -> None:
     need("postgres", BASE_URL, "GOVCTL_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _postgres():
+    """Module-scoped so it runs before the module-scoped server fixture: without a server
+    every test skips with the reason instead of erroring in the fixture."""
+    _need_postgres()
 
 
 def _database(name: str) -> str:
@@ -50,6 +56,7 @@ def _drop(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
+    _need_postgres()  # whatever order fixtures are set up in
     pytest.importorskip("flask", reason="the mlflow extra (full MLflow server) is not installed")
     name = f"govctl_mlflow_{uuid.uuid4().hex[:10]}"
     url = _database(name)

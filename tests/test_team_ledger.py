@@ -165,14 +165,12 @@ def _held_lease(pid: int, host: str | None = None) -> None:
 
 
 def test_crashed_advance_leaves_a_lease_that_breaks_and_recovery_stops(signers, repo, cli,
-                                                                        tmp_path):
+                                                                        tmp_path,
+                                                                        clone_template):
     import telemetry_gen
-    from lifecycle import ok, prepare, register, sign_all
 
-    prepare(cli, repo)
-    v1 = register(cli)
-    sign_all(cli, v1, first_release=True)
-    ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
+    clone_template("first")  # v1 promoted: a first-release canary
+    v1 = "1"
     good = telemetry_gen.write(tmp_path / "good.jsonl", {v1: {"n": 3000}}, seed=3)
     env = {"GOVCTL_CRASH_AT": "transition-applied", "GOVCTL_HOME": os.environ["GOVCTL_HOME"]}
     crashed = run_subprocess("canary", "advance", "support-bot", "--telemetry", str(good),

@@ -34,8 +34,11 @@ def is_dvc_repo(root: Path) -> bool:
     return (Path(root) / ".dvc").is_dir()
 
 
-def init_repo(root: Path) -> bool:
-    """``dvc init`` at ``root`` (inside its git repo) unless done already. True if created."""
+def init_repo(root: Path, *, site_cache_dir: Path | None = None) -> bool:
+    """``dvc init`` at ``root`` (inside its git repo) unless done already. True if created.
+
+    ``site_cache_dir`` (written to ``.dvc/config.local``): where DVC keeps its per-repo
+    state and index instead of the machine-wide ``/var/tmp/dvc``."""
     if is_dvc_repo(root):
         return False
     quiet_env()
@@ -47,6 +50,9 @@ def init_repo(root: Path) -> bool:
             repo = Repo.init(os.fspath(root))
         with repo.config.edit() as conf:
             conf["core"]["analytics"] = False
+        if site_cache_dir is not None:
+            with repo.config.edit("local") as conf:
+                conf["core"]["site_cache_dir"] = os.fspath(site_cache_dir)
         repo.close()
     except DvcException as exc:
         raise ExternalError(f"dvc init failed in {root}: {exc}") from None

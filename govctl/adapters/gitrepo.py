@@ -56,9 +56,12 @@ def is_repo(root: Path) -> bool:
     return _git_dir(Path(root)) is not None
 
 
-def init_repo(root: Path) -> bool:
-    """``git init`` at ``root`` unless it is already inside a git repo. True if created."""
-    if is_repo(root):
+def init_repo(root: Path, *, nested: bool = False) -> bool:
+    """``git init`` at ``root`` unless it is already inside a git repo. True if created.
+
+    ``nested``: a repository of its own at ``root`` even inside another repo's work tree
+    (only a ``.git`` at ``root`` itself counts as already done)."""
+    if (Path(root) / ".git").exists() if nested else is_repo(root):
         return False
     import git
 

@@ -131,21 +131,30 @@ def configure(repo: GovernedRepo) -> str:
     import mlflow
 
     uri = tracking_uri(repo)
+    exported = "MLFLOW_TRACKING_URI" in os.environ
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    c = client(repo)
-    with errors(f"MLflow at {uri}"):
-        exp = c.get_experiment_by_name(EXPERIMENT)
-        if exp is not None:
-            exp_id = exp.experiment_id
-        else:
-            location = None
-            if uri.startswith("sqlite:///"):
-                location = artifact_root(repo).as_uri()
-            exp_id = c.create_experiment(EXPERIMENT, artifact_location=location)
+    if not exported:
+        # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (for subprocesses); left
+        # set, every later repo in this process would read and write this repo's store
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
     # Not mlflow.set_experiment(): it exports MLFLOW_EXPERIMENT_ID, which then breaks any
     # other store used in the same process. Callers pass the id: start_run(experiment_id=...)
-    return exp_id
+    return experiment(repo, EXPERIMENT)
+
+
+def experiment(repo: GovernedRepo, name: str) -> str:
+    """The id of experiment ``name``, created if missing. In the embedded store its
+    artifacts (run files, trace data) go under ``.govctl/mlartifacts``: MLflow's own default
+    for a SQLite store is ``./mlruns`` in whatever directory the process runs in."""
+    uri = tracking_uri(repo)
+    c = client(repo)
+    with errors(f"MLflow at {uri}"):
+        exp = c.get_experiment_by_name(name)
+        if exp is not None:
+            return str(exp.experiment_id)
+        location = artifact_root(repo).as_uri() if uri.startswith("sqlite:///") else None
+        return str(c.create_experiment(name, artifact_location=location))
 
 
 def ping(repo: GovernedRepo) -> None:

@@ -15,7 +15,11 @@ def read(repo: GovernedRepo, experiment: str, max_traces: int | None = None
          ) -> list[dict[str, Any]]:
     """One telemetry record per trace of ``experiment`` that carries ``govctl.version``,
     newest first, at most ``max_traces`` (the caller reports a full read as truncated).
-    Traces without it are reported as records with no version (counted as bad)."""
+    Traces without it are reported as records with no version (counted as bad).
+
+    ``latency_ms`` is the trace's ``govctl.latency_ms`` tag when present (a latency the
+    serving layer measured or was told by its endpoint), else the trace's execution
+    duration."""
     max_traces = max_traces or MAX_TRACES
     c = ml.client(repo)
     with ml.errors(f"MLflow traces of {experiment}"):
@@ -36,7 +40,9 @@ def read(repo: GovernedRepo, experiment: str, max_traces: int | None = None
                 records.append({
                     "request_id": info.trace_id,
                     "version": tags.get("govctl.version"),
-                    "latency_ms": info.execution_duration,
+                    # a latency the serving layer recorded (tag_trace(latency_ms=...))
+                    # wins over the span's wall-clock duration
+                    "latency_ms": tags.get("govctl.latency_ms", info.execution_duration),
                     "error": str(state).upper() == "ERROR",
                     "tokens_in": tags.get("govctl.tokens_in"),
                     "tokens_out": tags.get("govctl.tokens_out"),

@@ -5,6 +5,13 @@ pipeline, a trained model logged to a SQLite MLflow store, prompts, signed agree
 checklist sign-offs, the gate, canaries fed by real calls through the routing library
 (MLflow traces), an automatic rollback of a regressed candidate, an emergency rollback, the
 audit, and the release dossier.
+
+Everything it writes stays under ``--dir``: the governed repo is a git repository of its
+own (even inside another work tree), DVC's site cache, MLflow's store, artifacts and traces,
+and the keys all live below it. The latency the canary judges is the demo model's seeded
+:class:`~govctl.demo.model.LatencyModel` (recorded on each trace as ``govctl.latency_ms``),
+not the wall-clock time of the calls, so the outcome is the same on an idle or a loaded
+machine.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from govctl.errors import InputError
+from govctl.errors import CheckFailed, InputError
 
 SERVICE = "support-bot"
 SIGNERS = {  # name -> roles
@@ -53,58 +60,73 @@ class Narrator:
 
 
 class Service:
-    """The demo's serving layer: routes each request with govctl.routing, loads the routed
-    model version's weights from MLflow, answers, and tags the MLflow trace."""
+    """The demo's serving layer: routes each request with govctl.release.routing, loads the routed
+    model version's weights from MLflow, answers, and tags the MLflow trace with the served
+    version, usage, quality and the modelled endpoint latency."""
 
-    def __init__(self, repo: Any, experiment: str) -> None:
-        from govctl.adapters import mlflowstore
-        from govctl.release.routing import Router
-
-        self.repo = repo
-        self.router = Router.for_repo(str(repo.root), SERVICE, ttl_seconds=0)
-        self.models: dict[str, Any] = {}
-        self.client = mlflowstore.client(repo)
+    def __init__(self, repo: Any, experiment: str, cache: Path) -> None:
         import mlflow
 
+        from govctl.adapters import mlflowstore
+
+        self.repo = repo
+        self.cache = cache
+        self.models: dict[str, Any] = {}
+        self.client = mlflowstore.client(repo)
         mlflowstore.configure(repo)
-        mlflow.set_experiment(experiment)
+        # the experiment's artifacts (trace data) under the repo's .govctl/mlartifacts
+        mlflow.set_experiment(experiment_id=mlflowstore.experiment(repo, experiment))
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the routing state again (after a canary decision). A real serving layer
+        lets the router's cache expire; the demo decides faster than any TTL."""
+        from govctl.release.routing import Router
+
+        self.router = Router.for_repo(str(self.repo.root), SERVICE, ttl_seconds=3600)
 
     def model(self, version: str) -> Any:
         if version not in self.models:
-            import mlflow
-
             from govctl.demo.model import RetrievalModel
 
             mv = self.client.get_model_version(SERVICE, version)
-            path = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"runs:/{mv.run_id}/model/weights.json")
+            dst = self.cache / f"v{version}"
+            dst.mkdir(parents=True, exist_ok=True)
+            path = self.client.download_artifacts(mv.run_id, "model/weights.json", str(dst))
             self.models[version] = RetrievalModel.from_json(json.loads(Path(path).read_text()))
         return self.models[version]
 
-    def handle(self, session: str, question: str, intent: str) -> None:
+    def handle(self, request_id: str, question: str, intent: str) -> str:
+        """Serve one request; returns the variant that served it."""
         import mlflow
 
         from govctl.release.routing import tag_trace
 
         @mlflow.trace(name="answer")
-        def answer() -> dict[str, str]:
-            variant, version = self.router.route(session)
-            reply = self.model(version).answer(question)
+        def answer() -> str:
+            variant, version = self.router.route(request_id)
+            model = self.model(version)
+            reply = model.answer(question)
             tokens_in = 180 + 4 * len(question.split()) + 60
             tokens_out = len(reply["answer"].split()) + 8
             tag_trace(version, variant=variant, tokens_in=tokens_in, tokens_out=tokens_out,
                       cost_usd=round(tokens_in * 1e-7 + tokens_out * 4e-7, 8),
-                      quality=1.0 if reply["intent"] == intent else 0.0, session_id=session)
-            return reply
+                      quality=1.0 if reply["intent"] == intent else 0.0,
+                      session_id=request_id,
+                      latency_ms=model.latency.sample(request_id, tokens_out))
+            return variant
 
-        answer()
+        return answer()
 
 
 def _write_policy(root: Path) -> None:
     path = root / "policies" / "release.yaml"
     text = path.read_text()
-    text = text.replace("production: [5, 25, 50, 100]", "production: [20, 50, 100]")
-    text = text.replace("min_samples: 200 ", "min_samples: 50  ")
+    # three steps, and the smallest sample the analysis decides on that keeps the demo's
+    # verdicts clear (its latency model's p95 over 30 requests is within 20% of the
+    # stable one's 99% of the time): every canary request is a real trace in MLflow
+    text = text.replace("production: [5, 25, 50, 100]", "production: [25, 50, 100]")
+    text = text.replace("min_samples: 200 ", "min_samples: 30   ")
     path.write_text(text)
 
 
@@ -113,7 +135,7 @@ def _write_agreement(repo: Any) -> None:
 
     path = agreements.new(repo, SERVICE)
     text = path.read_text()
-    for old, new in (("p50: 600", "p50: 40"), ("p95: 1500", "p95: 300"),
+    for old, new in (("p50: 600", "p50: 150"), ("p95: 1500", "p95: 300"),
                      ("p99: 3000", "p99: 600"), ('error_rate: "0.01"', 'error_rate: "0.02"'),
                      ('max_cost_per_request_usd: "0.02"', 'max_cost_per_request_usd: "0.002"'),
                      ("eval_dataset: support-bot-eval", "eval_dataset: support-eval")):
@@ -129,19 +151,19 @@ def _train(repo: Any, n: Narrator, version_note: str, **params: Any) -> str:
     from govctl.adapters import mlflowstore
     from govctl.data import datasets
     from govctl.demo import corpus
-    from govctl.demo.model import RetrievalModel
+    from govctl.demo.model import LatencyModel, RetrievalModel
 
     root = repo.root
     train = corpus.read_questions(root / "data/prepared/train.csv")
     evals = corpus.read_questions(root / "data/prepared/eval.csv")
     docs = corpus.read_corpus(root / "data/corpus/articles.jsonl")
-    model = RetrievalModel.train(train, docs, **params)
+    model = RetrievalModel.train(train, docs, latency=LatencyModel(**params))
     accuracy = model.accuracy(evals)
     grounded = sum(model.answer(q)["citation"] == i for q, i in evals) / len(evals)
     exp = mlflowstore.configure(repo)
     with mlflow.start_run(experiment_id=exp, run_name=f"train {version_note}") as run:
-        mlflow.log_params({"latency_ms": params.get("latency_ms", 0),
-                           "degrade": params.get("degrade", 0.0), "note": version_note})
+        mlflow.log_params({**model.latency.params(), "degrade": model.degrade,
+                           "note": version_note})
         mlflow.log_metrics({"accuracy": accuracy, "groundedness": grounded})
         for name, context in (("support-train", "training"), ("support-eval", "eval"),
                               ("help-articles", "training")):
@@ -156,39 +178,73 @@ def _train(repo: Any, n: Narrator, version_note: str, **params: Any) -> str:
     return run.info.run_id
 
 
-def _traffic(service: Service, n_requests: int, seed: int) -> None:
+MAX_ROUNDS = 4  # batches per canary step before the demo gives up (each twice the last)
+
+
+def _traffic(service: Service, per_variant: int, share: float, seed: int) -> dict[str, int]:
+    """Real requests until each variant that gets traffic at this ``share`` has served
+    ``per_variant`` of them; returns the count per variant."""
     from govctl.demo import corpus
 
     qs = corpus.read_questions(service.repo.root / "data/prepared/eval.csv")
-    for i in range(n_requests):
+    wanted = {"canary": per_variant if share > 0 else 0,
+              "stable": per_variant if share < 1 else 0}
+    served = {"canary": 0, "stable": 0}
+    # bounded: a share of s needs about per_variant / s requests
+    limit = math.ceil(per_variant / max(min(x for x in (share, 1 - share) if x > 0), 0.01) * 3)
+    for i in range(limit):
+        if all(served[v] >= wanted[v] for v in served):
+            break
         q, intent = qs[(i * 7 + seed) % len(qs)]
-        service.handle(f"session-{seed}-{i}", q, intent)
+        served[service.handle(f"req-{seed}-{i}", q, intent)] += 1
+    return served
 
 
 def _rollout(repo: Any, key: Any, n: Narrator, version: str, experiment: str, seed: int,
              min_samples: int) -> str:
-    """Feed each canary step with real traffic and advance until pass, fail or stable."""
+    """Feed each canary step with real traffic and advance until pass, fail or stable.
+
+    Each step gets one batch in which every variant receiving traffic serves
+    ``min_samples`` requests (the analysis' minimum per variant). An inconclusive analysis
+    (an estimate beyond its tolerance that the evidence cannot confirm yet) gets one more
+    batch, twice as large, at most ``MAX_ROUNDS`` times per step: one narrated line per
+    batch, never a line per retry."""
     from govctl import release
 
-    service = Service(repo, experiment)
+    service = Service(repo, experiment, repo.root.parent / ".cache" / "models")
+    weight, per_variant = None, min_samples
+    rounds = 0
     while True:
         st = release.state(repo, SERVICE)
         if st.canary != version:
             return "stable" if st.stable == version else "rolled back"
+        if st.weight_bps != weight:
+            weight, per_variant, rounds = st.weight_bps, min_samples, 0
+        elif rounds >= MAX_ROUNDS:
+            raise CheckFailed(f"the canary of v{version} is still inconclusive at "
+                              f"{weight / 100:g}% after {rounds} batches of traffic")
+        else:
+            per_variant *= 2
+        rounds += 1
         share = st.weight_bps / 10_000 if st.stable else 1.0
-        other = 1.0 - share
-        need = min_samples / max(min(share, other) if other > 0 else share, 0.01)
-        _traffic(service, math.ceil(need * 1.25), seed)
+        service.refresh()
+        served = _traffic(service, per_variant, share, seed)
         seed += 1
         outcome = release.advance(repo, key, SERVICE, f"mlflow:{experiment}")
-        for c in outcome.analysis.checks:
-            if c.kind == "baseline" and c.metric == "latency_p95_ms":
-                n.say(f"  p95 latency canary {c.canary:.0f} ms vs stable {c.baseline:.0f} ms "
-                      f"(n={c.n_canary}/{c.n_baseline})")
+        p95 = next((c for c in outcome.analysis.checks if c.metric == "latency_p95_ms"
+                    and c.kind == ("baseline" if st.stable and share < 1 else "limit")), None)
+        line = (f"at {st.weight_bps / 100:g}%: {served['canary'] + served['stable']} requests"
+                + (f" ({served['canary']} to the canary)" if st.stable else
+                   " (a first release: all to the candidate)"))
+        if p95 is not None and p95.canary is not None:
+            line += f"; p95 canary {p95.canary:.0f} ms"
+            if p95.kind == "baseline":
+                line += f" vs stable {p95.baseline:.0f} ms (bound {p95.threshold:.0f})"
+            else:
+                line += f" (limit {p95.threshold:.0f})"
+        n.say(f"{line} → {outcome.analysis.verdict}")
         for m in outcome.messages:
-            n.say(m)
-        if outcome.analysis.verdict == "inconclusive":
-            continue
+            n.say(f"  {m}")
 
 
 def run(directory: Path, *, regression: str = "latency", quiet: bool = False) -> dict[str, Any]:
@@ -223,8 +279,16 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
     for name in SIGNERS:
         store.generate(name, passphrase_env=None)
     root = directory / "support-bot"
+    root.mkdir(parents=True)
+    # DVC keeps per-repo state in a machine-wide cache (/var/tmp/dvc) unless told otherwise
+    os.environ["DVC_SITE_CACHE_DIR"] = str(directory / ".cache" / "dvc")
+    # a git repository of its own, even when --dir is inside another work tree (this clone)
+    gitrepo.init_repo(root, nested=True)
+    dvcrepo.init_repo(root, site_cache_dir=directory / ".cache" / "dvc")
     init(root, "alex", keystore=store)
-    (directory / ".gitignore").write_text(".keys/\n")
+    # an enclosing repository ignores the whole demo (keys included)
+    (directory / ".gitignore").write_text("# govctl demo: scratch, never part of an "
+                                          "enclosing repository\n*\n")
     repo = find_repo(root)
     from govctl import trust
 
@@ -277,10 +341,10 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
     n.say(", ".join(f"{p['name']} v{p['version']} ({p['sha256'][:12]})" for p in synced))
     gitrepo.commit_all(root, "governed support-bot: data, pipeline, agreement, prompts")
 
-    min_samples = 50
+    min_samples = 30
     versions = {}
     n.step("Model v1: trained, registered, gated, canaried, stable")
-    run1 = _train(repo, n, "v1 baseline", latency_ms=10)
+    run1 = _train(repo, n, "v1 baseline")
     versions["v1"] = registry.register_model(repo, a, SERVICE, run1,
                                              dataset_names=["support-train", "support-eval",
                                                             "help-articles"])["version"]
@@ -288,7 +352,7 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
     n.say(_rollout(repo, a, n, versions["v1"], "traffic-v1", 1, min_samples))
 
     n.step("Model v2: an improvement, rolled out step by step")
-    run2 = _train(repo, n, "v2 tuned", latency_ms=10)
+    run2 = _train(repo, n, "v2 tuned")
     versions["v2"] = registry.register_model(repo, a, SERVICE, run2, dataset_names=[
         "support-train", "support-eval", "help-articles"])["version"]
     _release(repo, keys, n, versions["v2"])
@@ -296,10 +360,10 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
 
     n.step(f"Model v3: a candidate with {'a latency' if regression == 'latency' else 'no'} "
            "regression")
-    # +110 ms per call: far beyond the 20% p95 tolerance even when a busy machine inflates
-    # the stable version's tail (a +30 ms regression could hide in that noise).
+    # a bigger context to prefill: +150 ms per request on the modelled endpoint, beyond both
+    # the 20% p95 tolerance against v2 and the agreement's 300 ms p95
     run3 = _train(repo, n, "v3 bigger context",
-                  latency_ms=120 if regression == "latency" else 10)
+                  extra_latency_ms=150.0 if regression == "latency" else 0.0)
     versions["v3"] = registry.register_model(repo, a, SERVICE, run3, dataset_names=[
         "support-train", "support-eval", "help-articles"])["version"]
     _release(repo, keys, n, versions["v3"])

@@ -136,15 +136,21 @@ def _from_mlflow(repo: Any, service: str, env: str) -> Routing:
 
 def tag_trace(version: str, *, variant: str | None = None, tokens_in: int | None = None,
               tokens_out: int | None = None, cost_usd: float | None = None,
-              quality: float | None = None, session_id: str | None = None) -> None:
+              quality: float | None = None, session_id: str | None = None,
+              latency_ms: float | None = None) -> None:
     """Tag the active MLflow trace with the served version (and usage), so
-    ``govctl canary analyze --telemetry mlflow:EXPERIMENT`` can read it."""
+    ``govctl canary analyze --telemetry mlflow:EXPERIMENT`` can read it.
+
+    ``latency_ms`` (tag ``govctl.latency_ms``) is the request's latency when the trace's
+    own wall-clock duration is not it, e.g. the time an LLM endpoint reported; the trace
+    reader takes it over the trace's duration when present."""
     import mlflow
 
     tags = {"govctl.version": str(version)}
     for name, value in (("variant", variant), ("tokens_in", tokens_in),
                         ("tokens_out", tokens_out), ("cost_usd", cost_usd),
-                        ("quality", quality), ("session_id", session_id)):
+                        ("quality", quality), ("session_id", session_id),
+                        ("latency_ms", latency_ms)):
         if value is not None:
             tags[f"govctl.{name}"] = str(value)
     mlflow.update_current_trace(tags=tags)
