@@ -26,8 +26,13 @@ MODEL_HELP = "Registered model name in MLflow (the service's name), e.g. support
 @app.command("register")
 def register(
     name: str = typer.Argument(..., metavar="NAME", help=MODEL_HELP),
-    run: str = typer.Option(..., "--run", help="MLflow run id that logged the model."),
-    path: str = typer.Option("model", "--path", help="Artifact path of the model in the run."),
+    run: str = typer.Option(None, "--run", help="MLflow run id that logged the model: its "
+                            "one logged model (log_model(name=...)), else the artifact 'model'."),
+    model_id: str = typer.Option(None, "--model-id", help="An MLflow 3 logged model, m-…."),
+    model_name: str = typer.Option(None, "--model-name", help="Which of the run's logged "
+                                   "models (the name given to log_model) when it has several."),
+    path: str = typer.Option(None, "--path", help="Artifact path of a model logged as run "
+                             "artifacts (MLflow 2 layout)."),
     dataset: list[str] = typer.Option([], "--dataset", help="Inventory dataset it was trained "
                                       "or evaluated on; repeatable (the run's "
                                       "mlflow.log_input datasets are added too)."),
@@ -35,6 +40,9 @@ def register(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Create an MLflow model version and record its datasets, git commit and registrar.
+
+    The source: the run's one MLflow 3 logged model (log_model(name=...)), the one called
+    --model-name, the logged model --model-id m-..., or a run artifact --path.
 
     Example:
     govctl model register support-bot --run 3f1c9a0e \\
@@ -45,11 +53,13 @@ def register(
     from govctl.cli._common import load_key
 
     result = registry.register_model(repo(), load_key(key), name, run, artifact_path=path,
+                                     model_id=model_id, model_name=model_name,
                                      dataset_names=dataset)
     if as_json:
         emit_json(result)
         return
-    ok(f"registered {name} version {result['version']} from run {run}")
+    ok(f"registered {name} version {result['version']} from {result['source']}"
+       + (f" (run {result['run_id']})" if result["run_id"] else ""))
     for d in result["datasets"]:
         console().print(f"  {d['role']:<9} {d['name']}  {(d['md5'] or 'not inventoried')[:12]}")
 

@@ -18,7 +18,11 @@ from govctl.data import datasets
 from govctl.data import lineage as lineage_mod
 from govctl.errors import InputError, NotFound
 from govctl.ledger.log import Entry, Ledger
+from govctl.registry.sources import artifact_source
+from govctl.registry.sources import resolve as resolve_source
 from govctl.signing.keys import SigningKey
+
+__all__ = ["artifact_source", "register_model"]
 
 TAG = "govctl."
 
@@ -42,13 +46,19 @@ def register_model(
     repo: GovernedRepo,
     key: SigningKey,
     name: str,
-    run_id: str,
+    run_id: str | None = None,
     *,
-    artifact_path: str = "model",
+    artifact_path: str | None = None,
+    model_id: str | None = None,
+    model_name: str | None = None,
     dataset_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Create an MLflow model version for ``run_id`` with its datasets, git commit and
-    registering key recorded as version tags and in the ledger (intent, then completion)."""
+    """Create an MLflow model version with its datasets, git commit and registering key
+    recorded as version tags and in the ledger (intent, then completion).
+
+    The source (``sources.resolve``): the LoggedModel ``model_id``, else the run's one
+    LoggedModel (or the one called ``model_name``), else the run artifact ``artifact_path``
+    (default ``model``)."""
     from govctl.adapters import mlflowstore as ml
     from govctl.agreements.agreement import check_service_name
 
@@ -67,10 +77,10 @@ def register_model(
     if ml.is_prompt(repo, name):
         raise InputError(f"{name!r} is already the name of a registered prompt; models and "
                          "prompts need distinct names")
-    info = ml.run_info(repo, run_id)
-    if not ml.has_artifact(repo, run_id, artifact_path):
-        raise NotFound(f"run {run_id} has no artifact at {artifact_path!r}; a version would "
-                       "point at nothing (log the model there, or pass --path)")
+    src = resolve_source(repo, run_id, model_id=model_id, model_name=model_name,
+                          artifact_path=artifact_path)
+    run_id = src.run_id
+    info = ml.run_info(repo, run_id) if run_id else {"metrics": {}, "inputs": []}
     for inp in info["inputs"]:
         if inp["name"] in linked:
             continue
@@ -87,21 +97,26 @@ def register_model(
         f"{TAG}datasets": json.dumps(ds_list, separators=(",", ":"), sort_keys=True),
         f"{TAG}registered_by": key.name,
         f"{TAG}git_commit": commit or "",
-        f"{TAG}run_id": run_id,
+        f"{TAG}run_id": run_id or "",
+        f"{TAG}source": src.uri,
     }
+    if src.model_id:
+        tags[f"{TAG}model_id"] = src.model_id
     ledger = Ledger.for_repo(repo)
-    evidence = {"run_id": run_id, "datasets": ds_list, "artifact_path": artifact_path,
+    evidence = {"run_id": run_id, "datasets": ds_list, "artifact_path": src.artifact_path,
+                "source": src.uri, "model_id": src.model_id,
                 "metrics": {k: str(v) for k, v in sorted(info["metrics"].items())}}
     intent = ledger.intent(key, "model.register", _subject(name), evidence=evidence,
                            git_commit=commit)
     try:
-        version = ml.create_model_version(repo, name, run_id, artifact_path, tags)
+        version = ml.create_model_version(repo, name, run_id, src.uri, tags, src.model_id)
     except Exception:
         ledger.abort(key, intent, note="MLflow refused the registration")
         raise
     ledger.complete(key, intent, evidence={**evidence, "version": version},
                     note=f"registered version {version}")
     return {"name": name, "version": version, "datasets": ds_list, "run_id": run_id,
+            "source": src.uri, "model_id": src.model_id,
             "git_commit": commit, "registered_by": key.name}
 
 
@@ -121,6 +136,7 @@ def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str,
         "version": str(version),
         "run_id": v["run_id"],
         "source": v["source"],
+        "model_id": tags.get(f"{TAG}model_id") or None,
         "aliases": sorted(aliases),
         "metrics": metrics,
         "datasets": json.loads(tags.get(f"{TAG}datasets", "[]")),
@@ -243,12 +259,20 @@ def _tag_drift(name: str, version: dict[str, Any], entry: Any) -> list[Drift]:
         out.append(Drift(name, "tag", f"version {version['version']}: tag {TAG}datasets differs "
                          "from the lineage the ledger recorded (edited behind govctl's back)"))
     checks = {f"{TAG}registered_by": entry.actor.get("name"),
-              f"{TAG}run_id": entry.evidence.get("run_id")}
+              f"{TAG}run_id": entry.evidence.get("run_id") or ""}
+    if "source" in entry.evidence:  # ledger entries older than LoggedModel support lack it
+        checks[f"{TAG}source"] = entry.evidence["source"]
+        if version.get("source") != entry.evidence["source"]:
+            out.append(Drift(name, "source", f"version {version['version']} points at "
+                             f"{version.get('source')} but was registered from "
+                             f"{entry.evidence['source']}"))
+    if entry.evidence.get("model_id"):
+        checks[f"{TAG}model_id"] = entry.evidence["model_id"]
     for tag, want in checks.items():
         if tags.get(tag) != want:
             out.append(Drift(name, "tag", f"version {version['version']}: tag {tag} is "
                              f"{tags.get(tag)!r} but the ledger recorded {want!r}"))
-    if version.get("run_id") != entry.evidence.get("run_id"):
+    if (version.get("run_id") or None) != (entry.evidence.get("run_id") or None):
         out.append(Drift(name, "run", f"version {version['version']} points at run "
                          f"{version.get('run_id')} but was registered from "
                          f"{entry.evidence.get('run_id')}"))
@@ -273,7 +297,8 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
         present = set(versions)
         for v in sorted(known.get(n, set()) - present, key=int):
             out.append(Drift(n, "missing-version",
-                             f"version {v} was registered through govctl but is gone from MLflow"))
+                             f"version {v} was registered through govctl but is gone from MLflow "
+                             f"[MLflow store: {ml.store_label(repo)}]"))
         for v in sorted(known.get(n, set()) & present, key=int):
             out += _tag_drift(n, versions[v], regs[n][v])
         expected = expected_aliases(repo, n)
