@@ -97,3 +97,41 @@ def test_classic_artifact_runs_still_register(signers, repo, cli):
               "--key", "mel")
     assert res.code == 2 and "logged no model called 'x'" in res.err
     assert cli("model", "verify").code == 0
+
+
+def test_the_store_pinned_in_govctl_toml_is_used_and_never_replaced(signers, repo, cli,
+                                                                  monkeypatch):
+    from lifecycle import log_run
+    from mlflow import MlflowClient
+
+    team = repo / "mlflow.db"
+    MlflowClient(f"sqlite:///{team}").search_experiments()  # the team's existing store
+    toml = repo / "govctl.toml"
+    toml.write_text(toml.read_text() + 'mlflow_tracking_uri = "sqlite:///mlflow.db"\n')
+    run = log_run({"accuracy": 0.9})
+    (repo / "src").mkdir()
+    res = cli("model", "register", "support-bot", "--run", run, "--key", "mel", cwd=repo / "src")
+    assert res.code == 0, res.err
+    assert not (repo / ".govctl" / "mlflow.db").exists()
+    assert not (repo / "src" / "mlflow.db").exists()
+    assert MlflowClient(f"sqlite:///{team}").get_registered_model("support-bot")
+    assert cli("model", "verify").code == 0
+    res = cli("model", "register", "support-bot", "--run", "0" * 32, "--key", "mel")
+    assert res.code == 2
+    assert f"MLflow store: sqlite:///{team} (from govctl.toml mlflow_tracking_uri)" in res.err
+    # the configured store gone (moved, or a typo): an error, not a fresh empty store
+    team.rename(repo / "moved.db")
+    before = len(cli("audit", "log", "-n", "0", "--json").json)
+    res = cli("model", "verify")
+    assert res.code == 2 and "no MLflow store at" in res.err and "mlflow_tracking_uri" in res.err
+    assert not team.exists() and not (repo / ".govctl" / "mlflow.db").exists()
+    res = cli("model", "register", "support-bot", "--run", run, "--key", "mel")
+    assert res.code == 2 and not team.exists()
+    assert len(cli("audit", "log", "-n", "0", "--json").json) == before
+    # the environment overrides the file; relative to the governed root, not the cwd
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///moved.db")
+    assert cli("model", "verify", cwd=repo / "src").code == 0
+    monkeypatch.setenv("MLFLOW_TRACKING_URI",
+                       "postgresql+psycopg://govctl:s3cret@127.0.0.1:1/mlflow")
+    res = cli("model", "register", "support-bot", "--run", "0" * 32, "--key", "mel")
+    assert res.code == 3 and "s3cret" not in res.err

@@ -35,16 +35,19 @@ def is_dvc_repo(root: Path) -> bool:
 
 
 def init_repo(root: Path) -> bool:
-    """``dvc init`` at ``root`` (inside its git repo) unless done already. True if created."""
+    """``dvc init`` at ``root`` (inside its git repo) unless done already. True if created.
+
+    A subdirectory of a git repository (a monorepo) gets ``dvc init --subdir``."""
     if is_dvc_repo(root):
         return False
     quiet_env()
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    subdir = not (Path(root) / ".git").exists()
     try:
         with quiet():
-            repo = Repo.init(os.fspath(root))
+            repo = Repo.init(os.fspath(root), subdir=subdir)
         with repo.config.edit() as conf:
             conf["core"]["analytics"] = False
         repo.close()

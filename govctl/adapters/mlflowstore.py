@@ -100,9 +100,9 @@ def client(repo: GovernedRepo) -> Any:
     """An MlflowClient on the repo's tracking/registry URI (cached per URI)."""
     _quiet_env()
     uri, reg = tracking_uri(repo), registry_uri(repo)
+    for which, u in (("tracking", uri), ("registry", reg)):
+        _check_store(repo, which, u, probe=(uri, reg) not in _clients)
     if (uri, reg) not in _clients:
-        for which, u in (("tracking", uri), ("registry", reg)):
-            _check_store(repo, which, u)
         with errors(f"MLflow at {uri}"):
             from mlflow import MlflowClient
 
@@ -110,7 +110,7 @@ def client(repo: GovernedRepo) -> Any:
     return _clients[(uri, reg)]
 
 
-def _check_store(repo: GovernedRepo, which: str, uri: str) -> None:
+def _check_store(repo: GovernedRepo, which: str, uri: str, probe: bool) -> None:
     """A configured store must exist: MLflow would silently create an empty one (an empty
     ``status``, "run not found", false drift). Only the embedded default is created."""
     from govctl.config import sqlite_path
@@ -130,7 +130,7 @@ def _check_store(repo: GovernedRepo, which: str, uri: str) -> None:
                 "nothing was created",
                 hint="point it at the team's existing store, or remove the setting to use "
                      "the embedded store in .govctl/")
-    elif uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "mysql", "mssql"):
+    elif probe and uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "mysql", "mssql"):
         _probe_database(uri)
 
 
@@ -164,8 +164,16 @@ def configure(repo: GovernedRepo) -> str:
 
     uri = tracking_uri(repo)
     c = client(repo)
+    # mlflow.set_*_uri also export MLFLOW_*_URI, which would then read as the user's own
+    # choice (and override govctl.toml) for the rest of this process: keep the user's
+    saved = {v: os.environ.get(v) for v in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(registry_uri(repo))
+    for var, value in saved.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
     with errors(f"MLflow at {uri}"):
         exp = c.get_experiment_by_name(EXPERIMENT)
         if exp is not None:
