@@ -265,18 +265,29 @@ def _limits(repo: GovernedRepo, service: str) -> dict[str, Decimal]:
 
 def analyze(repo: GovernedRepo, service: str, source: str, env: str = "production", *,
             baseline: str | None = None, candidate: str | None = None,
-            require_baseline: bool = True) -> Any:
+            require_baseline: bool | None = None, st: State | None = None) -> Any:
+    """Judge the canary on the telemetry of its current step: records from before the step
+    began (its ledger entry) or without a timestamp are bad records. ``canary advance``
+    calls this with the same defaults, so the two always agree."""
+    from govctl import clock
     from govctl.release import canary, telemetry
 
-    if baseline is None or candidate is None:
-        st = state(repo, service, env)
-        baseline = baseline or st.stable
-        candidate = candidate or st.canary
-        if candidate is None:
-            raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
-    batch = telemetry.read(source, repo)
+    st = st or state(repo, service, env)
+    candidate = candidate or st.canary
+    if candidate is None:
+        raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
+    baseline = st.stable or "" if baseline is None else baseline
+    running = candidate == st.canary and st.last is not None
+    window = (clock.parse_time(st.last["time"]), clock.now()) if running and st.last else None
+    if require_baseline is None:
+        # at 100% (or on a first release) the stable version gets no traffic to compare
+        require_baseline = bool(baseline) and not (running and st.weight_bps >= 10_000)
+    batch = telemetry.read(source, repo, window)
+    if window is None:
+        batch.notes.append(f"v{candidate} is not the running canary: every record counted, "
+                           "whatever its time")
     cfg = canary.Config.from_policies(Policies.load(repo), env)
-    return canary.analyze(batch, baseline or "", candidate, _limits(repo, service), cfg,
+    return canary.analyze(batch, baseline, candidate, _limits(repo, service), cfg,
                           require_baseline=require_baseline)
 
 
@@ -299,10 +310,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
         st = state(repo, service, env)
         if st.canary is None:
             raise InputError(f"no canary is running for {service} in {env}")
-        # at 100% (or on a first release) the stable version gets no traffic to compare
-        result = analyze(repo, service, source, env, baseline=st.stable or "",
-                         candidate=st.canary,
-                         require_baseline=bool(st.stable) and st.weight_bps < 10_000)
+        result = analyze(repo, service, source, env, st=st)
         plan = st.plan or plan_for(repo, env)
         step = st.step if st.step is not None else 0
         summary = {"verdict": result.verdict, "reason": result.reason(),
