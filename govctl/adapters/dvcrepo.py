@@ -125,6 +125,39 @@ def read_dvc_file(path: Path) -> dict[str, object] | None:
     return _record(str(out.get("md5", "")), out.get("size"), out.get("nfiles"))
 
 
+def import_source(path: Path) -> str | None:
+    """Where a ``dvc import`` / ``import-url`` ``.dvc`` file's data comes from
+    (``URL@REV:PATH`` or the URL), or None for a plain ``dvc add`` file."""
+    import yaml
+
+    if not path.exists():
+        return None
+    data = yaml.safe_load(path.read_text("utf-8")) or {}
+    deps = data.get("deps") or []
+    if not deps or not isinstance(deps[0], dict):
+        return None
+    dep = deps[0]
+    origin = dep.get("repo")
+    if isinstance(origin, dict):
+        rev = origin.get("rev_lock") or origin.get("rev") or ""
+        return f"{origin.get('url')}@{rev}:{dep.get('path')}" if rev else \
+            f"{origin.get('url')}:{dep.get('path')}"
+    return str(dep.get("path"))
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception with its causes ("SCM error: ... : git clone failed ..."), one line."""
+    parts, seen = [], set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        text = " ".join(str(cur).split())
+        if text and text not in parts:
+            parts.append(text)
+        cur = cur.__cause__ or cur.__context__
+    return ": ".join(parts)[:500] or type(exc).__name__
+
+
 def modified(root: Path, targets: list[str]) -> dict[str, str]:
     """Outputs whose workspace bytes differ from what DVC recorded: path -> state."""
     repo = _open(root)
@@ -132,7 +165,7 @@ def modified(root: Path, targets: list[str]) -> dict[str, str]:
         with quiet(), _cwd(root):
             status = repo.status(targets=targets) if targets else {}
     except Exception as exc:
-        raise ExternalError(f"dvc status failed: {exc}") from None
+        raise ExternalError(f"dvc status {' '.join(targets)} failed: {_reason(exc)}") from None
     finally:
         repo.close()
     out: dict[str, str] = {}

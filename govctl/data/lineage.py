@@ -212,3 +212,39 @@ def render_mermaid(g: LineageGraph) -> str:
     for a, b in sorted(g.edges):
         out.append(f"  {_safe(a)} --> {_safe(b)}")
     return "\n".join(out)
+
+
+def reports(root: Path) -> list[str]:
+    """Metrics and plots paths every dvc.yaml declares (top level and per stage), relative
+    to ``root``: pipeline outputs that are reports, not data."""
+    import posixpath
+
+    out: set[str] = set()
+
+    def paths(items: Any) -> list[str]:
+        found: list[str] = []
+        for item in items or []:
+            if isinstance(item, str):
+                found.append(item)
+            elif isinstance(item, dict):
+                for k, v in item.items():
+                    found.append(str(k))
+                    y = v.get("y") if isinstance(v, dict) else None
+                    if isinstance(y, dict):
+                        found += [str(p) for p in y]
+                    elif isinstance(y, str) and "." in y:
+                        found.append(y)
+        return found
+
+    for dvc_yaml in _pipeline_files(root):
+        base = dvc_yaml.parent.relative_to(root).as_posix()
+        data = _load_yaml(dvc_yaml) or {}
+        for p in paths(data.get("metrics")) + paths(data.get("plots")):
+            out.add(posixpath.normpath(posixpath.join(base, p)))
+        for stage in (data.get("stages") or {}).values():
+            if not isinstance(stage, dict):
+                continue
+            wdir = posixpath.normpath(posixpath.join(base, stage.get("wdir", ".")))
+            for p in paths(stage.get("metrics")) + paths(stage.get("plots")):
+                out.add(posixpath.normpath(posixpath.join(wdir, p)))
+    return sorted(out)
