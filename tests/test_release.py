@@ -387,3 +387,34 @@ def test_each_step_is_judged_on_its_own_window(first, cli, tmp_path, monkeypatch
                                                     "timestamp after now": 1}
     res = _advance(cli, fresh)
     assert res.code == 0 and res.json["state"]["canary_weight_pct"] == 50
+
+
+def test_prompt_aliases_move_with_the_release_and_drift_is_seen(first, cli, tmp_path):
+    """A release is a model version with its prompt versions: the prompt's aliases move
+    with the model's, and an alias moved (or a version registered) behind govctl's back is
+    drift in prompt verify, model verify and status (exit 4)."""
+    from govctl.adapters import mlflowprompts, mlflowstore
+
+    shown = cli("model", "show", "support-bot", "--json").json
+    assert shown["prompts"] == {"support-answer": "1"}  # the latest pinned, by default
+    repo = find_repo()
+    assert mlflowprompts.aliases(repo, "support-answer") == {"production-canary": "1"}
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})
+    for _ in range(4):
+        ok(_advance(cli, good))
+    assert mlflowprompts.aliases(repo, "support-answer") == {"production": "1"}
+    assert cli("prompt", "verify").code == 0 and cli("status", "support-bot").code == 0
+    c = mlflowstore.client(repo)
+    c.register_prompt("support-answer", "Answer {{question}} however you like.")
+    c.set_prompt_alias("support-answer", "production", 2)
+    res = cli("prompt", "verify", "--json")
+    assert res.code == 4
+    kinds = {d["kind"]: d["message"] for d in res.json["drift"]}
+    assert "version(s) 2 were registered in MLflow outside govctl" in kinds["unregistered-version"]
+    assert "alias 'production' points to 2 in MLflow but the ledger last set it to 1" in \
+        kinds["alias"]
+    assert cli("model", "verify").code == 4
+    assert cli("status", "support-bot").code == 4
+    res = cli("model", "register", "support-bot", "--run", "x", "--prompt", "support-answer@2",
+              "--key", "mel")
+    assert res.code == 2 and "no version 2 registered through govctl" in res.err

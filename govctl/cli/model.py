@@ -36,10 +36,14 @@ def register(
     dataset: list[str] = typer.Option([], "--dataset", help="Inventory dataset it was trained "
                                       "or evaluated on; repeatable (the run's "
                                       "mlflow.log_input datasets are added too)."),
+    prompt: list[str] = typer.Option([], "--prompt", help="NAME@VERSION of a prompt it was "
+                                     "evaluated with; repeatable. Default: the latest pinned "
+                                     "version of every prompt in registry/prompts/."),
     key: str = key_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Create an MLflow model version and record its datasets, git commit and registrar.
+    """Create an MLflow model version and record its datasets, prompt versions, git commit
+    and registrar. Releases move the prompts' aliases with the model's.
 
     The source: the run's one MLflow 3 logged model (log_model(name=...)), the one called
     --model-name, the logged model --model-id m-..., or a run artifact --path.
@@ -54,7 +58,7 @@ def register(
 
     result = registry.register_model(repo(), load_key(key), name, run, artifact_path=path,
                                      model_id=model_id, model_name=model_name,
-                                     dataset_names=dataset)
+                                     dataset_names=dataset, prompt_specs=prompt)
     if as_json:
         emit_json(result)
         return
@@ -62,6 +66,9 @@ def register(
        + (f" (run {result['run_id']})" if result["run_id"] else ""))
     for d in result["datasets"]:
         console().print(f"  {d['role']:<9} {d['name']}  {(d['md5'] or 'not inventoried')[:12]}")
+    for p, v in sorted(result["prompts"].items()):
+        console().print(f"  prompt    {p}@{v}" + ("" if prompt else "  (latest pinned)"),
+                        markup=False)
 
 
 @app.command("list")

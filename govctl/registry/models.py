@@ -52,6 +52,7 @@ def register_model(
     model_id: str | None = None,
     model_name: str | None = None,
     dataset_names: list[str] | None = None,
+    prompt_specs: list[str] | None = None,
 ) -> dict[str, Any]:
     """Create an MLflow model version with its datasets, git commit and registering key
     recorded as version tags and in the ledger (intent, then completion).
@@ -73,6 +74,9 @@ def register_model(
             raise NotFound(f"dataset {ds!r} is not in the inventory (known: {known})")
         e = inventory[ds]
         linked[ds] = {"name": ds, "md5": e.hash, "role": e.kind, "inventoried": True}
+    from govctl.registry.releases import prompts_for_registration
+
+    prompt_versions = prompts_for_registration(repo, prompt_specs)
     ml.ping(repo)
     if ml.is_prompt(repo, name):
         raise InputError(f"{name!r} is already the name of a registered prompt; models and "
@@ -99,12 +103,13 @@ def register_model(
         f"{TAG}git_commit": commit or "",
         f"{TAG}run_id": run_id or "",
         f"{TAG}source": src.uri,
+        f"{TAG}prompts": json.dumps(prompt_versions, separators=(",", ":"), sort_keys=True),
     }
     if src.model_id:
         tags[f"{TAG}model_id"] = src.model_id
     ledger = Ledger.for_repo(repo)
     evidence = {"run_id": run_id, "datasets": ds_list, "artifact_path": src.artifact_path,
-                "source": src.uri, "model_id": src.model_id,
+                "source": src.uri, "model_id": src.model_id, "prompts": prompt_versions,
                 "metrics": {k: str(v) for k, v in sorted(info["metrics"].items())}}
     intent = ledger.intent(key, "model.register", _subject(name), evidence=evidence,
                            git_commit=commit)
@@ -116,7 +121,7 @@ def register_model(
     ledger.complete(key, intent, evidence={**evidence, "version": version},
                     note=f"registered version {version}")
     return {"name": name, "version": version, "datasets": ds_list, "run_id": run_id,
-            "source": src.uri, "model_id": src.model_id,
+            "source": src.uri, "model_id": src.model_id, "prompts": prompt_versions,
             "git_commit": commit, "registered_by": key.name}
 
 
@@ -137,6 +142,7 @@ def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str,
         "run_id": v["run_id"],
         "source": v["source"],
         "model_id": tags.get(f"{TAG}model_id") or None,
+        "prompts": json.loads(tags.get(f"{TAG}prompts", "{}") or "{}"),
         "aliases": sorted(aliases),
         "metrics": metrics,
         "datasets": json.loads(tags.get(f"{TAG}datasets", "[]")),
@@ -268,6 +274,9 @@ def _tag_drift(name: str, version: dict[str, Any], entry: Any) -> list[Drift]:
                              f"{entry.evidence['source']}"))
     if entry.evidence.get("model_id"):
         checks[f"{TAG}model_id"] = entry.evidence["model_id"]
+    if "prompts" in entry.evidence:
+        checks[f"{TAG}prompts"] = json.dumps(entry.evidence["prompts"], separators=(",", ":"),
+                                             sort_keys=True)
     for tag, want in checks.items():
         if tags.get(tag) != want:
             out.append(Drift(name, "tag", f"version {version['version']}: tag {tag} is "
@@ -319,6 +328,9 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
                     n, "alias",
                     f"alias {alias!r} points to {have or 'nothing'} in MLflow but the ledger "
                     f"last set it to {want or 'nothing'} (moved behind govctl's back)"))
+        from govctl.registry import releases
+
+        out += releases.verify_prompt_aliases(repo, releases.released_prompts(repo, n))
     return out
 
 

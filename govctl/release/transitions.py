@@ -120,11 +120,13 @@ def stable_history(repo: GovernedRepo, service: str, env: str) -> tuple[list[str
 
 
 def _apply(repo: GovernedRepo, service: str, env: str, aliases: dict[str, str | None],
-           weight_bps: int) -> None:
+           weight_bps: int, prompt_aliases: dict[str, Any] | None = None) -> None:
     from govctl import registry
     from govctl.adapters import mlflowstore as ml
+    from govctl.registry.releases import apply_prompt_aliases
 
     registry.apply_aliases(repo, service, aliases)
+    apply_prompt_aliases(repo, prompt_aliases or {})  # the release's prompts move with it
     ml.set_model_tag(repo, service, weight_tag(env), str(weight_bps))
 
 
@@ -132,12 +134,16 @@ def _transition(repo: GovernedRepo, key: SigningKey, service: str, env: str, act
                 aliases: dict[str, str | None], weight_bps: int, evidence: dict[str, Any],
                 note: str | None = None) -> None:
     from govctl.adapters.gitrepo import head_commit
+    from govctl.registry.releases import prompt_alias_changes
 
     ledger = Ledger.for_repo(repo)
     ev = {**evidence, "env": env, "aliases": aliases, "weight_bps": weight_bps}
+    prompt_aliases = prompt_alias_changes(repo, service, aliases)
+    if prompt_aliases:
+        ev["prompt_aliases"] = prompt_aliases
     intent = ledger.intent(key, action, _subject(service), evidence=ev,
                            git_commit=head_commit(repo.root), note=note)
-    _apply(repo, service, env, aliases, weight_bps)
+    _apply(repo, service, env, aliases, weight_bps, prompt_aliases)
     crash_point("transition-applied")
     ledger.complete(key, intent, evidence=ev, note=note)
 
@@ -164,7 +170,7 @@ def recover(repo: GovernedRepo, key: SigningKey, service: str) -> list[str]:
         try:
             if "weight_bps" in ev:
                 _apply(repo, service, ev.get("env", "production"), ev.get("aliases") or {},
-                       int(ev["weight_bps"]))
+                       int(ev["weight_bps"]), ev.get("prompt_aliases"))
             elif "aliases" in ev:
                 from govctl import registry
 
