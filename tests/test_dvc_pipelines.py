@@ -120,3 +120,24 @@ def test_directory_outputs_reports_models_imports_update_and_remove(signers, rep
     assert cli("data", "remove", "prepared", "--key", "mel").code == 2
     res = cli("data", "remove", "features", "--key", "cora")
     assert res.code == 1 and (repo / "registry" / "datasets" / "features.yaml").exists()
+
+
+def test_foreach_stages_are_expanded(signers, repo, cli):
+    (repo / "data").mkdir()
+    (repo / "data" / "raw.csv").write_text("q,a\nx,1\n")
+    dvc(repo, "add", "data/raw.csv")
+    (repo / "dvc.yaml").write_text(
+        "stages:\n  split:\n    foreach: [a, b]\n    do:\n"
+        "      cmd: cp data/raw.csv data/${item}.csv\n"
+        "      deps:\n      - data/raw.csv\n      outs:\n      - data/${item}.csv\n")
+    dvc(repo, "repro")
+    ok(cli("data", "add", "data/raw.csv", "--name", "raw", "--kind", "raw", *ADD))
+    res = cli("data", "add", "data/a.csv", "--name", "split-a", "--kind", "train", *ADD,
+              "--json")
+    assert res.code == 0, res.err
+    assert res.json["tracked_by"] == "pipeline" and not (repo / "data" / "a.csv.dvc").exists()
+    lin = cli("data", "lineage", "split-a", "--json").json
+    assert {"from": "stage:split@a", "to": "data:data/a.csv"} in lin["edges"]
+    res = cli("data", "verify", "--json")
+    assert [(p["dataset"], p["code"]) for p in res.json["problems"]] == [
+        ("data/b.csv", "not-inventoried")]

@@ -94,6 +94,30 @@ def _pipeline_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: (len(p.relative_to(root).parts), str(p)))
 
 
+def _expanded(stages: dict[str, Any], lock: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Stages with ``foreach``/``matrix`` expanded as DVC ran them: one ``NAME@KEY`` stage
+    per entry of dvc.lock, its deps and outs as dvc.lock resolved them (``${item}`` and
+    all). Not yet run: nothing to expand."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name, stage in stages.items():
+        if not isinstance(stage, dict):
+            continue
+        if "foreach" not in stage and "matrix" not in stage:
+            out.append((name, stage))
+            continue
+        do = stage.get("do") if isinstance(stage.get("do"), dict) else stage
+        for lock_name, locked in sorted(lock.items()):
+            if not lock_name.startswith(f"{name}@") or not isinstance(locked, dict):
+                continue
+            out.append((lock_name, {
+                "cmd": locked.get("cmd"),
+                "wdir": do.get("wdir", "."),
+                "deps": [d["path"] for d in locked.get("deps") or [] if "path" in d],
+                "outs": [o["path"] for o in locked.get("outs") or [] if "path" in o],
+            }))
+    return out
+
+
 def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
     """Stages of one dvc.yaml, paths made repo-relative (its folder and each stage's
     ``wdir``); stages outside the root file are addressed as DVC does: ``sub/dvc.yaml:NAME``."""
@@ -103,9 +127,7 @@ def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
     prefix = "" if base == "." else f"{base}/dvc.yaml:"
     pipeline = _load_yaml(dvc_yaml) or {}
     lock = (_load_yaml(dvc_yaml.with_name("dvc.lock")) or {}).get("stages", {})
-    for name, stage in (pipeline.get("stages") or {}).items():
-        if not isinstance(stage, dict) or "do" in stage:  # foreach/matrix: not expanded here
-            continue
+    for name, stage in _expanded(pipeline.get("stages") or {}, lock):
         wdir = posixpath.normpath(posixpath.join(base, stage.get("wdir", ".")))
 
         def full(p: str, wdir: str = wdir) -> str:
@@ -113,7 +135,7 @@ def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
 
         address = f"{prefix}{name}"
         sid = f"stage:{address}"
-        locked = lock.get(name, {})
+        locked = lock.get(name) or {}
         g.add(Node(sid, "stage", address, None, {"cmd": stage.get("cmd")}))
         hashes = {full(d["path"]): d.get("md5")
                   for d in (locked.get("deps") or []) + (locked.get("outs") or [])}
