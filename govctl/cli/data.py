@@ -94,14 +94,15 @@ def add(
 
 @app.command("update")
 def update(
-    name: str = typer.Argument(..., help="Inventory name."),
+    name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP),
     key: str = key_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Record the bytes DVC now has for NAME (after 'dvc repro' or a new 'dvc add'),
     keeping its classification; signed into the ledger.
 
-    Example: govctl data update features --key mel
+    Example:
+    govctl data update features --key mel
     """
     from govctl.cli._common import load_key
     from govctl.data import upkeep
@@ -116,7 +117,7 @@ def update(
 
 @app.command("remove")
 def remove(
-    name: str = typer.Argument(..., help="Inventory name."),
+    name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP),
     reason: str = typer.Option(None, "--reason", help="Why, recorded in the ledger."),
     key: str = key_option(),
     as_json: bool = JSON_OPT,
@@ -124,7 +125,9 @@ def remove(
     """Take NAME out of the inventory (DVC keeps its bytes), signed into the ledger.
     Refused while a registered model version was trained or evaluated on it.
 
-    Example: govctl data remove old-scrape --reason "replaced by support-train" --key mel
+    Example:
+    govctl data remove old-scrape \\
+      --reason "replaced by support-train" --key mel
     """
     from govctl.cli._common import load_key
     from govctl.data import upkeep
