@@ -55,6 +55,41 @@ class GovernedRepo:
             return str(url)
         return f"sqlite:///{self.state / 'ledger.db'}"
 
+    def mlflow_tracking_uri(self) -> str:
+        """``MLFLOW_TRACKING_URI``, else ``[govctl] mlflow_tracking_uri``, else the embedded
+        SQLite store ``.govctl/mlflow.db``. Relative ``sqlite:`` paths are relative to the
+        governed root (never to the current directory)."""
+        return self._mlflow_uri("MLFLOW_TRACKING_URI", "mlflow_tracking_uri") or \
+            self.embedded_mlflow_uri()
+
+    def mlflow_registry_uri(self) -> str:
+        """``MLFLOW_REGISTRY_URI``, else ``[govctl] mlflow_registry_uri``, else the
+        tracking URI."""
+        return self._mlflow_uri("MLFLOW_REGISTRY_URI", "mlflow_registry_uri") or \
+            self.mlflow_tracking_uri()
+
+    def mlflow_uri_origin(self, which: str = "tracking") -> str:
+        """Where the URI came from, for messages: the variable, the setting, or embedded."""
+        env, setting = f"MLFLOW_{which.upper()}_URI", f"mlflow_{which}_uri"
+        if os.environ.get(env):
+            return env
+        if self.settings.get(setting):
+            return f"{CONFIG_FILE} {setting}"
+        if which == "registry":
+            return self.mlflow_uri_origin("tracking")
+        return "the embedded store"
+
+    def embedded_mlflow_uri(self) -> str:
+        return f"sqlite:///{self.state / 'mlflow.db'}"
+
+    def _mlflow_uri(self, env: str, setting: str) -> str | None:
+        raw = os.environ.get(env) or self.settings.get(setting)
+        if not raw:
+            return None
+        if not isinstance(raw, str):
+            raise InputError(f"{self.root / CONFIG_FILE}: {setting} must be a string")
+        return resolve_sqlite(raw, self.root)
+
     def rel(self, path: Path) -> str:
         try:
             return str(Path(path).resolve().relative_to(self.root))
@@ -148,3 +183,21 @@ def scrub(text: object, url: str) -> str:
             if piece:
                 out = out.replace(piece, "***")
     return out
+
+
+def resolve_sqlite(uri: str, root: Path) -> str:
+    """``sqlite:///rel/x.db`` → ``sqlite:////<root>/rel/x.db``; other URIs unchanged."""
+    for prefix in ("sqlite:///",):
+        if uri.startswith(prefix):
+            rest = uri[len(prefix):]
+            if rest and not rest.startswith("/") and rest != ":memory:":
+                return f"{prefix}{(root / rest).resolve()}"
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` URI (absolute after ``resolve_sqlite``), else None."""
+    if uri.startswith("sqlite:///"):
+        rest = uri[len("sqlite:///"):].split("?", 1)[0]
+        return Path(rest) if rest and rest != ":memory:" else None
+    return None

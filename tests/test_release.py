@@ -224,19 +224,26 @@ def test_bad_records_are_counted(first, cli, tmp_path):
     bad = res.json["telemetry"]["bad_records"]
     assert bad == {"invalid JSON": 3, "missing or invalid latency_ms": 1}
     csv = tmp_path / "t.csv"
-    csv.write_text("request_id,version,latency_ms,error\n1,1,100,false\n2,1,abc,false\n")
+    t = "2026-11-22T12:00:00Z"  # the step's window: a record without a time is bad too
+
+    def rows(*lines: str) -> str:
+        return "".join(line.replace("@", t) + "\n" for line in lines)
+
+    csv.write_text(rows("request_id,version,latency_ms,error,timestamp", "1,1,100,false,@",
+                        "2,1,abc,false,@"))
     res = cli("canary", "analyze", "support-bot", "--telemetry", csv, "--json")
     assert res.json["telemetry"]["bad_records"] == {"missing or invalid latency_ms": 1}
     # a record sent twice counts once; a cost that is not a number is bad, not a null
-    csv.write_text("request_id,version,latency_ms,error,cost_usd\n1,1,100,false,0.001\n"
-                   "1,1,100,false,0.001\n2,1,120,false,lots\n3,1,90,false,\n")
+    csv.write_text(rows("request_id,version,latency_ms,error,timestamp,cost_usd",
+                        "1,1,100,false,@,0.001", "1,1,100,false,@,0.001",
+                        "2,1,120,false,@,lots", "3,1,90,false,@,"))
     res = cli("canary", "analyze", "support-bot", "--telemetry", csv, "--json")
     assert res.json["telemetry"]["bad_records"] == {
         "duplicate request_id": 1, "cost, tokens or quality not a number": 1}
     assert res.json["telemetry"]["per_version"] == {"1": 2}
     # one ragged line is one bad record, not a rejected file
-    csv.write_text("request_id,version,latency_ms,error\n1,1,100,false\n"
-                   "2,1,90,false,extra,cols\n3,1,80,true\n")
+    csv.write_text(rows("request_id,version,latency_ms,error,timestamp", "1,1,100,false,@",
+                        "2,1,90,false,@,extra,cols", "3,1,80,true,@"))
     res = cli("canary", "analyze", "support-bot", "--telemetry", csv, "--json")
     assert res.json["telemetry"]["bad_records"] == {"malformed CSV line": 1}
     assert res.json["telemetry"]["records"] == 3 and res.json["telemetry"]["per_version"] == {
@@ -362,3 +369,66 @@ def test_a_copied_template_is_a_working_repo(first, cli, repo, templates):
     con.close()
     assert any(loc.startswith((repo / ".govctl" / "mlartifacts").as_uri()) for loc in locations)
     assert not [loc for loc in locations if str(templates("first")) in loc]
+
+
+def test_each_step_is_judged_on_its_own_window(first, cli, tmp_path, monkeypatch):
+    """The field report: one file (timestamps before the promote) passed the 5% and the 25%
+    steps; records without timestamps passed; analyze and advance disagreed on a first
+    release. A step now counts only records from after it began (its ledger entry)."""
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})  # all at 12:00, the promote time
+    # analyze and advance agree on a first release (no stable version to compare with)
+    assert cli("canary", "analyze", "support-bot", "--telemetry", good).code == 0
+    monkeypatch.setenv("GOVCTL_NOW", "2026-11-22T13:00:00Z")
+    ok(_advance(cli, good))  # 5% judged on records since 12:00 → now at 25%
+    res = cli("canary", "analyze", "support-bot", "--telemetry", good, "--json")
+    assert res.code == 5, res.out  # the 25% step began at 13:00: the 12:00 file is stale
+    tel = res.json["telemetry"]
+    assert tel["bad_records"] == {"timestamp before this step began": 3000}
+    assert tel["window"] == {"since": "2026-11-22T13:00:00Z", "until": "2026-11-22T13:00:00Z"}
+    res = _advance(cli, good)
+    assert res.code == 5 and _status(cli)["canary_weight_pct"] == 25
+    # fresh records pass; records without a time or from the future do not count
+    fresh = _tele(tmp_path, "fresh", **{first: {"n": 3000}})
+    fresh.write_text(fresh.read_text().replace("2026-11-22T12:00:00Z", "2026-11-22T13:30:00Z"))
+    with fresh.open("a") as fh:
+        fh.write('{"request_id": "x1", "version": "1", "latency_ms": 5, "error": false}\n')
+        fh.write('{"request_id": "x2", "version": "1", "latency_ms": 5, "error": false, '
+                 '"timestamp": "2026-11-23T00:00:00Z"}\n')
+    monkeypatch.setenv("GOVCTL_NOW", "2026-11-22T14:00:00Z")
+    res = cli("canary", "analyze", "support-bot", "--telemetry", fresh, "--json")
+    assert res.code == 0
+    assert res.json["telemetry"]["bad_records"] == {"missing timestamp": 1,
+                                                    "timestamp after now": 1}
+    res = _advance(cli, fresh)
+    assert res.code == 0 and res.json["state"]["canary_weight_pct"] == 50
+
+
+def test_prompt_aliases_move_with_the_release_and_drift_is_seen(first, cli, tmp_path):
+    """A release is a model version with its prompt versions: the prompt's aliases move
+    with the model's, and an alias moved (or a version registered) behind govctl's back is
+    drift in prompt verify, model verify and status (exit 4)."""
+    from govctl.adapters import mlflowprompts, mlflowstore
+
+    shown = cli("model", "show", "support-bot", "--json").json
+    assert shown["prompts"] == {"support-answer": "1"}  # the latest pinned, by default
+    repo = find_repo()
+    assert mlflowprompts.aliases(repo, "support-answer") == {"production-canary": "1"}
+    good = _tele(tmp_path, "good", **{first: {"n": 3000}})
+    for _ in range(4):
+        ok(_advance(cli, good))
+    assert mlflowprompts.aliases(repo, "support-answer") == {"production": "1"}
+    assert cli("prompt", "verify").code == 0 and cli("status", "support-bot").code == 0
+    c = mlflowstore.client(repo)
+    c.register_prompt("support-answer", "Answer {{question}} however you like.")
+    c.set_prompt_alias("support-answer", "production", 2)
+    res = cli("prompt", "verify", "--json")
+    assert res.code == 4
+    kinds = {d["kind"]: d["message"] for d in res.json["drift"]}
+    assert "version(s) 2 were registered in MLflow outside govctl" in kinds["unregistered-version"]
+    assert "alias 'production' points to 2 in MLflow but the ledger last set it to 1" in \
+        kinds["alias"]
+    assert cli("model", "verify").code == 4
+    assert cli("status", "support-bot").code == 4
+    res = cli("model", "register", "support-bot", "--run", "x", "--prompt", "support-answer@2",
+              "--key", "mel")
+    assert res.code == 2 and "no version 2 registered through govctl" in res.err

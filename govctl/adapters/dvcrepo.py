@@ -38,16 +38,18 @@ def init_repo(root: Path, *, site_cache_dir: Path | None = None) -> bool:
     """``dvc init`` at ``root`` (inside its git repo) unless done already. True if created.
 
     ``site_cache_dir`` (written to ``.dvc/config.local``): where DVC keeps its per-repo
-    state and index instead of the machine-wide ``/var/tmp/dvc``."""
+    state and index instead of the machine-wide ``/var/tmp/dvc``. A subdirectory of a git
+    repository (a monorepo) gets ``dvc init --subdir``."""
     if is_dvc_repo(root):
         return False
     quiet_env()
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    subdir = not (Path(root) / ".git").exists()
     try:
         with quiet():
-            repo = Repo.init(os.fspath(root))
+            repo = Repo.init(os.fspath(root), subdir=subdir)
         with repo.config.edit() as conf:
             conf["core"]["analytics"] = False
         if site_cache_dir is not None:
@@ -128,6 +130,39 @@ def read_dvc_file(path: Path) -> dict[str, object] | None:
     return _record(str(out.get("md5", "")), out.get("size"), out.get("nfiles"))
 
 
+def import_source(path: Path) -> str | None:
+    """Where a ``dvc import`` / ``import-url`` ``.dvc`` file's data comes from
+    (``URL@REV:PATH`` or the URL), or None for a plain ``dvc add`` file."""
+    import yaml
+
+    if not path.exists():
+        return None
+    data = yaml.safe_load(path.read_text("utf-8")) or {}
+    deps = data.get("deps") or []
+    if not deps or not isinstance(deps[0], dict):
+        return None
+    dep = deps[0]
+    origin = dep.get("repo")
+    if isinstance(origin, dict):
+        rev = origin.get("rev_lock") or origin.get("rev") or ""
+        return f"{origin.get('url')}@{rev}:{dep.get('path')}" if rev else \
+            f"{origin.get('url')}:{dep.get('path')}"
+    return str(dep.get("path"))
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception with its causes ("SCM error: ... : git clone failed ..."), one line."""
+    parts, seen = [], set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        text = " ".join(str(cur).split())
+        if text and text not in parts:
+            parts.append(text)
+        cur = cur.__cause__ or cur.__context__
+    return ": ".join(parts)[:500] or type(exc).__name__
+
+
 def modified(root: Path, targets: list[str]) -> dict[str, str]:
     """Outputs whose workspace bytes differ from what DVC recorded: path -> state."""
     repo = _open(root)
@@ -135,7 +170,7 @@ def modified(root: Path, targets: list[str]) -> dict[str, str]:
         with quiet(), _cwd(root):
             status = repo.status(targets=targets) if targets else {}
     except Exception as exc:
-        raise ExternalError(f"dvc status failed: {exc}") from None
+        raise ExternalError(f"dvc status {' '.join(targets)} failed: {_reason(exc)}") from None
     finally:
         repo.close()
     out: dict[str, str] = {}

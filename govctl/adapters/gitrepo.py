@@ -103,6 +103,10 @@ def dataset_versions(root: Path, files: list[str]) -> list[dict[str, object]]:
         raise ExternalError(f"{root} is not a git repository") from None
     if not repo.head.is_valid():
         return []
+    # a governed subdirectory of a monorepo: git paths are relative to the git top level
+    prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir).resolve())
+    if str(prefix) != ".":
+        files = [(prefix / f).as_posix() for f in files]
     out = []
     for commit in repo.iter_commits(paths=files):
         md5 = None

@@ -1,7 +1,9 @@
 """MLflow, the registry the serving layer reads. The only module importing mlflow.
 
-Tracking URI: ``MLFLOW_TRACKING_URI`` when set, else the repo's embedded store
-``sqlite:///<repo>/.govctl/mlflow.db`` with artifacts in ``<repo>/.govctl/mlartifacts``.
+Tracking URI: ``MLFLOW_TRACKING_URI`` when set, else ``[govctl] mlflow_tracking_uri``, else
+the repo's embedded store ``sqlite:///<repo>/.govctl/mlflow.db`` with artifacts in
+``<repo>/.govctl/mlartifacts`` (the registry URI likewise, defaulting to the tracking URI).
+A configured store is never replaced by a new empty one: a named SQLite file must exist.
 Telemetry is off; HTTP retries are capped so an unreachable server fails in seconds.
 """
 
@@ -33,10 +35,23 @@ def _quiet_env() -> None:
 
 
 def tracking_uri(repo: GovernedRepo) -> str:
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    return f"sqlite:///{repo.state / 'mlflow.db'}"
+    return repo.mlflow_tracking_uri()
+
+
+def registry_uri(repo: GovernedRepo) -> str:
+    return repo.mlflow_registry_uri()
+
+
+def store_label(repo: GovernedRepo) -> str:
+    """The store govctl reads, for messages (credentials redacted)."""
+    from govctl.config import redact_url
+
+    uri = tracking_uri(repo)
+    label = f"{redact_url(uri)} (from {repo.mlflow_uri_origin()})"
+    reg = registry_uri(repo)
+    if reg != uri:
+        label += f", registry {redact_url(reg)} (from {repo.mlflow_uri_origin('registry')})"
+    return label
 
 
 def artifact_root(repo: GovernedRepo) -> Path:
@@ -44,8 +59,9 @@ def artifact_root(repo: GovernedRepo) -> Path:
 
 
 @contextmanager
-def errors(what: str = "MLflow") -> Iterator[None]:
-    """Turn MLflow and HTTP failures into govctl errors (exit 2 or 3), never tracebacks."""
+def errors(what: str = "MLflow", repo: GovernedRepo | None = None) -> Iterator[None]:
+    """Turn MLflow and HTTP failures into govctl errors (exit 2 or 3), never tracebacks.
+    With ``repo``, a "not found" names the store that was read."""
     from mlflow.exceptions import MlflowException
 
     what = redact_text(what)
@@ -55,7 +71,8 @@ def errors(what: str = "MLflow") -> Iterator[None]:
         code = getattr(exc, "error_code", "")
         text = redact_text(str(exc).split("\n")[0])[:300]
         if code == "RESOURCE_DOES_NOT_EXIST":
-            raise NotFound(f"{what}: {text}") from None
+            where = f" [MLflow store: {store_label(repo)}]" if repo is not None else ""
+            raise NotFound(f"{what}: {text}{where}") from None
         if code in ("INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST"):
             raise InputError(f"{what}: {text}") from None
         full = str(exc)
@@ -82,26 +99,39 @@ def errors(what: str = "MLflow") -> Iterator[None]:
 def client(repo: GovernedRepo) -> Any:
     """An MlflowClient on the repo's tracking/registry URI (cached per URI)."""
     _quiet_env()
-    uri = tracking_uri(repo)
-    if uri not in _clients:
-        if uri.startswith("sqlite:///") and os.environ.get("MLFLOW_TRACKING_URI"):
-            # a store named explicitly must be somewhere that exists: MLflow would create
-            # the folders of a mistyped path and report an empty store (drift everywhere)
-            folder = Path(uri[len("sqlite:///"):]).parent
-            if not folder.is_dir():
-                from govctl.errors import InputError
-
-                raise InputError(f"MLFLOW_TRACKING_URI {uri}: the folder {folder} does not "
-                                 "exist (a typo?); nothing was created")
-        elif uri.startswith("sqlite:///"):
-            repo.state.mkdir(parents=True, exist_ok=True)
-        elif uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "mysql", "mssql"):
-            _probe_database(uri)
+    uri, reg = tracking_uri(repo), registry_uri(repo)
+    for which, u in (("tracking", uri), ("registry", reg)):
+        _check_store(repo, which, u, probe=(uri, reg) not in _clients)
+    if (uri, reg) not in _clients:
         with errors(f"MLflow at {uri}"):
             from mlflow import MlflowClient
 
-            _clients[uri] = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    return _clients[uri]
+            _clients[(uri, reg)] = MlflowClient(tracking_uri=uri, registry_uri=reg)
+    return _clients[(uri, reg)]
+
+
+def _check_store(repo: GovernedRepo, which: str, uri: str, probe: bool) -> None:
+    """A configured store must exist: MLflow would silently create an empty one (an empty
+    ``status``, "run not found", false drift). Only the embedded default is created."""
+    from govctl.config import sqlite_path
+
+    path = sqlite_path(uri)
+    if uri == repo.embedded_mlflow_uri():
+        repo.state.mkdir(parents=True, exist_ok=True)
+    elif path is not None:
+        origin = repo.mlflow_uri_origin(which)
+        if not path.parent.is_dir():
+            raise InputError(f"{origin} {uri}: the folder {path.parent} does not "
+                             "exist (a typo?); nothing was created")
+        if not path.is_file():
+            raise InputError(
+                f"{origin} {uri}: no MLflow store at {path} (a typo, or a path relative to "
+                f"somewhere else? relative sqlite paths are relative to {repo.root}); "
+                "nothing was created",
+                hint="point it at the team's existing store, or remove the setting to use "
+                     "the embedded store in .govctl/")
+    elif probe and uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "mysql", "mssql"):
+        _probe_database(uri)
 
 
 def _probe_database(uri: str) -> None:
@@ -130,14 +160,28 @@ def configure(repo: GovernedRepo) -> str:
     _quiet_env()
     import mlflow
 
+    from govctl.config import sqlite_path
+
     uri = tracking_uri(repo)
-    exported = "MLFLOW_TRACKING_URI" in os.environ
+    c = client(repo)
+    # mlflow.set_*_uri also export MLFLOW_*_URI, which would then read as the user's own
+    # choice (and override govctl.toml) for the rest of this process: keep the user's
+    saved = {v: os.environ.get(v) for v in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    if not exported:
-        # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (for subprocesses); left
-        # set, every later repo in this process would read and write this repo's store
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    mlflow.set_registry_uri(registry_uri(repo))
+    for var, value in saved.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+    with errors(f"MLflow at {uri}"):
+        if c.get_experiment_by_name(EXPERIMENT) is None:
+            location = None
+            if uri == repo.embedded_mlflow_uri():
+                location = artifact_root(repo).as_uri()
+            elif (db := sqlite_path(uri)) is not None:  # a team's file store: beside it
+                location = (db.parent / "mlartifacts").as_uri()
+            c.create_experiment(EXPERIMENT, artifact_location=location)
     # Not mlflow.set_experiment(): it exports MLFLOW_EXPERIMENT_ID, which then breaks any
     # other store used in the same process. Callers pass the id: start_run(experiment_id=...)
     return experiment(repo, EXPERIMENT)
@@ -160,7 +204,7 @@ def experiment(repo: GovernedRepo, name: str) -> str:
 def ping(repo: GovernedRepo) -> None:
     """Fail fast (exit 3) when MLflow is unreachable, before anything is written."""
     c = client(repo)
-    with errors(f"MLflow at {tracking_uri(repo)}"):
+    with errors(f"MLflow at {tracking_uri(repo)}", repo):
         c.search_registered_models(max_results=1)
 
 
@@ -168,14 +212,14 @@ def has_artifact(repo: GovernedRepo, run_id: str, path: str) -> bool:
     """Whether the run logged anything at ``path`` (a file or a non-empty folder)."""
     c = client(repo)
     parent, _, leaf = path.strip("/").rpartition("/")
-    with errors(f"artifacts of run {run_id}"):
+    with errors(f"artifacts of run {run_id}", repo):
         listed = c.list_artifacts(run_id, parent or None)
     return any(a.path.rsplit("/", 1)[-1] == leaf for a in listed)
 
 
 def run_info(repo: GovernedRepo, run_id: str) -> dict[str, Any]:
     c = client(repo)
-    with errors(f"MLflow run {run_id}"):
+    with errors(f"MLflow run {run_id}", repo):
         run = c.get_run(run_id)
     inputs = []
     for di in run.inputs.dataset_inputs or []:
@@ -193,7 +237,7 @@ def run_info(repo: GovernedRepo, run_id: str) -> dict[str, Any]:
 
 def is_prompt(repo: GovernedRepo, name: str) -> bool:
     c = client(repo)
-    with errors("MLflow"):
+    with errors("MLflow", repo):
         return c.get_prompt(name) is not None
 
 
@@ -202,7 +246,7 @@ def is_model(repo: GovernedRepo, name: str) -> bool:
 
     c = client(repo)
     try:
-        with errors("MLflow"):
+        with errors("MLflow", repo):
             c.get_registered_model(name)
         return True
     except NotFound:
@@ -212,25 +256,27 @@ def is_model(repo: GovernedRepo, name: str) -> bool:
 
 
 def create_model_version(
-    repo: GovernedRepo, name: str, run_id: str, path: str, tags: dict[str, str]
+    repo: GovernedRepo, name: str, run_id: str | None, source: str, tags: dict[str, str],
+    model_id: str | None = None,
 ) -> str:
+    """A version of ``name`` from ``source`` (``runs:/RUN/PATH`` or ``models:/m-…``)."""
     c = client(repo)
-    with errors(f"registering {name}"):
+    with errors(f"registering {name}", repo):
         if not is_model(repo, name):
             c.create_registered_model(name)
-        mv = c.create_model_version(name, f"runs:/{run_id}/{path}", run_id=run_id, tags=tags)
+        mv = c.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
     return str(mv.version)
 
 
 def registered_models(repo: GovernedRepo) -> list[str]:
     c = client(repo)
-    with errors("MLflow"):
+    with errors("MLflow", repo):
         return sorted(m.name for m in c.search_registered_models())
 
 
 def model_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
     c = client(repo)
-    with errors(f"model {name}"):
+    with errors(f"model {name}", repo):
         versions = c.search_model_versions(f"name='{name}'")
     return sorted(
         (
@@ -244,46 +290,46 @@ def model_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
 
 def get_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:
     c = client(repo)
-    with errors(f"model {name}"):
+    with errors(f"model {name}", repo):
         return {a: str(v) for a, v in c.get_registered_model(name).aliases.items()}
 
 
 def set_alias(repo: GovernedRepo, name: str, alias: str, version: str) -> None:
     c = client(repo)
-    with errors(f"setting alias {alias} of {name}"):
+    with errors(f"setting alias {alias} of {name}", repo):
         c.set_registered_model_alias(name, alias, version)
 
 
 def delete_alias(repo: GovernedRepo, name: str, alias: str) -> None:
     c = client(repo)
-    with errors(f"deleting alias {alias} of {name}"):
+    with errors(f"deleting alias {alias} of {name}", repo):
         if alias in c.get_registered_model(name).aliases:
             c.delete_registered_model_alias(name, alias)
 
 
 def get_model_tags(repo: GovernedRepo, name: str) -> dict[str, str]:
     c = client(repo)
-    with errors(f"model {name}"):
+    with errors(f"model {name}", repo):
         return dict(c.get_registered_model(name).tags)
 
 
 def set_model_tag(repo: GovernedRepo, name: str, key: str, value: str) -> None:
     c = client(repo)
-    with errors(f"tagging {name}"):
+    with errors(f"tagging {name}", repo):
         c.set_registered_model_tag(name, key, value)
 
 
 def register_prompt(repo: GovernedRepo, name: str, template: str, tags: dict[str, str],
                     message: str | None = None) -> str:
     c = client(repo)
-    with errors(f"registering prompt {name}"):
+    with errors(f"registering prompt {name}", repo):
         pv = c.register_prompt(name, template, commit_message=message, tags=tags)
     return str(pv.version)
 
 
 def prompt_version(repo: GovernedRepo, name: str, version: str) -> dict[str, Any] | None:
     c = client(repo)
-    with errors(f"prompt {name}"):
+    with errors(f"prompt {name}", repo):
         pv = c.get_prompt_version(name, version)
     if pv is None:
         return None
@@ -293,7 +339,7 @@ def prompt_version(repo: GovernedRepo, name: str, version: str) -> dict[str, Any
 
 def prompt_names(repo: GovernedRepo) -> list[str]:
     c = client(repo)
-    with errors("MLflow"):
+    with errors("MLflow", repo):
         return sorted(p.name for p in c.search_prompts())
 
 

@@ -92,6 +92,53 @@ def add(
                     + (f" and {entry.path}.dvc" if entry.tracked_by == "dvc-file" else ""))
 
 
+@app.command("update")
+def update(
+    name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP),
+    key: str = key_option(),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Record the bytes DVC now has for NAME (after 'dvc repro' or a new 'dvc add'),
+    keeping its classification; signed into the ledger.
+
+    Example:
+    govctl data update features --key mel
+    """
+    from govctl.cli._common import load_key
+    from govctl.data import upkeep
+
+    entry, new_version = upkeep.update(repo(), load_key(key), name)
+    if as_json:
+        emit_json({**entry.to_doc(), "new_version": new_version})
+        return
+    ok(f"{entry.name}: {entry.path} md5 {entry.hash}"
+       + (" — new version recorded" if new_version else " — bytes unchanged"))
+
+
+@app.command("remove")
+def remove(
+    name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP),
+    reason: str = typer.Option(None, "--reason", help="Why, recorded in the ledger."),
+    key: str = key_option(),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Take NAME out of the inventory (DVC keeps its bytes), signed into the ledger.
+    Refused while a registered model version was trained or evaluated on it.
+
+    Example:
+    govctl data remove old-scrape \\
+      --reason "replaced by support-train" --key mel
+    """
+    from govctl.cli._common import load_key
+    from govctl.data import upkeep
+
+    entry = upkeep.remove(repo(), load_key(key), name, reason)
+    if as_json:
+        emit_json({"removed": name, "ledger_seq": entry.seq})
+        return
+    ok(f"removed {name} from the inventory (ledger entry {entry.seq}); commit the change")
+
+
 @app.command("list")
 def list_(as_json: bool = JSON_OPT) -> None:
     """The inventory: every dataset with its hash and classification.

@@ -26,15 +26,27 @@ MODEL_HELP = "Registered model name in MLflow (the service's name), e.g. support
 @app.command("register")
 def register(
     name: str = typer.Argument(..., metavar="NAME", help=MODEL_HELP),
-    run: str = typer.Option(..., "--run", help="MLflow run id that logged the model."),
-    path: str = typer.Option("model", "--path", help="Artifact path of the model in the run."),
+    run: str = typer.Option(None, "--run", help="MLflow run id that logged the model: its "
+                            "one logged model (log_model(name=...)), else the artifact 'model'."),
+    model_id: str = typer.Option(None, "--model-id", help="An MLflow 3 logged model, m-…."),
+    model_name: str = typer.Option(None, "--model-name", help="Which of the run's logged "
+                                   "models (the name given to log_model) when it has several."),
+    path: str = typer.Option(None, "--path", help="Artifact path of a model logged as run "
+                             "artifacts (MLflow 2 layout)."),
     dataset: list[str] = typer.Option([], "--dataset", help="Inventory dataset it was trained "
                                       "or evaluated on; repeatable (the run's "
                                       "mlflow.log_input datasets are added too)."),
+    prompt: list[str] = typer.Option([], "--prompt", help="NAME@VERSION of a prompt it was "
+                                     "evaluated with; repeatable. Default: the latest pinned "
+                                     "version of every prompt in registry/prompts/."),
     key: str = key_option(),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Create an MLflow model version and record its datasets, git commit and registrar.
+    """Create an MLflow model version and record its datasets, prompt versions, git commit
+    and registrar. Releases move the prompts' aliases with the model's.
+
+    The source: the run's one MLflow 3 logged model (log_model(name=...)), the one called
+    --model-name, the logged model --model-id m-..., or a run artifact --path.
 
     Example:
     govctl model register support-bot --run 3f1c9a0e \\
@@ -45,15 +57,21 @@ def register(
     from govctl.cli._common import load_key
 
     result = registry.register_model(repo(), load_key(key), name, run, artifact_path=path,
-                                     dataset_names=dataset, progress=hash_progress("hashing"))
+                                     model_id=model_id, model_name=model_name,
+                                     dataset_names=dataset, prompt_specs=prompt,
+                                     progress=hash_progress("hashing"))
     if as_json:
         emit_json(result)
         return
-    ok(f"registered {name} version {result['version']} from run {run}")
+    ok(f"registered {name} version {result['version']} from {result['source']}"
+       + (f" (run {result['run_id']})" if result["run_id"] else ""))
     console().print(f"  manifest {result['manifest_sha256']}  ({result['files']} file(s), "
                     f"{result['bytes']} bytes)", markup=False)
     for d in result["datasets"]:
         console().print(f"  {d['role']:<9} {d['name']}  {(d['md5'] or 'not inventoried')[:12]}")
+    for p, v in sorted(result["prompts"].items()):
+        console().print(f"  prompt    {p}@{v}" + ("" if prompt else "  (latest pinned)"),
+                        markup=False)
 
 
 @app.command("list")

@@ -231,11 +231,16 @@ def add(
 
     full = repo.root / rel
     pipeline = _pipeline_out(repo, rel)
+    imported = dvcrepo.import_source(repo.root / f"{rel}.dvc")
     expected = None
     if pipeline is None and full.is_file() and progress is not None:
         expected = md5_file(full, progress)
     if pipeline is not None:
         record, tracked_by = pipeline, "pipeline"
+    elif imported is not None:  # dvc import: its .dvc is DVC's record of the source, kept
+        record = dvcrepo.read_dvc_file(repo.root / f"{rel}.dvc") or {}
+        tracked_by = "dvc-file"
+        fields["source"] = fields["source"] or imported
     else:
         record, tracked_by = dvcrepo.track(repo.root, rel), "dvc-file"
         if expected is not None and record["md5"] != expected:
@@ -324,11 +329,13 @@ def verify(repo: GovernedRepo, name: str | None = None, *,
     inventory; every DVC-tracked output is inventoried (when checking everything).
     ``rehash`` hashes every byte again instead of trusting DVC's cached file hashes."""
     from govctl.adapters import dvcrepo
+    from govctl.data import upkeep
 
     entries = [get(repo, name)] if name else inventory(repo)
     findings: list[Finding] = []
     g = lineage.build(repo)
     targets = []
+    imports: list[DatasetEntry] = []
     missing: set[str] = set()
     for e in entries:
         refuse_symlinks(repo.root, e.path)
@@ -344,20 +351,33 @@ def verify(repo: GovernedRepo, name: str | None = None, *,
             if rec is None:
                 findings.append(Finding(e.name, "untracked", f"{e.path}.dvc is missing"))
                 continue
-            targets.append(f"{e.path}.dvc")
+            if dvcrepo.import_source(repo.root / f"{e.path}.dvc") is not None:
+                imports.append(e)  # checked here: dvc status would reach for the source
+            else:
+                targets.append(f"{e.path}.dvc")
             if rec["md5"] != e.hash:
                 findings.append(Finding(
                     e.name, "inventory-mismatch",
-                    f"{e.path}.dvc records {rec['md5']} but the inventory says {e.hash} "
-                    "(re-run 'govctl data add' to record the new version)"))
+                    f"new version of {e.name}: {e.path}.dvc records {rec['md5']} but the "
+                    f"inventory says {e.hash}; record it with 'govctl data update {e.name}'"))
         else:
-            if node is None or node.hash != e.hash:
+            if node is None or not node.hash:
                 findings.append(Finding(
                     e.name, "inventory-mismatch",
-                    f"dvc.lock records {node.hash if node else 'nothing'} for {e.path} but the "
-                    f"inventory says {e.hash}"))
+                    f"dvc.lock records nothing for {e.path} but the inventory says {e.hash}"))
+            elif node.hash != e.hash:
+                findings.append(Finding(
+                    e.name, "inventory-mismatch",
+                    f"new version of {e.name}: dvc.lock records {node.hash} for {e.path} but "
+                    f"the inventory says {e.hash}; record it with 'govctl data update "
+                    f"{e.name}'"))
             targets.append(node.attrs.get("produced_by", "") if node else "")
-    changed = dvcrepo.modified(repo.root, [t for t in targets if t]) if targets else {}
+    changed, status_findings = upkeep.status(repo, [t for t in targets if t], entries)
+    findings += status_findings
+    for e in imports:
+        found = _rehash(repo, e)
+        if found is not None:
+            findings.append(found)
     by_path = {e.path: e for e in entries}
     if rehash:
         for e in entries:
@@ -372,8 +392,9 @@ def verify(repo: GovernedRepo, name: str | None = None, *,
                                     f"{path} was {state}: its bytes no longer match the DVC hash"))
     if name is None:
         known = {e.path for e in entries}
+        skip = upkeep.not_data(repo)
         for path, tracker in sorted(_tracked_outputs(repo).items()):
-            if path not in known:
+            if path not in known and not upkeep.excluded(path, skip):
                 findings.append(Finding(path, "not-inventoried",
                                         f"{path} (tracked by {tracker}) is not in the inventory; "
                                         "add it with 'govctl data add'"))
@@ -449,27 +470,49 @@ def check_inventoried(repo: GovernedRepo, datasets: Iterable[str]) -> list[Findi
 def check_leakage(repo: GovernedRepo, training: Iterable[str],
                   evaluation: Iterable[str]) -> list[Finding]:
     """Held-out data must not feed training: compared by content hash through the
-    pipeline lineage (a renamed copy of the eval set is still found)."""
+    pipeline lineage (a renamed copy of the eval set is still found), looking inside
+    directories by their per-file manifests (a copy of an eval file in a directory a stage
+    depends on is found whatever its name)."""
+    from govctl.data import manifests
+
     entries = {e.name: e for e in inventory(repo)}
     g = lineage.build(repo)
-    upstream_hashes: dict[str, str] = {}
+    upstream: dict[str, tuple[str, str]] = {}  # hash -> (training set, where)
     for name in training:
         e = entries.get(name)
         if e is None:
             continue
-        upstream_hashes[e.hash] = name
-        for nid in g.upstream(lineage.data_id(e.path)):
+        upstream.setdefault(e.hash, (name, e.path))
+        for h, where in manifests.content(repo, e.path, e.hash).items():
+            upstream.setdefault(h, (name, where))
+        for nid in sorted(g.upstream(lineage.data_id(e.path))):
             node = g.nodes[nid]
+            if node.kind != "data":
+                continue
             if node.hash:
-                upstream_hashes.setdefault(node.hash, name)
+                upstream.setdefault(node.hash, (name, node.label))
+            for h, where in manifests.content(repo, node.label, node.hash).items():
+                upstream.setdefault(h, (name, where))
     out = []
     for name in evaluation:
         e = entries.get(name)
-        if e is not None and e.hash in upstream_hashes:
+        if e is None:
+            continue
+        if e.hash in upstream:
+            train, there = upstream[e.hash]
             out.append(Finding(
                 name, "leakage",
                 f"held-out set {name} ({e.hash[:12]}) is in the training lineage of "
-                f"{upstream_hashes[e.hash]}"))
+                f"{train}" + ("" if there == e.path else f" as {there}")))
+            continue
+        for h, where in manifests.content(repo, e.path, e.hash).items():
+            if h in upstream:
+                train, there = upstream[h]
+                out.append(Finding(
+                    name, "leakage",
+                    f"held-out file {where} ({h[:12]}) is in the training lineage of {train} "
+                    f"as {there}"))
+                break
     return out
 
 

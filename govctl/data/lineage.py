@@ -94,6 +94,30 @@ def _pipeline_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: (len(p.relative_to(root).parts), str(p)))
 
 
+def _expanded(stages: dict[str, Any], lock: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Stages with ``foreach``/``matrix`` expanded as DVC ran them: one ``NAME@KEY`` stage
+    per entry of dvc.lock, its deps and outs as dvc.lock resolved them (``${item}`` and
+    all). Not yet run: nothing to expand."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name, stage in stages.items():
+        if not isinstance(stage, dict):
+            continue
+        if "foreach" not in stage and "matrix" not in stage:
+            out.append((name, stage))
+            continue
+        do = stage.get("do") if isinstance(stage.get("do"), dict) else stage
+        for lock_name, locked in sorted(lock.items()):
+            if not lock_name.startswith(f"{name}@") or not isinstance(locked, dict):
+                continue
+            out.append((lock_name, {
+                "cmd": locked.get("cmd"),
+                "wdir": do.get("wdir", "."),
+                "deps": [d["path"] for d in locked.get("deps") or [] if "path" in d],
+                "outs": [o["path"] for o in locked.get("outs") or [] if "path" in o],
+            }))
+    return out
+
+
 def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
     """Stages of one dvc.yaml, paths made repo-relative (its folder and each stage's
     ``wdir``); stages outside the root file are addressed as DVC does: ``sub/dvc.yaml:NAME``."""
@@ -103,9 +127,7 @@ def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
     prefix = "" if base == "." else f"{base}/dvc.yaml:"
     pipeline = _load_yaml(dvc_yaml) or {}
     lock = (_load_yaml(dvc_yaml.with_name("dvc.lock")) or {}).get("stages", {})
-    for name, stage in (pipeline.get("stages") or {}).items():
-        if not isinstance(stage, dict) or "do" in stage:  # foreach/matrix: not expanded here
-            continue
+    for name, stage in _expanded(pipeline.get("stages") or {}, lock):
         wdir = posixpath.normpath(posixpath.join(base, stage.get("wdir", ".")))
 
         def full(p: str, wdir: str = wdir) -> str:
@@ -113,7 +135,7 @@ def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
 
         address = f"{prefix}{name}"
         sid = f"stage:{address}"
-        locked = lock.get(name, {})
+        locked = lock.get(name) or {}
         g.add(Node(sid, "stage", address, None, {"cmd": stage.get("cmd")}))
         hashes = {full(d["path"]): d.get("md5")
                   for d in (locked.get("deps") or []) + (locked.get("outs") or [])}
@@ -212,3 +234,39 @@ def render_mermaid(g: LineageGraph) -> str:
     for a, b in sorted(g.edges):
         out.append(f"  {_safe(a)} --> {_safe(b)}")
     return "\n".join(out)
+
+
+def reports(root: Path) -> list[str]:
+    """Metrics and plots paths every dvc.yaml declares (top level and per stage), relative
+    to ``root``: pipeline outputs that are reports, not data."""
+    import posixpath
+
+    out: set[str] = set()
+
+    def paths(items: Any) -> list[str]:
+        found: list[str] = []
+        for item in items or []:
+            if isinstance(item, str):
+                found.append(item)
+            elif isinstance(item, dict):
+                for k, v in item.items():
+                    found.append(str(k))
+                    y = v.get("y") if isinstance(v, dict) else None
+                    if isinstance(y, dict):
+                        found += [str(p) for p in y]
+                    elif isinstance(y, str) and "." in y:
+                        found.append(y)
+        return found
+
+    for dvc_yaml in _pipeline_files(root):
+        base = dvc_yaml.parent.relative_to(root).as_posix()
+        data = _load_yaml(dvc_yaml) or {}
+        for p in paths(data.get("metrics")) + paths(data.get("plots")):
+            out.add(posixpath.normpath(posixpath.join(base, p)))
+        for stage in (data.get("stages") or {}).values():
+            if not isinstance(stage, dict):
+                continue
+            wdir = posixpath.normpath(posixpath.join(base, stage.get("wdir", ".")))
+            for p in paths(stage.get("metrics")) + paths(stage.get("plots")):
+                out.add(posixpath.normpath(posixpath.join(wdir, p)))
+    return sorted(out)

@@ -19,8 +19,12 @@ from govctl.data import lineage as lineage_mod
 from govctl.errors import InputError, NotFound
 from govctl.ledger.entry import Entry
 from govctl.ledger.log import Ledger
+from govctl.registry.sources import artifact_source
+from govctl.registry.sources import resolve as resolve_source
 from govctl.signing.canonical import digest
 from govctl.signing.keys import SigningKey
+
+__all__ = ["artifact_source", "register_model"]
 
 TAG = "govctl."
 
@@ -44,15 +48,22 @@ def register_model(
     repo: GovernedRepo,
     key: SigningKey,
     name: str,
-    run_id: str,
+    run_id: str | None = None,
     *,
-    artifact_path: str = "model",
+    artifact_path: str | None = None,
+    model_id: str | None = None,
+    model_name: str | None = None,
     dataset_names: list[str] | None = None,
+    prompt_specs: list[str] | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Create an MLflow model version for ``run_id`` with its datasets, git commit and
-    registering key recorded as version tags and in the ledger (intent, then completion).
-    Every artifact file is hashed into a manifest first (``progress(done, total)`` bytes)."""
+    """Create an MLflow model version with its datasets, git commit and registering key
+    recorded as version tags and in the ledger (intent, then completion).
+
+    The source (``sources.resolve``): the LoggedModel ``model_id``, else the run's one
+    LoggedModel (or the one called ``model_name``), else the run artifact ``artifact_path``
+    (default ``model``). Every artifact file is hashed into a manifest first
+    (``progress(done, total)`` bytes)."""
     from govctl.adapters import mlflowstore as ml
     from govctl.agreements.agreement import check_service_name
 
@@ -67,14 +78,17 @@ def register_model(
             raise NotFound(f"dataset {ds!r} is not in the inventory (known: {known})")
         e = inventory[ds]
         linked[ds] = {"name": ds, "md5": e.hash, "role": e.kind, "inventoried": True}
+    from govctl.registry.releases import prompts_for_registration
+
+    prompt_versions = prompts_for_registration(repo, prompt_specs)
     ml.ping(repo)
     if ml.is_prompt(repo, name):
         raise InputError(f"{name!r} is already the name of a registered prompt; models and "
                          "prompts need distinct names")
-    info = ml.run_info(repo, run_id)
-    if not ml.has_artifact(repo, run_id, artifact_path):
-        raise NotFound(f"run {run_id} has no artifact at {artifact_path!r}; a version would "
-                       "point at nothing (log the model there, or pass --path)")
+    src = resolve_source(repo, run_id, model_id=model_id, model_name=model_name,
+                          artifact_path=artifact_path)
+    run_id = src.run_id
+    info = ml.run_info(repo, run_id) if run_id else {"metrics": {}, "inputs": []}
     for inp in info["inputs"]:
         if inp["name"] in linked:
             continue
@@ -95,17 +109,22 @@ def register_model(
         f"{TAG}datasets": json.dumps(ds_list, separators=(",", ":"), sort_keys=True),
         f"{TAG}registered_by": key.name,
         f"{TAG}git_commit": commit or "",
-        f"{TAG}run_id": run_id,
+        f"{TAG}run_id": run_id or "",
+        f"{TAG}source": src.uri,
+        f"{TAG}prompts": json.dumps(prompt_versions, separators=(",", ":"), sort_keys=True),
         manifests.TAG: manifest_sha256,
     }
+    if src.model_id:
+        tags[f"{TAG}model_id"] = src.model_id
     ledger = Ledger.for_repo(repo)
-    evidence = {"run_id": run_id, "datasets": ds_list, "artifact_path": artifact_path,
+    evidence = {"run_id": run_id, "datasets": ds_list, "artifact_path": src.artifact_path,
+                "source": src.uri, "model_id": src.model_id, "prompts": prompt_versions,
                 "manifest_sha256": manifest_sha256,
                 "metrics": {k: str(v) for k, v in sorted(info["metrics"].items())}}
     intent = ledger.intent(key, "model.register", _subject(name), evidence=evidence,
                            git_commit=commit)
     try:
-        version = ml.create_model_version(repo, name, run_id, artifact_path, tags)
+        version = ml.create_model_version(repo, name, run_id, src.uri, tags, src.model_id)
     except Exception:
         ledger.abort(key, intent, note="MLflow refused the registration")
         raise
@@ -113,6 +132,7 @@ def register_model(
     ledger.complete(key, intent, evidence={**evidence, "version": version},
                     note=f"registered version {version}")
     return {"name": name, "version": version, "datasets": ds_list, "run_id": run_id,
+            "source": src.uri, "model_id": src.model_id, "prompts": prompt_versions,
             "git_commit": commit, "registered_by": key.name,
             "manifest_sha256": manifest_sha256, "files": len(manifest["resources"]),
             "bytes": manifest["total_size"]}
@@ -134,6 +154,8 @@ def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str,
         "version": str(version),
         "run_id": v["run_id"],
         "source": v["source"],
+        "model_id": tags.get(f"{TAG}model_id") or None,
+        "prompts": json.loads(tags.get(f"{TAG}prompts", "{}") or "{}"),
         "aliases": sorted(aliases),
         "metrics": metrics,
         "datasets": json.loads(tags.get(f"{TAG}datasets", "[]")),
@@ -257,13 +279,24 @@ def _tag_drift(name: str, version: dict[str, Any], entry: Any) -> list[Drift]:
         out.append(Drift(name, "tag", f"version {version['version']}: tag {TAG}datasets differs "
                          "from the lineage the ledger recorded (edited behind govctl's back)"))
     checks = {f"{TAG}registered_by": entry.actor.get("name"),
-              f"{TAG}run_id": entry.evidence.get("run_id"),
+              f"{TAG}run_id": entry.evidence.get("run_id") or "",
               f"{TAG}manifest_sha256": entry.evidence.get("manifest_sha256")}
+    if "source" in entry.evidence:  # ledger entries older than LoggedModel support lack it
+        checks[f"{TAG}source"] = entry.evidence["source"]
+        if version.get("source") != entry.evidence["source"]:
+            out.append(Drift(name, "source", f"version {version['version']} points at "
+                             f"{version.get('source')} but was registered from "
+                             f"{entry.evidence['source']}"))
+    if entry.evidence.get("model_id"):
+        checks[f"{TAG}model_id"] = entry.evidence["model_id"]
+    if "prompts" in entry.evidence:
+        checks[f"{TAG}prompts"] = json.dumps(entry.evidence["prompts"], separators=(",", ":"),
+                                             sort_keys=True)
     for tag, want in checks.items():
         if tags.get(tag) != want:
             out.append(Drift(name, "tag", f"version {version['version']}: tag {tag} is "
                              f"{tags.get(tag)!r} but the ledger recorded {want!r}"))
-    if version.get("run_id") != entry.evidence.get("run_id"):
+    if (version.get("run_id") or None) != (entry.evidence.get("run_id") or None):
         out.append(Drift(name, "run", f"version {version['version']} points at run "
                          f"{version.get('run_id')} but was registered from "
                          f"{entry.evidence.get('run_id')}"))
@@ -288,7 +321,8 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
         present = set(versions)
         for v in sorted(known.get(n, set()) - present, key=int):
             out.append(Drift(n, "missing-version",
-                             f"version {v} was registered through govctl but is gone from MLflow"))
+                             f"version {v} was registered through govctl but is gone from MLflow "
+                             f"[MLflow store: {ml.store_label(repo)}]"))
         for v in sorted(known.get(n, set()) & present, key=int):
             out += _tag_drift(n, versions[v], regs[n][v])
         expected = expected_aliases(repo, n)
@@ -309,6 +343,9 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
                     n, "alias",
                     f"alias {alias!r} points to {have or 'nothing'} in MLflow but the ledger "
                     f"last set it to {want or 'nothing'} (moved behind govctl's back)"))
+        from govctl.registry import releases
+
+        out += releases.verify_prompt_aliases(repo, releases.released_prompts(repo, n))
     return out
 
 

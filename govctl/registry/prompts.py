@@ -157,4 +157,7 @@ def verify_prompts(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
                     f"prompt:{n}", "model-parameters",
                     f"version {v['version']}'s model parameters differ from what govctl "
                     "pinned (the govctl.model_parameters tag was rewritten in MLflow)"))
+    from govctl.registry import releases
+
+    out += releases.verify_prompt_aliases(repo, [name] if name else sorted(pins))
     return out

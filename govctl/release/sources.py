@@ -89,3 +89,9 @@ def aggregate(source: str, repo: Any = None,
                          f"{', '.join(p + '…' for p in PREFIXES)})")
     duckdb_engine.fmt_of(source)
     return _assemble(source, duckdb_engine.aggregate(source, limits_at), limits_at)
+
+
+def pushed_down(source: str) -> bool:
+    """Sources whose analysis runs where the data is (warehouse, OTLP, Prometheus, Parquet).
+    A canary step's time window is applied to file and MLflow sources by the reader."""
+    return source.startswith(("sql:", "otlp:", "prometheus:")) or source.endswith(".parquet")

@@ -12,6 +12,7 @@ with malformed lines falls back to a line-by-line reader that counts each bad li
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ class TelemetryBatch:
     total: int
     bad: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    window: tuple[str, str] | None = None  # (since, until), ISO; records outside are bad
 
     @property
     def bad_total(self) -> int:
@@ -62,6 +64,8 @@ class TelemetryBatch:
                "per_version": {k: v.n for k, v in sorted(self.variants.items())}}
         if self.notes:
             out["notes"] = self.notes
+        if self.window:
+            out["window"] = {"since": self.window[0], "until": self.window[1]}
         return out
 
 
@@ -83,14 +87,55 @@ def _error_flag(dtype: Any) -> Any:
             .when(text.is_in(["false", "0"])).then(False).otherwise(None))
 
 
-def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int]) -> TelemetryBatch:
-    """Validate and split a (lazy) polars frame into per-version numpy columns, counting
-    unusable records by reason. One vectorised pass; no per-record Python."""
+Window = tuple[datetime, datetime]
+
+
+def _epoch_seconds() -> Any:
+    """``timestamp`` as seconds since the epoch: ISO 8601 (``Z``, an offset, or naive UTC)
+    or a number (seconds, or milliseconds as MLflow traces give them); null if unreadable."""
     import polars as pl
+
+    c = pl.col("timestamp").cast(pl.Utf8, strict=False).str.strip_chars()
+    iso = c.str.replace(r"Z$", "+00:00").str.replace(" ", "T").str.to_datetime(
+        format="%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC")
+    naive = c.str.replace(" ", "T").str.to_datetime(
+        format="%Y-%m-%dT%H:%M:%S%.f", strict=False, time_zone="UTC")
+    num = c.cast(pl.Float64, strict=False)
+    return (pl.when(num.is_not_null())
+            .then(pl.when(num > 1e11).then(num / 1000).otherwise(num))
+            .otherwise(pl.coalesce(iso, naive).dt.epoch("ms") / 1000))
+
+
+def _window_reasons(window: Window | None) -> list[tuple[str, Any]]:
+    """A step is judged on its own window only: records from before it began (an earlier
+    step, the previous release) or without a time cannot count for it."""
+    import polars as pl
+
+    if window is None:
+        return []
+    since, until = (w.timestamp() for w in window)
+    ts = pl.col("_ts")
+    raw = pl.col("_ts_raw")
+    return [
+        ("missing timestamp", raw.is_null() | (raw == "")),
+        ("unreadable timestamp", ts.is_null()),
+        ("timestamp before this step began", ts < since),
+        ("timestamp after now", ts > until),
+    ]
+
+
+def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int],
+                window: Window | None = None) -> TelemetryBatch:
+    """Validate and split a (lazy) polars frame into per-version numpy columns, counting
+    unusable records by reason (with ``window``, records outside it too). One vectorised
+    pass; no per-record Python."""
+    import polars as pl
+
+    from govctl.clock import to_iso
 
     lf = frame.lazy()
     schema = lf.collect_schema()
-    missing = [c for c in (*USED, "request_id") if c not in schema]
+    missing = [c for c in (*USED, "request_id", "timestamp") if c not in schema]
     if missing:
         lf = lf.with_columns([pl.lit(None).alias(c) for c in missing])
         schema = lf.collect_schema()
@@ -109,6 +154,8 @@ def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int])
         _error_flag(schema["error"]).alias("error"),
         unreadable.alias("_unreadable"),
         (rid.is_not_null() & ~rid.is_first_distinct()).alias("_duplicate"),
+        pl.col("timestamp").cast(pl.Utf8, strict=False).alias("_ts_raw"),
+        _epoch_seconds().alias("_ts"),
     )
     reasons = [
         ("duplicate request_id", pl.col("_duplicate")),
@@ -123,6 +170,7 @@ def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int])
         ("negative cost or tokens", (pl.col("cost_usd") < 0) | (pl.col("tokens_in") < 0)
          | (pl.col("tokens_out") < 0)),
         ("cost, tokens or quality not a number", pl.col("_unreadable")),
+        *_window_reasons(window),
     ]
     # the first reason that applies is the one counted
     reason = pl.lit(None, dtype=pl.Utf8)
@@ -144,7 +192,9 @@ def _from_frame(frame: Any, source: str, total: int | None, bad: dict[str, int])
             part.get_column("tokens_out").fill_null(np.nan).to_numpy(),
             part.get_column("quality").fill_null(np.nan).to_numpy(),
         )
-    return TelemetryBatch(source, variants, df.height if total is None else total, bad)
+    span = (to_iso(window[0]), to_iso(window[1])) if window else None
+    return TelemetryBatch(source, variants, df.height if total is None else total, bad,
+                          window=span)
 
 
 def _read_lines(path: Path) -> tuple[Any, int, dict[str, int]]:
@@ -169,17 +219,18 @@ def _read_lines(path: Path) -> tuple[Any, int, dict[str, int]]:
     return pl.DataFrame(rows, schema={k: pl.Utf8 for k in FIELDS}), total, bad
 
 
-def read_jsonl(path: Path) -> TelemetryBatch:
+def read_jsonl(path: Path, window: Window | None = None) -> TelemetryBatch:
     import polars as pl
 
     try:
-        return _from_frame(pl.scan_ndjson(path, infer_schema_length=10_000), str(path), None, {})
+        return _from_frame(pl.scan_ndjson(path, infer_schema_length=10_000), str(path), None, {},
+                           window)
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, ValueError):
         df, total, bad = _read_lines(path)
-        return _from_frame(df, str(path), total, bad)
+        return _from_frame(df, str(path), total, bad, window)
 
 
-def read_csv(path: Path) -> TelemetryBatch:
+def read_csv(path: Path, window: Window | None = None) -> TelemetryBatch:
     import polars as pl
 
     try:
@@ -189,8 +240,8 @@ def read_csv(path: Path) -> TelemetryBatch:
     except pl.exceptions.ComputeError:
         # a malformed line: read row by row and count the bad ones, like JSONL
         df, total, bad = _read_csv_rows(path)
-        return _from_frame(df, str(path), total, bad)
-    return _from_frame(df, str(path), None, {})
+        return _from_frame(df, str(path), total, bad, window)
+    return _from_frame(df, str(path), None, {}, window)
 
 
 def _read_csv_rows(path: Path) -> tuple[Any, int, dict[str, int]]:
@@ -219,23 +270,25 @@ def _read_csv_rows(path: Path) -> tuple[Any, int, dict[str, int]]:
     return pl.DataFrame(rows, schema={k: pl.Utf8 for k in FIELDS}), total, bad
 
 
-def from_records(records: list[dict[str, Any]], source: str = "records") -> TelemetryBatch:
+def from_records(records: list[dict[str, Any]], source: str = "records",
+                 window: Window | None = None) -> TelemetryBatch:
     """Telemetry from Python dicts (the library API and the MLflow trace reader)."""
     import polars as pl
 
     rows = [{k: (None if r.get(k) is None else str(r.get(k))) for k in FIELDS} for r in records]
     return _from_frame(pl.DataFrame(rows, schema={k: pl.Utf8 for k in FIELDS}), source,
-                       len(rows), {})
+                       len(rows), {}, window)
 
 
-def read(source: str, repo: Any = None) -> TelemetryBatch:
+def read(source: str, repo: Any = None, window: Window | None = None) -> TelemetryBatch:
     """``FILE.jsonl``, ``FILE.csv`` or ``mlflow:EXPERIMENT`` (traces tagged with the served
-    version by :func:`govctl.routing.tag_trace`)."""
+    version by :func:`govctl.routing.tag_trace`). With ``window`` (since, until), records
+    outside it or without a timestamp are counted as bad, by reason."""
     if source.startswith("mlflow:"):
         from govctl.adapters import mlflowtraces
 
         records = mlflowtraces.read(repo, source[len("mlflow:"):])
-        batch = from_records(records, source)
+        batch = from_records(records, source, window)
         if len(records) >= mlflowtraces.MAX_TRACES:
             batch.notes.append(f"read the newest {mlflowtraces.MAX_TRACES:,} traces only "
                                "(older traces were not analysed)")
@@ -244,7 +297,7 @@ def read(source: str, repo: Any = None) -> TelemetryBatch:
     if not path.is_file():
         raise InputError(f"telemetry source {source} is not a file (or mlflow:EXPERIMENT)")
     if path.suffix == ".csv":
-        return read_csv(path)
+        return read_csv(path, window)
     if path.suffix in (".jsonl", ".ndjson", ".json"):
-        return read_jsonl(path)
+        return read_jsonl(path, window)
     raise InputError(f"{source}: unknown telemetry format; use .jsonl, .csv or mlflow:EXPERIMENT")

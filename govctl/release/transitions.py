@@ -120,11 +120,13 @@ def stable_history(repo: GovernedRepo, service: str, env: str) -> tuple[list[str
 
 
 def _apply(repo: GovernedRepo, service: str, env: str, aliases: dict[str, str | None],
-           weight_bps: int) -> None:
+           weight_bps: int, prompt_aliases: dict[str, Any] | None = None) -> None:
     from govctl import registry
     from govctl.adapters import mlflowstore as ml
+    from govctl.registry.releases import apply_prompt_aliases
 
     registry.apply_aliases(repo, service, aliases)
+    apply_prompt_aliases(repo, prompt_aliases or {})  # the release's prompts move with it
     ml.set_model_tag(repo, service, weight_tag(env), str(weight_bps))
 
 
@@ -132,12 +134,16 @@ def _transition(repo: GovernedRepo, key: SigningKey, service: str, env: str, act
                 aliases: dict[str, str | None], weight_bps: int, evidence: dict[str, Any],
                 note: str | None = None) -> Any:
     from govctl.adapters.gitrepo import head_commit
+    from govctl.registry.releases import prompt_alias_changes
 
     ledger = Ledger.for_repo(repo)
     ev = {**evidence, "env": env, "aliases": aliases, "weight_bps": weight_bps}
+    prompt_aliases = prompt_alias_changes(repo, service, aliases)
+    if prompt_aliases:
+        ev["prompt_aliases"] = prompt_aliases
     intent = ledger.intent(key, action, _subject(service), evidence=ev,
                            git_commit=head_commit(repo.root), note=note)
-    _apply(repo, service, env, aliases, weight_bps)
+    _apply(repo, service, env, aliases, weight_bps, prompt_aliases)
     crash_point("transition-applied")
     return ledger.complete(key, intent, evidence=ev, note=note)
 
@@ -178,7 +184,7 @@ def recover(repo: GovernedRepo, key: SigningKey, service: str) -> list[str]:
         try:
             if "weight_bps" in ev:
                 _apply(repo, service, ev.get("env", "production"), ev.get("aliases") or {},
-                       int(ev["weight_bps"]))
+                       int(ev["weight_bps"]), ev.get("prompt_aliases"))
             elif "aliases" in ev:
                 from govctl import registry
 
@@ -282,21 +288,37 @@ def _limits(repo: GovernedRepo, service: str) -> dict[str, Decimal]:
 
 def analyze(repo: GovernedRepo, service: str, source: str, env: str = "production", *,
             baseline: str | None = None, candidate: str | None = None,
-            require_baseline: bool = True) -> Any:
-    from govctl.release import canary, sources
+            require_baseline: bool | None = None, st: State | None = None) -> Any:
+    """Judge the canary on the telemetry of its current step: records from before the step
+    began (its ledger entry) or without a timestamp are bad records. ``canary advance``
+    calls this with the same defaults, so the two always agree."""
+    from govctl import clock
+    from govctl.release import aggregates, canary, sources, telemetry
 
-    if baseline is None or candidate is None:
-        st = state(repo, service, env)
-        baseline = baseline or st.stable
-        candidate = candidate or st.canary
-        if candidate is None:
-            raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
+    st = st or state(repo, service, env)
+    candidate = candidate or st.canary
+    if candidate is None:
+        raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
+    baseline = st.stable or "" if baseline is None else baseline
+    running = candidate == st.canary and st.last is not None
+    window = (clock.parse_time(st.last["time"]), clock.now()) if running and st.last else None
+    if require_baseline is None:
+        # at 100% (or on a first release) the stable version gets no traffic to compare
+        require_baseline = bool(baseline) and not (running and st.weight_bps >= 10_000)
     limits = _limits(repo, service)
-    batch = sources.aggregate(source, repo, limits)
+    if window is not None and not sources.pushed_down(source):
+        # local files and MLflow traces with a step window: the reader applies the window
+        batch: Any = aggregates.from_batch(telemetry.read(source, repo, window))
+    else:
+        batch = sources.aggregate(source, repo, limits)
+    notes = getattr(batch, "notes", None)
+    if window is None and notes is not None:
+        notes.append(f"v{candidate} is not the running canary: every record counted, "
+                     "whatever its time")
     cfg = canary.Config.from_policies(Policies.load(repo), env)
-    result = canary.analyze(batch, baseline or "", candidate, limits, cfg,
+    result = canary.analyze(batch, baseline, candidate, limits, cfg,
                             require_baseline=require_baseline)
-    result.explain = batch.explain  # the queries that ran where the data is
+    result.explain = getattr(batch, "explain", [])
     return result
 
 
@@ -319,10 +341,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
         st = state(repo, service, env)
         if st.canary is None:
             raise InputError(f"no canary is running for {service} in {env}")
-        # at 100% (or on a first release) the stable version gets no traffic to compare
-        result = analyze(repo, service, source, env, baseline=st.stable or "",
-                         candidate=st.canary,
-                         require_baseline=bool(st.stable) and st.weight_bps < 10_000)
+        result = analyze(repo, service, source, env, st=st)
         plan = st.plan or plan_for(repo, env)
         step = st.step if st.step is not None else 0
         summary = {"verdict": result.verdict, "reason": result.reason(),
