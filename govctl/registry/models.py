@@ -102,7 +102,7 @@ def register_model(
     ds_list = sorted(linked.values(), key=lambda d: d["name"])
     from govctl.registry import manifests
 
-    manifest = manifests.for_source(repo, name, f"runs:/{run_id}/{artifact_path}", progress)
+    manifest = manifests.for_source(repo, name, src.uri, progress)
     manifest_sha256 = digest(manifest)
     commit = _commit(repo)
     tags = {
