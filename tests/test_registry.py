@@ -52,17 +52,17 @@ def test_alias_moved_behind_govctls_back_is_drift(ml_repo, cli):
     run = log_run({"accuracy": 0.9})
     for _ in range(2):
         assert cli("model", "register", "support-bot", "--run", run, "--key", "mel").code == 0
-    assert cli("model", "alias", "support-bot", "staging", "1", "--key", "mel").code == 0
+    assert cli("model", "alias", "support-bot", "champion", "1", "--key", "mel").code == 0
     assert cli("model", "verify").code == 0
     from govctl.adapters import mlflowstore
 
-    mlflowstore.client(find_repo()).set_registered_model_alias("support-bot", "staging", "2")
+    mlflowstore.client(find_repo()).set_registered_model_alias("support-bot", "champion", "2")
     res = cli("model", "verify", "--json")
     assert res.code == 4
-    assert "alias 'staging' points to 2 in MLflow but the ledger last set it to 1" in \
+    assert "alias 'champion' points to 2 in MLflow but the ledger last set it to 1" in \
         res.json["drift"][0]["message"]
     # putting it back through govctl records the move and clears the drift
-    assert cli("model", "alias", "support-bot", "staging", "2", "--key", "mel").code == 0
+    assert cli("model", "alias", "support-bot", "champion", "2", "--key", "mel").code == 0
     assert cli("model", "verify").code == 0
     mlflowstore.client(find_repo()).delete_model_version("support-bot", "1")
     res = cli("model", "verify", "--json")

@@ -55,3 +55,10 @@ def read(repo: GovernedRepo, experiment: str, max_traces: int | None = None
             if not token:
                 break
     return records
+
+
+def tag_current(tags: dict[str, str]) -> None:
+    """Set ``tags`` on the active MLflow trace (the serving layer's ``tag_trace``)."""
+    import mlflow
+
+    mlflow.update_current_trace(tags=tags)

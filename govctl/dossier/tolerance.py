@@ -27,7 +27,7 @@ class Tolerances:
         self._today: Any = None
 
     def today(self, env: str) -> dict[str, float]:
-        from govctl.release.policy import Policies
+        from govctl.policy import Policies
 
         if self._today is None:
             try:
@@ -43,7 +43,7 @@ class Tolerances:
 
     def _policies_at(self, commit: str) -> Any:
         from govctl.adapters import gitrepo
-        from govctl.release.policy import Policies
+        from govctl.policy import Policies
 
         if commit not in self._at:
             files = gitrepo.files_at(self.repo.root, commit, self.repo.rel(self.repo.policies))

@@ -64,7 +64,7 @@ def validate(path: str, args: argparse.Namespace) -> list[Finding]:
 
             load_model(TrustPolicy, Path(path), source=rel)
         elif kind == "policy":
-            from govctl.release.policy import load_policy
+            from govctl.policy import load_policy
 
             load_policy(Path(path), source=rel)
         elif kind == "agreement":

@@ -202,7 +202,7 @@ def set_aliases(repo: GovernedRepo, key: SigningKey, name: str, changes: dict[st
     release policies and its ``-canary`` form) are refused: they move only through
     promote, canary advance/abort and rollback, behind the gate and the canary."""
     from govctl.adapters import mlflowstore as ml
-    from govctl.release.policy import reserved_aliases
+    from govctl.policy import reserved_aliases
 
     trust.authorize(repo, "model.alias", key, _subject(name))
     reserved = reserved_aliases(repo)

@@ -23,7 +23,7 @@ from govctl.config import GovernedRepo
 from govctl.documents import dump_yaml, load_model, model_from_data
 from govctl.errors import CheckFailed, InputError, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
-from govctl.release.policy import Policies
+from govctl.policy import Policies
 from govctl.signing import dsse
 from govctl.signing.canonical import canonical_bytes, digest
 from govctl.signing.dsse import Envelope, Signature

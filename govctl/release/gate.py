@@ -17,7 +17,7 @@ from govctl import __version__, clock, trust
 from govctl.config import GovernedRepo
 from govctl.errors import GovctlError
 from govctl.release import checklists, waivers
-from govctl.release.policy import Policies
+from govctl.policy import Policies
 from govctl.signing.canonical import digest
 
 SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}

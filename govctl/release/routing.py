@@ -144,7 +144,7 @@ def tag_trace(version: str, *, variant: str | None = None, tokens_in: int | None
     ``latency_ms`` (tag ``govctl.latency_ms``) is the request's latency when the trace's
     own wall-clock duration is not it, e.g. the time an LLM endpoint reported; the trace
     reader takes it over the trace's duration when present."""
-    import mlflow
+    from govctl.adapters import mlflowtraces
 
     tags = {"govctl.version": str(version)}
     for name, value in (("variant", variant), ("tokens_in", tokens_in),
@@ -153,4 +153,4 @@ def tag_trace(version: str, *, variant: str | None = None, tokens_in: int | None
                         ("latency_ms", latency_ms)):
         if value is not None:
             tags[f"govctl.{name}"] = str(value)
-    mlflow.update_current_trace(tags=tags)
+    mlflowtraces.tag_current(tags)

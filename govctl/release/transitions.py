@@ -20,7 +20,7 @@ from govctl.config import GovernedRepo
 from govctl.errors import CheckFailed, InputError, NotFound
 from govctl.ledger import leases
 from govctl.ledger.log import Ledger
-from govctl.release.policy import Policies
+from govctl.policy import Policies
 from govctl.signing.keys import SigningKey
 
 RELEASE_ACTIONS = ("release.promote", "canary.step", "canary.promote", "canary.rollback",
