@@ -325,7 +325,10 @@ def repo(tmp_path, cli, request) -> Path:
 def signers(repo, cli):
     """Keys for every default role (erin eng-lead, paul product-owner, cora compliance,
     mel ml-engineer, rita releaser, otto oncall), in the trust policy by alice; returns
-    ``add(name, *roles)`` for more."""
+    ``add(name, *roles)`` for more. A copy of the ``signed`` template has them already;
+    a repo on a shared store (not a template copy) gets them here."""
+    if not (Path(os.environ["GOVCTL_HOME"]) / "keys" / "erin.key").exists():
+        _add_signers(cli, repo)
     return _adder(cli)
 
 

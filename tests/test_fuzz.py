@@ -448,8 +448,8 @@ def test_agreement_signatures_survive_hostile_envelopes(governed):
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_telemetry_and_canary_analysis_survive_hostile_records(governed, fmt, recwarn):
-    from govctl.release import canary, telemetry, transitions
     from govctl.policy import Policies
+    from govctl.release import canary, telemetry, transitions
 
     r = governed.repo
     rel = f"tele.{fmt}"

@@ -66,7 +66,11 @@ def pg_ledger(govctl_home, monkeypatch, tmp_path):
     url = BASE_URL.rsplit("/", 1)[0] + "/" + name
     monkeypatch.setenv("GOVCTL_LEDGER_URL", url)
     # the shared MLflow store: one SQLite file outside every clone
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow-shared.db'}")
+    shared = f"sqlite:///{tmp_path / 'mlflow-shared.db'}"
+    from mlflow import MlflowClient
+
+    MlflowClient(shared).search_experiments()  # the team's store exists before anyone uses it
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", shared)
     from govctl.adapters import mlflowstore
 
     mlflowstore._clients.clear()

@@ -49,9 +49,12 @@ def test_rolled_back_policy_is_caught_by_the_ledger(repo, cli):
     (repo / "policies" / "trust.yaml").write_bytes(saved)
     (repo / "policies" / "trust.history" / "0003.json").unlink()
     res = cli("trust", "verify")
-    assert res.code == 4 and "records trust policy version 3" in res.err
+    # indistinguishable from a clone that has not pulled version 3 yet: behind (exit 1,
+    # 'git pull'), never accepted (issue 18: exit 4 only for what being behind can't explain)
+    assert res.code == 1 and "records trust policy version 3" in res.err
+    assert "git pull" in res.err
     # and whatever relies on the policy fails closed with it
-    assert cli("trust", "add", "bob", "--role", "oncall", "--key", "alice").code == 4
+    assert cli("trust", "add", "bob", "--role", "oncall", "--key", "alice").code in (1, 4)
     # a rewritten version (same number, other content) is caught too
     shutil.copy(repo / "policies" / "trust.history" / "0001.json",
                 repo / "policies" / "trust.history" / "0003.json")

@@ -16,8 +16,8 @@ from typing import Any
 from govctl import __version__, clock, trust
 from govctl.config import GovernedRepo
 from govctl.errors import GovctlError
-from govctl.release import checklists, waivers
 from govctl.policy import Policies
+from govctl.release import checklists, waivers
 from govctl.signing.canonical import digest
 
 SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}

@@ -295,16 +295,20 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
     from govctl import clock
     from govctl.release import aggregates, canary, sources, telemetry
 
-    st = st or state(repo, service, env)
-    candidate = candidate or st.canary
+    if st is None and (baseline is None or candidate is None):
+        st = state(repo, service, env)  # both named: the versions need not be in MLflow
+    candidate = candidate or (st.canary if st else None)
     if candidate is None:
         raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
-    baseline = st.stable or "" if baseline is None else baseline
-    running = candidate == st.canary and st.last is not None
-    window = (clock.parse_time(st.last["time"]), clock.now()) if running and st.last else None
+    if baseline is None:
+        baseline = (st.stable if st else None) or ""
+    running = st is not None and candidate == st.canary and st.last is not None
+    window = (clock.parse_time(st.last["time"]), clock.now()) if st and running and st.last \
+        else None
     if require_baseline is None:
         # at 100% (or on a first release) the stable version gets no traffic to compare
-        require_baseline = bool(baseline) and not (running and st.weight_bps >= 10_000)
+        require_baseline = bool(baseline) and not (
+            running and st is not None and st.weight_bps >= 10_000)
     limits = _limits(repo, service)
     if window is not None and not sources.pushed_down(source):
         # local files and MLflow traces with a step window: the reader applies the window
