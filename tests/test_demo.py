@@ -113,8 +113,8 @@ def test_report_command_and_bad_suffix(demo, tmp_path):
                          env=env)
     assert res.code == 0 and out.exists()
     res = run_subprocess("report", "support-bot", "--version", "2", "--out",
-                         str(tmp_path / "x.pdf"), cwd=repo, env=env)
-    assert res.code == 2 and "use a .html or .md" in res.err
+                         str(tmp_path / "x.txt"), cwd=repo, env=env)
+    assert res.code == 2 and "use a .html, .md or .pdf" in res.err
     res = run_subprocess("report", "support-bot", "--version", "99", "--out",
                          str(tmp_path / "none.html"), cwd=repo, env=env)
     assert res.code == 2 and "has no version 99" in res.err

@@ -63,8 +63,12 @@ def life(tmp_path_factory):
         mp.setenv("GOVCTL_NOW", t)
 
     def advance(path, times=1):
-        for _ in range(times):
-            cli("canary", "advance", "support-bot", "--telemetry", path, "--key", "rita")
+        # each step is judged on its own window: the traffic carries the time of the step
+        now = os.environ["GOVCTL_NOW"]
+        for i in range(times):
+            step = path.with_name(f"{path.stem}-{now[:13]}-{i}.jsonl")
+            step.write_text(path.read_text().replace("2026-11-22T12:00:00Z", now))
+            cli("canary", "advance", "support-bot", "--telemetry", step, "--key", "rita")
 
     at(T["v1"])
     v1 = register(cli, datasets=PIPELINE_DATASETS)

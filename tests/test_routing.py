@@ -84,6 +84,9 @@ def test_traces_become_telemetry(signers, repo, cli, clone_template, monkeypatch
     assert batch.total == 120 and batch.bad_total == 0
     assert batch.variant("1").n + batch.variant("2").n == 120 and batch.variant("2").n > 0
     assert float(batch.variant("1").cost_usd[0]) == 0.0004
+    # the step began at the template's fixed time; the traces were served just now, in
+    # real time: judge the step's window up to the real clock
+    monkeypatch.delenv("GOVCTL_NOW")
     res = cli("canary", "analyze", "support-bot", "--telemetry", "mlflow:govctl", "--json")
     assert res.code == 5  # a hundred requests: inconclusive, never a decision
     assert sum(res.json["telemetry"]["per_version"].values()) == 120

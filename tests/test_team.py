@@ -96,6 +96,15 @@ def team(mlflow_server, govctl_home, monkeypatch, tmp_path):
     url = _database(name)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     monkeypatch.setenv("GOVCTL_LEDGER_URL", url)
+    # each test has a ledger of its own, so prompt versions an earlier test registered on
+    # the shared server would rightly be "registered outside govctl": start without them
+    from mlflow import MlflowClient
+
+    server = MlflowClient(mlflow_server)
+    for prompt in server.search_prompts():
+        for v in server.search_prompt_versions(prompt.name):
+            server.delete_prompt_version(prompt.name, str(v.version))
+        server.delete_prompt(prompt.name)
     from govctl.adapters import mlflowstore
 
     mlflowstore._clients.clear()

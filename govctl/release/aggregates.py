@@ -60,6 +60,7 @@ class Aggregates:
     counts: dict[tuple[str, str, float], int] = field(default_factory=dict)
     counter: Counter | None = None
     explain: list[str] = field(default_factory=list)  # the queries that produced this
+    window: tuple[str, str] | None = None  # (since, until), ISO: the step's window, if any
 
     @property
     def bad_total(self) -> int:
@@ -83,6 +84,8 @@ class Aggregates:
                                "per_version": {k: v.n for k, v in sorted(self.variants.items())}}
         if self.notes:
             out["notes"] = self.notes
+        if self.window:
+            out["window"] = {"since": self.window[0], "until": self.window[1]}
         return out
 
 
@@ -122,7 +125,7 @@ def from_batch(batch: Any) -> Aggregates:
         return int(np.count_nonzero(_col(v, column) > threshold))
 
     return Aggregates(batch.source, batch.total, variants, dict(batch.bad), list(batch.notes),
-                      counter=counter)
+                      counter=counter, window=getattr(batch, "window", None))
 
 
 def from_rows(source: str, rows: list[dict[str, Any]], counter: Counter | None = None,
