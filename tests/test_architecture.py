@@ -23,3 +23,11 @@ def test_every_package_says_what_it_holds():
     for init in sorted((ROOT / "govctl").glob("*/__init__.py")):
         text = init.read_text()
         assert text.lstrip().startswith('"""'), f"{init.relative_to(ROOT)} has no docstring"
+
+
+def test_mypy_is_clean():
+    """``mypy`` with the settings in pyproject.toml ([tool.mypy]: ``check_untyped_defs``)."""
+    proc = subprocess.run([sys.executable, "-m", "mypy", "govctl"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert proc.stdout.startswith("Success: no issues found"), proc.stdout[-2000:]

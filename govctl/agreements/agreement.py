@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
@@ -39,7 +39,7 @@ from govctl.signing.canonical import canonical_bytes, digest
 from govctl.signing.dsse import Envelope
 from govctl.signing.keys import SigningKey
 
-SCHEMA = "govctl.agreement/v1"
+SCHEMA: Final = "govctl.agreement/v1"
 SIGN = "agreement.sign"
 BUDGET = "agreement.budget"
 SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -32,6 +33,9 @@ from govctl.cli import init as init_cmd
 from govctl.cli import slo as slo_cmd
 from govctl.cli._common import tidy_help
 
+if TYPE_CHECKING:
+    from typer._click.core import Context  # typer vendors click; its groups take this one
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -45,7 +49,7 @@ LIFECYCLE = ("init", "keys", "trust", "data", "model", "prompt", "agreement", "c
 
 
 class _LifecycleGroup(typer.core.TyperGroup):
-    def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+    def list_commands(self, ctx: Context) -> list[str]:
         names = super().list_commands(ctx)
         return sorted(names, key=lambda n: LIFECYCLE.index(n) if n in LIFECYCLE else len(names))
 

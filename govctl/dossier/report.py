@@ -107,7 +107,7 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
                  for e in mine if e.action == "gate.evaluate"]
     # the decision that let this version through: the last passing gate run (else the last)
     passing = [r for r in gate_runs if r["passed"]]
-    gate_at_release = (passing or gate_runs or [None])[-1]
+    gate_at_release = (passing or gate_runs)[-1] if gate_runs else None
     tolerances = Tolerances(repo)
     steps = [{"time": e.time, "verdict": e.evidence.get("verdict"),
               "reason": e.evidence.get("reason"),
