@@ -9,6 +9,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_LINES = 400
+
+# Modules still over MAX_LINES, each being split on another branch. This list only shrinks:
+# remove an entry once its module is under the limit (the test below fails on a stale entry
+# too, so nothing can hide behind it).
+OVER_LIMIT = {
+    "govctl/adapters/mlflowstore.py",
+    "govctl/data/datasets.py",
+    "govctl/demo/run.py",
+    "govctl/release/transitions.py",
+}
 
 
 def test_import_contracts_are_kept():
@@ -31,3 +42,12 @@ def test_mypy_is_clean():
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert proc.stdout.startswith("Success: no issues found"), proc.stdout[-2000:]
+
+
+def test_no_module_is_over_the_line_limit():
+    lengths = {p.relative_to(ROOT).as_posix(): len(p.read_text("utf-8").splitlines())
+               for p in sorted((ROOT / "govctl").rglob("*.py"))}
+    over = {p: n for p, n in lengths.items() if n > MAX_LINES}
+    assert set(over) - OVER_LIMIT == set(), f"split these by responsibility: {over}"
+    stale = {p for p in OVER_LIMIT if lengths.get(p, 0) <= MAX_LINES}
+    assert not stale, f"under {MAX_LINES} lines now: remove them from OVER_LIMIT: {stale}"

@@ -1,7 +1,7 @@
 """Trust policy changes (add, remove, renew) and what the history says about past signers.
 
 Each change is validated here, signed by a threshold of admins and recorded in the ledger
-by :func:`govctl.trust.policy.amend`; the CLI only renders the result.
+by :func:`govctl.trust.adopt.amend`; the CLI only renders the result.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from govctl.config import GovernedRepo
 from govctl.errors import InputError
 from govctl.signing.dsse import b64e
 from govctl.signing.keys import SigningKey, check_name, key_id
-from govctl.trust.policy import ROLES, Signer, TrustPolicy, amend, history, read_current
+from govctl.trust.adopt import amend
+from govctl.trust.policy import ROLES, Signer, TrustPolicy, history, read_current
 
 
 def known_roles(policy: TrustPolicy) -> set[str]:
