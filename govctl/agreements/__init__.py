@@ -12,6 +12,7 @@ from govctl.agreements.agreement import (
     signature_status,
     signed_agreement,
     verify_agreement,
+    verify_all,
 )
 from govctl.agreements.files import (
     TEMPLATE,
@@ -43,5 +44,5 @@ __all__ = [
     "AgreementReport", "Budget", "Fallback", "Governance", "Latency", "Ownership", "Quality",
     "Slo", "SloCheck", "agreement_path", "check_measurements", "check_service_name", "diff",
     "load_agreement", "new", "services", "sign", "signature_path", "signed_agreement",
-    "signed_path", "signature_status", "verify_agreement",
+    "signed_path", "signature_status", "verify_agreement", "verify_all",
 ]

@@ -24,6 +24,7 @@ from govctl.agreements.files import (
     check_service_name,
     existing_path,
     load_agreement,
+    services,
     signed_path,
 )
 from govctl.agreements.schema import Agreement
@@ -33,6 +34,7 @@ from govctl.errors import (
     EXIT_INTEGRITY,
     EXIT_OK,
     CheckFailed,
+    GovctlError,
     IntegrityError,
 )
 from govctl.signing import dsse
@@ -46,7 +48,8 @@ EXPIRING_SOON = timedelta(days=30)
 
 # importable from here as before the split (hooks, checklists, the registry use them)
 __all__ = ["BUDGET", "EXPIRING_SOON", "SIGN", "AgreementReport", "check_service_name", "diff",
-           "load_agreement", "sign", "signature_status", "signed_agreement", "verify_agreement"]
+           "load_agreement", "sign", "signature_status", "signed_agreement", "verify_agreement",
+           "verify_all"]
 
 
 @dataclass
@@ -180,6 +183,23 @@ def verify_agreement(
     report.state = "valid"
     report.exit_code = EXIT_OK
     return report
+
+
+def verify_all(repo: GovernedRepo, service: str | None = None, *, keep_going: bool = False,
+               at: datetime | None = None) -> list[AgreementReport]:
+    """The report of one agreement, or of every agreement (by service name). With
+    ``keep_going`` one that cannot be read or verified is reported as ``invalid`` with
+    the reason, and the others are still verified."""
+    out = []
+    for name in [service] if service else services(repo):
+        try:
+            out.append(verify_agreement(repo, name, at=at))
+        except GovctlError as exc:
+            if not keep_going:
+                raise
+            out.append(AgreementReport(service=name, state="invalid", problems=[exc.message],
+                                       exit_code=exc.exit_code))
+    return out
 
 
 def sign(

@@ -224,6 +224,14 @@ def load_key(name: str) -> Any:
     return KeyStore().load(name)
 
 
+def load_keys(names: list[str]) -> list[Any]:
+    """Each named key from the key store, in order (for a threshold of signers)."""
+    from govctl.signing.keys import KeyStore
+
+    store = KeyStore()
+    return [store.load(n) for n in names]
+
+
 def report_findings(findings: list[Any], *, as_json: bool, key: str, clean: str,
                     exit_code: int) -> None:
     """Print a verify command's findings (or ``clean`` when there are none) and exit with

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from govctl import clock
 from govctl.config import GovernedRepo
 from govctl.errors import InputError
 from govctl.signing.dsse import b64e
-from govctl.signing.keys import SigningKey, check_name, key_id
+from govctl.signing.keys import KeyStore, SigningKey, check_name, key_id, parse_public_key
 from govctl.trust.adopt import amend
 from govctl.trust.policy import ROLES, Signer, TrustPolicy, history, read_current
 
@@ -34,12 +35,29 @@ class Change:
     dropped_roles: list[str] | None = None
 
 
-def add_signer(repo: GovernedRepo, name: str, roles: list[str], public_raw: bytes,
-               keys: list[SigningKey], *, valid_until: str | None = None,
+def _public_key(name: str, public_key: bytes | Path | None) -> bytes:
+    """Raw Ed25519 public key bytes: as given, read from a file (``govctl keys export``
+    output, PEM or base64), or the key store's key called ``name``."""
+    if isinstance(public_key, bytes):
+        return public_key
+    if public_key is None:
+        return KeyStore().public(name).public_raw
+    try:
+        text = public_key.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise InputError(f"cannot read {public_key}: {why}") from None
+    return parse_public_key(text, source=str(public_key))
+
+
+def add_signer(repo: GovernedRepo, name: str, roles: list[str], keys: list[SigningKey], *,
+               public_key: bytes | Path | None = None, valid_until: str | None = None,
                at: datetime | None = None) -> Change:
-    """Add a signer, or replace an existing signer's roles (and key, and expiry)."""
+    """Add a signer, or replace an existing signer's roles (and key, and expiry).
+    ``public_key``: raw bytes, a public key file, or None for the key store's key ``name``."""
     at = at or clock.now()
     check_name(name)
+    public_raw = _public_key(name, public_key)
     if not roles:
         raise InputError("give at least one --role; nothing was changed")
     if valid_until:
