@@ -158,3 +158,55 @@ def test_every_command_is_one_library_call_and_rendering():
     assert set(over) - set(SEVERAL_CALLS) == set(), {k: over[k] for k in set(over) - set(SEVERAL_CALLS)}
     stale = set(SEVERAL_CALLS) - set(over)
     assert not stale, f"one call each now: remove them from SEVERAL_CALLS: {stale}"
+
+
+# --- errors: decided by type, caught where they can be handled --------------------------
+
+# Where a bare ``except Exception`` belongs: the top-level handlers (the CLI's and the
+# hooks' entry points) and the adapters, which turn third-party errors into govctl's.
+BROAD_EXCEPT_ALLOWED = ("govctl/adapters/", "govctl/cli/__init__.py", "govctl/hooks/__init__.py")
+
+
+def _handlers():
+    import ast
+
+    for path in sorted((ROOT / "govctl").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ExceptHandler):
+                yield rel, node
+
+
+def test_except_exception_only_at_the_top_and_in_adapters():
+    import ast
+
+    broad = []
+    for rel, h in _handlers():
+        names = [h.type] if not isinstance(h.type, ast.Tuple) else list(h.type.elts)
+        if not any(isinstance(n, ast.Name) and n.id in ("Exception", "BaseException")
+                   for n in names):
+            continue
+        cleanup = isinstance(h.body[-1], ast.Raise) and h.body[-1].exc is None  # undo, re-raise
+        if not cleanup and not rel.startswith(BROAD_EXCEPT_ALLOWED):
+            broad.append(f"{rel}:{h.lineno}")
+    assert broad == [], "catch the named errors instead: " + ", ".join(broad)
+
+
+def test_errors_are_told_apart_by_type_not_by_message_or_code():
+    import ast
+
+    found = []
+    for rel, h in _handlers():
+        if not h.name:
+            continue
+        for node in ast.walk(h):
+            if not isinstance(node, ast.Compare):
+                continue
+            for side in [node.left, *node.comparators]:
+                about_exc = any(isinstance(n, ast.Name) and n.id == h.name for n in ast.walk(side))
+                reads = (isinstance(side, ast.Attribute) and side.attr in ("message", "exit_code")
+                         or isinstance(side, ast.Call) and isinstance(side.func, ast.Name)
+                         and side.func.id == "str")
+                if about_exc and reads:
+                    found.append(f"{rel}:{node.lineno}")
+    assert found == [], "use isinstance on the error's class: " + ", ".join(found)

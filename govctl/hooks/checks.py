@@ -190,10 +190,11 @@ def _inventory_paths(root: Path) -> set[str]:
     d = root / "registry" / "datasets"
     for f in d.glob("*.yaml") if d.is_dir() else []:
         try:
-            data = yaml.safe_load(f.read_text("utf-8")) or {}
+            data = yaml.safe_load(f.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # an unreadable entry: the inventory's own checks report it
+        if isinstance(data, dict):
             out.add(str(data.get("path", "")))
-        except Exception:
-            continue
     return out
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from govctl import __version__, clock, trust
 from govctl.config import GovernedRepo
-from govctl.errors import GovctlError
+from govctl.errors import ExternalError, GovctlError
 from govctl.policy import Policies
 from govctl.release import checklists, waivers
 from govctl.signing.canonical import digest
@@ -347,7 +347,7 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 try:
                     res = fn(ctx)
                 except GovctlError as exc:
-                    if exc.exit_code == 3:  # MLflow/DVC down: the whole gate cannot run
+                    if isinstance(exc, ExternalError):  # MLflow/DVC down: the gate cannot run
                         raise
                     res = Check(False, f"{exc.message}")
             status = ("n/a" if not res.applicable else "pass") if res.passed else "fail"

@@ -13,7 +13,7 @@ from typing import Any
 
 from govctl import clock
 from govctl.config import GovernedRepo
-from govctl.errors import InputError
+from govctl.errors import GovctlError, InputError
 from govctl.signing.dsse import b64e
 from govctl.signing.keys import KeyStore, SigningKey, check_name, key_id, parse_public_key
 from govctl.trust.adopt import amend
@@ -129,7 +129,7 @@ def former_signers(repo: GovernedRepo, current: TrustPolicy) -> dict[str, Former
     to another key), for every key of the signed history that ``current`` no longer lists."""
     try:
         chain = [p for p, _env in history(repo)]
-    except Exception:  # an unreadable history is reported by trust verification itself
+    except (GovctlError, OSError):  # an unreadable history: trust verification reports it
         return {}
     out: dict[str, Former] = {}
     listed: dict[str, Signer] = {}
