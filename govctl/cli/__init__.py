@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -31,6 +32,10 @@ from govctl.cli import history as history_cmd
 from govctl.cli import init as init_cmd
 from govctl.cli import slo as slo_cmd
 from govctl.cli._common import tidy_help
+from govctl.errors import EXIT_CODES
+
+if TYPE_CHECKING:
+    from typer._click.core import Context  # typer vendors click; its groups take this one
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -45,7 +50,7 @@ LIFECYCLE = ("init", "keys", "trust", "data", "model", "prompt", "agreement", "c
 
 
 class _LifecycleGroup(typer.core.TyperGroup):
-    def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+    def list_commands(self, ctx: Context) -> list[str]:
         names = super().list_commands(ctx)
         return sorted(names, key=lambda n: LIFECYCLE.index(n) if n in LIFECYCLE else len(names))
 
@@ -59,8 +64,7 @@ app = typer.Typer(
         "(MLflow), SLO and budget agreements signed, and releases behind a pre-launch gate "
         "and a canary, with every decision in a signed, tamper-evident ledger.\n\n"
         "Commands act on the governed repo containing the current directory. Exit codes: "
-        "0 ok, 1 check said no, 2 bad input, 3 external system failed, 4 integrity violation, "
-        "5 canary inconclusive (wait for more traffic), 70 a bug in govctl."
+        + ", ".join(f"{code} {words}" for code, words in EXIT_CODES.items()) + "."
     ),
     no_args_is_help=True,
     # rich markup: help panels; tidy_help escapes brackets, so help text prints as written
@@ -71,7 +75,6 @@ app = typer.Typer(
 )
 
 _debug = False
-EXIT_BUG = 70  # an unexpected exception: a bug, reported as such
 
 
 def _version(value: bool) -> None:
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     typer (in standalone mode) reports usage errors itself with exit code 2.
     """
     from govctl.cli._common import neutralise
-    from govctl.errors import EXIT_EXTERNAL, GovctlError
+    from govctl.errors import GovctlError, exit_code_of
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOVCTL_DEBUG", "") not in ("", "0", "false")
@@ -140,17 +143,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"error: {neutralise(exc.message)}\n")
         if exc.hint:
             sys.stderr.write(f"hint: {neutralise(exc.hint)}\n")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+        sys.exit(exit_code_of(exc))
+    except KeyboardInterrupt as exc:
         sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        sys.exit(exit_code_of(exc))
     except OSError as exc:  # the file system said no: a path, a permission, a full disk
         if debug:
             raise
         where = exc.filename2 or exc.filename
         sys.stderr.write(neutralise(f"error: {f'{where}: ' if where else ''}"
                                     f"{exc.strerror or exc}") + "\n")
-        sys.exit(EXIT_EXTERNAL)
+        sys.exit(exit_code_of(exc))
     except Exception as exc:
         if debug:
             raise
@@ -158,4 +161,4 @@ def main(argv: list[str] | None = None) -> None:
             f"error: unexpected {type(exc).__name__}: {neutralise(str(exc))}\n"
             "hint: this is a bug in govctl; rerun with --debug for the traceback and report it\n"
         )
-        sys.exit(EXIT_BUG)
+        sys.exit(exit_code_of(exc))

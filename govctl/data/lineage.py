@@ -105,7 +105,8 @@ def _expanded(stages: dict[str, Any], lock: dict[str, Any]) -> list[tuple[str, d
         if "foreach" not in stage and "matrix" not in stage:
             out.append((name, stage))
             continue
-        do = stage.get("do") if isinstance(stage.get("do"), dict) else stage
+        body = stage.get("do")
+        do: dict[str, Any] = body if isinstance(body, dict) else stage
         for lock_name, locked in sorted(lock.items()):
             if not lock_name.startswith(f"{name}@") or not isinstance(locked, dict):
                 continue

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from govctl.config import GovernedRepo
-from govctl.errors import CheckFailed, IntegrityError, NotFound
+from govctl.errors import CheckFailed, InputError, IntegrityError, NotFound
 from govctl.signing.canonical import digest, strict_loads
 
 SCHEMA = "govctl.artifact-manifest/v1"
@@ -160,8 +160,10 @@ def load(repo: GovernedRepo, service: str, version: str) -> dict[str, Any]:
                              f"v{version} (ledger digest {want[:19]}…) was removed")
     try:
         doc = strict_loads(path.read_bytes(), what=repo.rel(path))
-    except Exception as exc:
-        raise IntegrityError(str(exc)) from None
+    except InputError as exc:
+        raise IntegrityError(exc.message) from None
+    except RecursionError:
+        raise IntegrityError(f"{repo.rel(path)} is nested too deeply") from None
     have = digest(doc)
     if have != want:
         raise IntegrityError(f"{repo.rel(path)} was edited: its digest {have[:19]}… is not "

@@ -92,12 +92,13 @@ def register_model(
     for inp in info["inputs"]:
         if inp["name"] in linked:
             continue
-        e = inventory.get(inp["name"])
+        entry = inventory.get(inp["name"])
         role = {"training": "train", "train": "train", "eval": "eval", "evaluation": "eval",
-                "test": "test"}.get(inp["context"], e.kind if e else inp["context"] or "unknown")
+                "test": "test"}.get(inp["context"],
+                                    entry.kind if entry else inp["context"] or "unknown")
         linked[inp["name"]] = {
-            "name": inp["name"], "md5": e.hash if e else None, "role": role,
-            "inventoried": e is not None, "mlflow_digest": inp["digest"],
+            "name": inp["name"], "md5": entry.hash if entry else None, "role": role,
+            "inventoried": entry is not None, "mlflow_digest": inp["digest"],
         }
     ds_list = sorted(linked.values(), key=lambda d: d["name"])
     from govctl.registry import manifests

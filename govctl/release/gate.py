@@ -15,7 +15,7 @@ from typing import Any
 
 from govctl import __version__, clock, trust
 from govctl.config import GovernedRepo
-from govctl.errors import GovctlError
+from govctl.errors import ExternalError, GovctlError
 from govctl.policy import Policies
 from govctl.release import checklists, waivers
 from govctl.signing.canonical import digest
@@ -163,11 +163,9 @@ def _allowed(ctx: Context) -> Check:
     from govctl.data import datasets
 
     rule = "GOV-DATA-ALLOWED"
-    params = {
-        "allowed_sensitivity": ctx.policies.param(rule, "allowed_sensitivity"),
-        "allowed_pii": ctx.policies.param(rule, "allowed_pii"),
-    }
-    params = {k: v for k, v in params.items() if v}
+    params = {k: ctx.policies.param(rule, k) for k in ("allowed_sensitivity", "allowed_pii")}
+    # not in force in this environment: the built-in (strictest) lists apply
+    params = {k: v for k, v in params.items() if v and ctx.policies.applies(rule, ctx.env)}
     found = datasets.check_allowed(ctx.repo, ctx.dataset_names(), ctx.env, params)
     if found:
         return Check(False, "; ".join(f.message for f in found), {"rule": rule})
@@ -349,7 +347,7 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 try:
                     res = fn(ctx)
                 except GovctlError as exc:
-                    if exc.exit_code == 3:  # MLflow/DVC down: the whole gate cannot run
+                    if isinstance(exc, ExternalError):  # MLflow/DVC down: the gate cannot run
                         raise
                     res = Check(False, f"{exc.message}")
             status = ("n/a" if not res.applicable else "pass") if res.passed else "fail"
@@ -376,7 +374,8 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 details.setdefault("rejected_waivers", []).append(verdict.reason)
             if status == "fail" and ev.problems and item.kind == "automatic":
                 details["problems"] = ev.problems
-        results.append(ItemResult(item.id, item.kind, item.severity, item.description, status,
+        severity = policies.severity(details.get("rule"), item.severity)
+        results.append(ItemResult(item.id, item.kind, severity, item.description, status,
                                   reason, details))
     digests = {"checklist": digest(cl.to_doc()),
                "results": digest([r.to_json() for r in results])}
