@@ -148,7 +148,7 @@ def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str,
     v = versions[str(version)]
     tags = v["tags"]
     aliases = {a for a, ver in ml.get_aliases(repo, name).items() if ver == str(version)}
-    metrics = ml.run_info(repo, v["run_id"])["metrics"] if v["run_id"] else {}
+    metrics = ml.run_metrics(repo, v["run_id"]) if v["run_id"] else {}
     return {
         "name": name,
         "version": str(version),
