@@ -118,9 +118,10 @@ def reader(repo: GovernedRepo, which: str = "registry") -> Reader:
     """The reader for the repo's registry (or ``which="tracking"``) store."""
     uri, tracking, registry = _uris(repo, which)
     key = (which, tracking, registry, mode(repo))
-    if key not in _readers:
-        _readers[key] = _choose(repo, which, uri, key[-1])
-    return _readers[key]
+    r = _readers.get(key)
+    if r is None or (r.kind == "sqlite" and not getattr(r, "path", None).is_file()):
+        r = _readers[key] = _choose(repo, which, uri, key[-1])  # a store moved: say so
+    return r
 
 
 def _choose(repo: GovernedRepo, which: str, uri: str, how: str) -> Reader:
