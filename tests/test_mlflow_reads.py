@@ -74,13 +74,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def snapshot(repo: Path, extra: dict[str, Any]) -> dict[str, Any]:
+def snapshot(repo: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every read function of the read API on every name, version and run of the store
     (and on missing ones): its value, or the error class and message."""
     from govctl.adapters import mlflowread as rd
     from govctl.config import find_repo
 
     r = find_repo(repo)
+    extra = extra or {}
     out: dict[str, Any] = {}
 
     def rec(key: str, fn: Any, *args: Any) -> Any:
@@ -95,7 +96,7 @@ def snapshot(repo: Path, extra: dict[str, Any]) -> dict[str, Any]:
     rec("ping", rd.ping)
     models = rec("registered_models", rd.registered_models) or []
     prompts = rec("prompt_names", rd.prompt_names) or []
-    runs = {extra["run_id"], "0" * 32}
+    runs = {extra.get("run_id") or "0" * 32, "0" * 32}
     for name in [*models, *prompts, "missing"]:
         versions = rec(f"model_versions {name}", rd.model_versions, name) or []
         rec(f"aliases {name}", rd.get_aliases, name)
@@ -110,12 +111,14 @@ def snapshot(repo: Path, extra: dict[str, Any]) -> dict[str, Any]:
     for run_id in sorted(runs):
         rec(f"run_metrics {run_id}", rd.run_metrics, run_id)
         rec(f"run_artifact_uri {run_id}", rd.run_artifact_uri, run_id)
-    for model_id in (extra["model_id"], "m-0000"):
+    for model_id in {extra.get("model_id") or "m-0000", "m-0000"}:
         rec(f"logged_model {model_id}", rd.logged_model_location, model_id)
     return out
 
 
-def _both(repo: Path, extra: dict[str, Any], monkeypatch) -> tuple[dict, dict, str]:
+def both_paths(repo: Path, extra: dict[str, Any] | None, monkeypatch) -> tuple[dict, dict, str]:
+    """The snapshot read directly, then through the MLflow client, and the direct reader's
+    kind (``sqlite`` / ``rest``)."""
     from govctl.adapters import mlflowread
     from govctl.config import find_repo
 
@@ -129,7 +132,7 @@ def _both(repo: Path, extra: dict[str, Any], monkeypatch) -> tuple[dict, dict, s
     return direct, client, kind
 
 
-def _differences(a: dict[str, Any], b: dict[str, Any], *, values_only: bool = False) -> list:
+def differences(a: dict[str, Any], b: dict[str, Any], *, values_only: bool = False) -> list:
     out = []
     for key in sorted(set(a) | set(b)):
         x, y = a.get(key), b.get(key)
@@ -168,9 +171,9 @@ def test_direct_reads_agree_with_the_client_on_sqlite_and_over_http(
     pytest.importorskip("flask", reason="the mlflow extra (full MLflow server) is not installed")
     svc = clone_template("second")
     extra = _enrich(svc)
-    sql_direct, sql_client, kind = _both(svc, extra, monkeypatch)
+    sql_direct, sql_client, kind = both_paths(svc, extra, monkeypatch)
     assert kind == "sqlite"
-    assert _differences(sql_direct, sql_client) == []
+    assert differences(sql_direct, sql_client) == []
     # the snapshot exercised what it claims: values, deleted and prompt versions, errors
     assert sql_direct["registered_models"] == ["ok", ["empty", "other", "support-bot"]]
     assert [v["version"] for v in sql_direct["model_versions other"][1]] == ["1", "3"]
@@ -189,14 +192,14 @@ def test_direct_reads_agree_with_the_client_on_sqlite_and_over_http(
     proc, uri = _serve(svc / ".govctl" / "mlflow.db", tmp_path)
     try:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-        rest_direct, rest_client, kind = _both(svc, extra, monkeypatch)
+        rest_direct, rest_client, kind = both_paths(svc, extra, monkeypatch)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
     assert kind == "rest"
-    assert _differences(rest_direct, rest_client) == []
+    assert differences(rest_direct, rest_client) == []
     # the same store over HTTP reads as it does from the file (errors worded per backend)
-    assert _differences(rest_direct, sql_direct, values_only=True) == []
+    assert differences(rest_direct, sql_direct, values_only=True) == []
 
 
 def test_read_commands_and_router_lookups_never_import_mlflow(clone_template, govctl_home):
@@ -236,24 +239,37 @@ def test_known_revision_is_the_installed_mlflows(clone_template):
 
 
 def test_unknown_revision_falls_back_to_the_client_with_a_note(clone_template, cli):
+    """A store at a revision govctl does not know (here: one no MLflow made) is handed to
+    the MLflow client, which decides: MLflow 3.17 refuses a store whose schema is not its
+    own, and says how to migrate it (exit 3), instead of govctl guessing at its tables."""
     from govctl.adapters import mlflowread
     from govctl.config import find_repo
 
     svc = clone_template("second")
     known = cli("model", "list", "--json")
     assert known.code == 0 and "note:" not in known.err
+    assert mlflowread.reader(find_repo(svc)).kind == "sqlite"
+    from govctl.adapters.mlflowdb import revision
+
     con = sqlite3.connect(svc / ".govctl" / "mlflow.db")
+    original = revision(con)
     with con:
         con.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
     con.close()
-    mlflowread._readers.clear()
     res = cli("model", "list", "--json")
-    assert res.code == 0, res.err
-    assert res.json == known.json  # the MLflow registry store reads it all the same
-    assert "note:" in res.err and "ffffffffffff" in res.err and "MLflow client" in res.err
+    assert "note:" in res.err and "schema revision ffffffffffff" in res.err
+    assert "reading it through the MLflow client" in res.err
     assert mlflowread.reader(find_repo(svc)).kind == "client"
+    assert res.code == 3 and "mlflow db upgrade" in res.err and "Traceback" not in res.err
     again = cli("status", "--json")  # noted once per store and process
-    assert again.code == 0 and "note:" not in again.err
+    assert again.code == 3 and "note:" not in again.err
+    # put back at the revision govctl knows, a new process reads it directly again
+    con = sqlite3.connect(svc / ".govctl" / "mlflow.db")
+    with con:
+        con.execute("UPDATE alembic_version SET version_num = ?", (original,))
+    con.close()
+    fresh = run_subprocess("model", "list", "--json", cwd=svc)
+    assert fresh.code == 0 and fresh.json == known.json and "note:" not in fresh.err
 
 
 def test_bad_read_mode_is_exit_2(clone_template, cli, monkeypatch):

@@ -119,7 +119,8 @@ def reader(repo: GovernedRepo, which: str = "registry") -> Reader:
     uri, tracking, registry = _uris(repo, which)
     key = (which, tracking, registry, mode(repo))
     r = _readers.get(key)
-    if r is None or (r.kind == "sqlite" and not getattr(r, "path", None).is_file()):
+    path = getattr(r, "path", None)  # a SQLite reader's file
+    if r is None or (path is not None and not path.is_file()):
         r = _readers[key] = _choose(repo, which, uri, key[-1])  # a store moved: say so
     return r
 

@@ -30,7 +30,7 @@ from govctl.config import GovernedRepo, redact_text
 from govctl.errors import ExternalError, InputError, NotFound
 
 EXPERIMENT = "govctl"
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, str], Any] = {}
 
 
 def _quiet_env() -> None:
