@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from govctl import trust
 from govctl.config import GovernedRepo
-from govctl.data import datasets
-from govctl.data import lineage as lineage_mod
 from govctl.errors import InputError, NotFound
-from govctl.ledger.entry import Entry
 from govctl.ledger.log import Ledger
 from govctl.registry.sources import artifact_source
-from govctl.registry.sources import resolve as resolve_source
-from govctl.signing.canonical import digest
-from govctl.signing.keys import SigningKey
+
+if TYPE_CHECKING:  # the reads (list, show, verify) need none of these: imported where used
+    from govctl.data import lineage as lineage_mod
+    from govctl.ledger.entry import Entry
+    from govctl.signing.keys import SigningKey
 
 __all__ = ["artifact_source", "register_model"]
 
@@ -64,8 +62,12 @@ def register_model(
     LoggedModel (or the one called ``model_name``), else the run artifact ``artifact_path``
     (default ``model``). Every artifact file is hashed into a manifest first
     (``progress(done, total)`` bytes)."""
+    from govctl import trust
     from govctl.adapters import mlflowstore as ml
     from govctl.agreements.agreement import check_service_name
+    from govctl.data import datasets
+    from govctl.registry.sources import resolve as resolve_source
+    from govctl.signing.canonical import digest
 
     check_service_name(name)  # before the ledger or MLflow is touched
     policy = trust.load_verified(repo)
@@ -149,7 +151,7 @@ def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str,
     v = versions[str(version)]
     tags = v["tags"]
     aliases = {a for a, ver in ml.get_aliases(repo, name).items() if ver == str(version)}
-    metrics = ml.run_info(repo, v["run_id"])["metrics"] if v["run_id"] else {}
+    metrics = ml.run_metrics(repo, v["run_id"]) if v["run_id"] else {}
     return {
         "name": name,
         "version": str(version),
@@ -202,6 +204,7 @@ def set_aliases(repo: GovernedRepo, key: SigningKey, name: str, changes: dict[st
     ``key`` must be allowed ``model.alias``. The release aliases (every environment of the
     release policies and its ``-canary`` form) are refused: they move only through
     promote, canary advance/abort and rollback, behind the gate and the canary."""
+    from govctl import trust
     from govctl.adapters import mlflowstore as ml
     from govctl.policy import reserved_aliases
 
@@ -352,6 +355,9 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
 
 def _model_lineage(repo: GovernedRepo, g: lineage_mod.LineageGraph) -> None:
     """Lineage extension: model versions fed by the datasets they were registered with."""
+    from govctl.data import datasets
+    from govctl.data import lineage as lineage_mod
+
     try:
         entries = list(Ledger.for_repo(repo).entries(action="model.register"))
     except NotFound:
@@ -373,6 +379,8 @@ def _model_lineage(repo: GovernedRepo, g: lineage_mod.LineageGraph) -> None:
 def lineage(repo: GovernedRepo) -> lineage_mod.LineageGraph:
     """The repo's lineage graph with the registered model versions the ledger records, fed
     by the datasets they were registered with."""
+    from govctl.data import lineage as lineage_mod
+
     g = lineage_mod.build(repo)
     _model_lineage(repo, g)
     return g

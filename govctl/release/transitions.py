@@ -13,15 +13,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from govctl import clock, trust
+from govctl import clock
 from govctl.config import GovernedRepo
 from govctl.errors import CheckFailed, InputError, NotFound
 from govctl.ledger import leases
 from govctl.ledger.log import Ledger
 from govctl.policy import Policies
-from govctl.signing.keys import SigningKey
+
+if TYPE_CHECKING:  # and trust is imported where a change is authorized: state() needs neither
+    from govctl.signing.keys import SigningKey
 
 RELEASE_ACTIONS = ("release.promote", "canary.step", "canary.promote", "canary.rollback",
                    "canary.abort", "release.rollback")
@@ -227,6 +229,7 @@ def _promote_action(repo: GovernedRepo, env: str) -> str:
 
 def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             env: str = "production", *, no_canary: bool = False) -> Outcome:
+    from govctl import trust
     from govctl.adapters import mlflowstore as ml
     from govctl.registry import manifests
     from govctl.release import gate
@@ -331,6 +334,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
     """Analyse; pass → next step (or make the candidate stable after the last step);
     fail → roll the canary back automatically; inconclusive → change nothing."""
     from govctl import ledger as ledger_mod
+    from govctl import trust
 
     policy = trust.load_verified(repo)
     trust.authorize(policy, "canary.advance", key)
@@ -389,6 +393,8 @@ def abort(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
           env: str = "production") -> Outcome:
     if not reason.strip():
         raise InputError("--reason must say why the canary is aborted")
+    from govctl import trust
+
     policy = trust.load_verified(repo)
     trust.authorize(policy, "canary.advance", key)
     ledger = Ledger.for_repo(repo)
@@ -408,6 +414,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
              env: str = "production", to_version: str | None = None) -> Outcome:
     """The emergency path: no gate, no analysis. ENV goes back to the previous stable
     version from the ledger (or ``to_version``), any canary ends; signed and logged."""
+    from govctl import trust
     from govctl.adapters import mlflowstore as ml
 
     if not reason.strip():
