@@ -10,8 +10,11 @@ queried in place. No record reaches Python.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,13 @@ MEMORY_LIMIT = os.environ.get("GOVCTL_DUCKDB_MEMORY", "512MB")
 _JSON_COLUMNS = "{" + ", ".join(f"'{f}': 'VARCHAR'" for f in q.FIELDS) + "}"
 _LINES = ("read_csv({path}, columns={{'line': 'VARCHAR'}}, delim=chr(30), quote='', "
           "escape='', header=false, auto_detect=false, strict_mode=false)")
+# JSONL read with these types and no type detection (a pass over the file of its own): a
+# value that does not fit (text in a number field, an object) makes DuckDB refuse the
+# file, and the next reader (every field as text, then line by line) takes over.
+_TYPED = {"request_id": "VARCHAR", "version": "VARCHAR", "latency_ms": "DOUBLE",
+          "error": "VARCHAR", "tokens_in": "DOUBLE", "tokens_out": "DOUBLE",
+          "cost_usd": "DOUBLE", "quality": "DOUBLE"}
+Window = tuple[float, float]
 
 
 @dataclass
@@ -37,13 +47,23 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _struct(types: dict[str, str]) -> str:
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
+
+
 def _connect() -> Any:
     import duckdb
 
     _DESCRIBED.clear()  # one analysis per connection: files may change between them
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
-                                 "temp_directory": tempfile.mkdtemp(prefix="govctl-duckdb-"),
+    # DuckDB makes the directory only if it spills; removed at exit either way
+    spill = os.path.join(tempfile.gettempdir(), f"govctl-duckdb-{uuid.uuid4().hex}")
+    atexit.register(shutil.rmtree, spill, True)
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill,
                                  "preserve_insertion_order": False})
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # a timestamp without a zone is UTC
+    except duckdb.Error:
+        pass  # no ICU: zone-less timestamps are UTC already
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:  # S3-compatible storage (MinIO, Ceph, R2): credentials from the environment
         host = endpoint.split("://", 1)[-1].rstrip("/")
@@ -69,7 +89,9 @@ def fmt_of(path: str) -> str:
                      "otlp:FILE, prometheus:URL, sql:URL#TABLE or mlflow:EXPERIMENT")
 
 
-def aggregate(path: str, thresholds: dict[str, float]) -> Result:
+def aggregate(path: str, thresholds: dict[str, float], window: Window | None = None) -> Result:
+    """The aggregates of a telemetry file; with ``window`` (since, until as seconds since
+    the epoch), records outside it or without a timestamp are bad records."""
     import duckdb
 
     con = _connect()
@@ -77,26 +99,30 @@ def aggregate(path: str, thresholds: dict[str, float]) -> Result:
     p = _lit(path)
     try:
         if fmt == "parquet":
-            return _in_place(con, f"read_parquet({p})", thresholds)
+            return _in_place(con, f"read_parquet({p})", thresholds, window)
         if fmt == "json":
-            # typed as detected (fast), else every field as text (one type per column
-            # is not guaranteed), else line by line
-            typed = f"read_json({p}, format='newline_delimited')"
+            ts = {"timestamp": "VARCHAR"} if window else {}
+            typed = f"read_json({p}, format='newline_delimited', columns={_struct({**_TYPED, **ts})})"
+            kinds = {f: q.kind_of(t) for f, t in _TYPED.items()}
             try:
-                if _plain(con, typed):
-                    return _materialized(con, typed, thresholds)
+                return _materialized(con, typed, thresholds, window, kinds=kinds,
+                                     ts_kind="text")
             except (duckdb.InvalidInputException, duckdb.ConversionException):
                 pass
-            src = f"read_json({p}, format='newline_delimited', columns={_JSON_COLUMNS})"
+            texts = {f: "VARCHAR" for f in (*q.FIELDS, *ts)}
+            src = f"read_json({p}, format='newline_delimited', columns={_struct(texts)})"
+            kinds = {f: "text" for f in q.FIELDS}
         else:
             src = f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"')"
+            kinds = None
         try:
-            return _materialized(con, src, thresholds)
+            return _materialized(con, src, thresholds, window, kinds=kinds,
+                                 ts_kind="text" if kinds else None)
         except duckdb.InvalidInputException:
             pass  # a malformed line: count the bad ones instead of rejecting the file
         if fmt == "json":
-            return _json_lines(con, p, thresholds)
-        return _csv_rejects(con, p, thresholds)
+            return _json_lines(con, p, thresholds, window)
+        return _csv_rejects(con, p, thresholds, window)
     except duckdb.IOException as exc:
         raise InputError(f"{path}: cannot read the telemetry ({_first_line(exc)})") from None
     except duckdb.Error as exc:
@@ -117,18 +143,14 @@ def _columns(con: Any, src: str) -> dict[str, str]:
 _DESCRIBED: dict[str, dict[str, str]] = {}
 
 
-def _plain(con: Any, src: str) -> bool:
-    """Every field present with a plain SQL type (no JSON/struct: mixed values)."""
-    cols = _columns(con, src)
-    return all(f not in cols or cols[f] in ("VARCHAR", "BOOLEAN", "BIGINT", "DOUBLE", "UBIGINT",
-                                         "INTEGER")
-               for f in q.FIELDS if f not in ("request_id",)) and (
-        cols.get("request_id", "VARCHAR") in ("VARCHAR", "BIGINT", "UBIGINT"))
-
-
 def _kinds(con: Any, src: str) -> dict[str, q.Kind | None]:
     cols = _columns(con, src)
     return {f: (q.kind_of(cols[f]) if f in cols else None) for f in q.FIELDS}
+
+
+def _ts_kind(con: Any, src: str) -> str | None:
+    cols = _columns(con, src)
+    return q.ts_kind(cols["timestamp"]) if "timestamp" in cols else None
 
 
 _RID = "CASE WHEN request_id IS NOT NULL THEN hash(request_id) END AS rid"
@@ -137,11 +159,19 @@ _DUP = ("request_id IS NOT NULL AND row_number() OVER (PARTITION BY CAST(request
         "VARCHAR) ORDER BY _rn) > 1")
 
 
-def _materialized(con: Any, src: str, thresholds: dict[str, float],
-                  extra_total: int = 0, extra_bad: dict[str, int] | None = None) -> Result:
-    kinds = _kinds(con, src)
+def _materialized(con: Any, src: str, thresholds: dict[str, float], window: Window | None,
+                  extra_total: int = 0, extra_bad: dict[str, int] | None = None, *,
+                  kinds: dict[str, q.Kind | None] | None = None,
+                  ts_kind: str | None = None) -> Result:
+    """Parse ``src`` once into a compact typed temporary table of normalized records
+    (DuckDB spills it to disk past its memory limit), then aggregate that: the canary's
+    second question (how many requests above the stable p95) reads the table, not the
+    file. ``kinds`` given: the column types are known (no DESCRIBE)."""
+    if kinds is None:
+        kinds, ts_kind = _kinds(con, src), (_ts_kind(con, src) if window else None)
     queries = []
-    make = q.normalized("duckdb", kinds, src, extra=(_RID,) if kinds["request_id"] else ())
+    rid = (_RID,) if kinds["request_id"] else ()
+    make = q.normalized("duckdb", kinds, src, extra=rid, window=window, ts_kind=ts_kind)
     con.execute(f"CREATE OR REPLACE TEMP TABLE t AS {make}")
     queries.append(f"CREATE TEMP TABLE t AS {make}")
     if kinds["request_id"]:
@@ -150,13 +180,15 @@ def _materialized(con: Any, src: str, thresholds: dict[str, float],
         if dup:
             # repeated request ids (or a hash collision): the exact rule, first one kept
             con.execute("SET preserve_insertion_order=true")
-            make = q.normalized("duckdb", kinds, _ORDERED.format(src=src), duplicates=_DUP)
+            make = q.normalized("duckdb", kinds, _ORDERED.format(src=src), duplicates=_DUP,
+                                window=window, ts_kind=ts_kind)
             con.execute(f"CREATE OR REPLACE TEMP TABLE t AS {make}")
             queries.append(f"CREATE TEMP TABLE t AS {make}")
     return _run(con, "SELECT * FROM t", thresholds, queries, extra_total, extra_bad)
 
 
-def _in_place(con: Any, src: str, thresholds: dict[str, float]) -> Result:
+def _in_place(con: Any, src: str, thresholds: dict[str, float],
+              window: Window | None) -> Result:
     kinds = _kinds(con, src)
     queries: list[str] = []
     dup = None
@@ -166,7 +198,8 @@ def _in_place(con: Any, src: str, thresholds: dict[str, float]) -> Result:
         queries.append(check)
         if con.execute(check).fetchone()[0]:
             src, dup = _ORDERED.format(src=src), _DUP
-    rel = q.normalized("duckdb", kinds, src, duplicates=dup)
+    rel = q.normalized("duckdb", kinds, src, duplicates=dup, window=window,
+                       ts_kind=_ts_kind(con, src) if window else None)
     return _run(con, rel, thresholds, queries)
 
 
@@ -184,7 +217,8 @@ def _run(con: Any, rel: str, thresholds: dict[str, float], queries: list[str],
     return Result(rows, counter, queries, extra_total, dict(extra_bad or {}))
 
 
-def _json_lines(con: Any, p: str, thresholds: dict[str, float]) -> Result:
+def _json_lines(con: Any, p: str, thresholds: dict[str, float],
+                window: Window | None) -> Result:
     """JSONL with malformed lines: each line is checked, and a bad one counted by reason."""
     lines = (f"(SELECT line, CASE WHEN json_valid(line) THEN json_type(line) END AS jt "
              f"FROM {_LINES.format(path=p)} WHERE line IS NOT NULL AND trim(line) <> '') AS l")
@@ -193,19 +227,20 @@ def _json_lines(con: Any, p: str, thresholds: dict[str, float]) -> Result:
         f"FROM {lines}").fetchone()
     bad = {k: int(v) for k, v in (("invalid JSON", counts[0]),
                                   ("not a JSON object", counts[1])) if v}
-    fields = ", ".join(f"json_extract_string(line, '$.{f}') AS {f}" for f in q.FIELDS)
-    src = f"(SELECT {fields} FROM {lines} WHERE jt = 'OBJECT') AS lines"
-    return _materialized(con, src, thresholds, sum(bad.values()), bad)
+    src = f"(SELECT {', '.join(_EXTRACT)} FROM {lines} WHERE jt = 'OBJECT') AS lines"
+    return _materialized(con, src, thresholds, window, sum(bad.values()), bad,
+                         kinds={f: "text" for f in q.FIELDS}, ts_kind="text")
 
 
-def _csv_rejects(con: Any, p: str, thresholds: dict[str, float]) -> Result:
+def _csv_rejects(con: Any, p: str, thresholds: dict[str, float],
+                 window: Window | None) -> Result:
     """CSV with ragged lines: DuckDB sets them aside; each is one bad record."""
     src = (f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"', "
            "ignore_errors=true, store_rejects=true)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM {src}")
     rejected = con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
     bad = {"malformed CSV line": int(rejected)} if rejected else {}
-    return _materialized(con, "raw", thresholds, int(rejected), bad)
+    return _materialized(con, "raw", thresholds, window, int(rejected), bad)
 
 
 def query_windows(path: str, build: Any) -> dict[str, Any]:

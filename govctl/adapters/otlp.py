@@ -57,8 +57,8 @@ def spans_sql(path: str, attrs: dict[str, str]) -> str:
     return f"(SELECT {cols} FROM {spans} WHERE {has}) AS otlp"
 
 
-def aggregate(path: str, thresholds: dict[str, float], attrs: dict[str, str] | None = None
-              ) -> Any:
+def aggregate(path: str, thresholds: dict[str, float], attrs: dict[str, str] | None = None,
+              window: tuple[float, float] | None = None) -> Any:
     import duckdb
 
     from govctl.errors import InputError
@@ -66,6 +66,6 @@ def aggregate(path: str, thresholds: dict[str, float], attrs: dict[str, str] | N
     con = engine._connect()
     try:
         return engine._materialized(con, spans_sql(path, {**DEFAULTS, **(attrs or {})}),
-                                    thresholds)
+                                    thresholds, window)
     except duckdb.Error as exc:
         raise InputError(f"{path}: not readable OTLP JSON ({engine._first_line(exc)})") from None

@@ -9,6 +9,7 @@ GenAI spans; ``prometheus:URL``, PromQL over request counters and latency histog
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from govctl.release import aggregates
 from govctl.release.aggregates import Aggregates
 
 PREFIXES = ("mlflow:", "sql:", "otlp:", "prometheus:")
+Window = tuple[datetime, datetime]
 
 
 def thresholds(limits: dict[str, Decimal]) -> dict[str, float]:
@@ -57,41 +59,46 @@ def _options(source: str, query: str, allowed: dict[str, str]) -> dict[str, str]
     return out
 
 
-def aggregate(source: str, repo: Any = None,
-              limits: dict[str, Decimal] | None = None) -> Aggregates:
+def aggregate(source: str, repo: Any = None, limits: dict[str, Decimal] | None = None,
+              window: Window | None = None) -> Aggregates:
+    """The analysis aggregates of ``source``, computed where the data is. With ``window``
+    (since, until): a canary step's own records only; one outside it or without a
+    timestamp is a bad record, by reason, in every source's query (the in-memory reader's
+    rules: :func:`govctl.release.telemetry.read`). Prometheus has no records outside its
+    range: the window is the range (``at`` its end)."""
     limits_at = thresholds(limits or {})
+    span = (window[0].timestamp(), window[1].timestamp()) if window else None
     if source.startswith("mlflow:"):
         from govctl.release import telemetry
 
-        return aggregates.from_batch(telemetry.read(source, repo))
-    if source.startswith("sql:"):
+        return aggregates.from_batch(telemetry.read(source, repo, window))
+    if source.startswith("prometheus:"):
+        from govctl.release import promsource
+
+        agg = promsource.aggregate(source[len("prometheus:"):], repo, limits_at, span)
+    elif source.startswith("sql:"):
         from govctl.adapters import warehouse
 
-        result = warehouse.aggregate(source[len("sql:"):], limits_at)
-        return _assemble(warehouse.display(source), result, limits_at)
-    if source.startswith("otlp:"):
+        result = warehouse.aggregate(source[len("sql:"):], limits_at, span)
+        agg = _assemble(warehouse.display(source), result, limits_at)
+    elif source.startswith("otlp:"):
         from govctl.adapters import otlp
 
         path, _, query = source[len("otlp:"):].partition("?")
         if not Path(path).is_file():
             raise InputError(f"telemetry source {source}: {path} is not a file")
-        return _assemble(source, otlp.aggregate(path, limits_at, _options(source, query,
-                                                                          otlp.DEFAULTS)),
-                         limits_at)
-    if source.startswith("prometheus:"):
-        from govctl.release import promsource
+        attrs = _options(source, query, otlp.DEFAULTS)
+        agg = _assemble(source, otlp.aggregate(path, limits_at, attrs, span), limits_at)
+    else:
+        from govctl.adapters import duckdb_engine
 
-        return promsource.aggregate(source[len("prometheus:"):], repo, limits_at)
-    from govctl.adapters import duckdb_engine
+        if "://" not in source and not Path(source).is_file():
+            raise InputError(f"telemetry source {source} is not a file (or one of "
+                             f"{', '.join(p + '…' for p in PREFIXES)})")
+        duckdb_engine.fmt_of(source)
+        agg = _assemble(source, duckdb_engine.aggregate(source, limits_at, span), limits_at)
+    if window:
+        from govctl.clock import to_iso
 
-    if "://" not in source and not Path(source).is_file():
-        raise InputError(f"telemetry source {source} is not a file (or one of "
-                         f"{', '.join(p + '…' for p in PREFIXES)})")
-    duckdb_engine.fmt_of(source)
-    return _assemble(source, duckdb_engine.aggregate(source, limits_at), limits_at)
-
-
-def pushed_down(source: str) -> bool:
-    """Sources whose analysis runs where the data is (warehouse, OTLP, Prometheus, Parquet).
-    A canary step's time window is applied to file and MLflow sources by the reader."""
-    return source.startswith(("sql:", "otlp:", "prometheus:")) or source.endswith(".parquet")
+        agg.window = (to_iso(window[0]), to_iso(window[1]))
+    return agg
