@@ -27,10 +27,12 @@ REASONS = ("duplicate request_id", "missing version", "missing or invalid latenc
 # with a step window (since, until), after the reasons above
 WINDOW_REASONS = ("missing timestamp", "unreadable timestamp",
                   "timestamp before this step began", "timestamp after now")
-# ISO 8601 as the in-memory reader takes it: date, T or space, time, optional fraction,
-# optional Z or +hh:mm (none: UTC)
-_ISO = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):"
-        r"[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$")
+# ISO 8601 as the in-memory reader takes it: a date, T or space, a time (one-digit hour
+# too), optional fraction, optional Z, +hh:mm or +hhmm (none: UTC)
+_ISO = (r"^[0-9]{4}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])|(0[13-9]|1[0-2])-30|"
+        r"(0[13578]|1[02])-31)[T ]([01]?[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+        r"(Z|[+-][0-9]{2}:?[0-9]{2})?$")
+_ZONED = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 
 _NUMBER = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 
@@ -125,7 +127,7 @@ def timestamp(d: Dialect, kind: str | None) -> tuple[str, str]:
         iso = (f"CASE WHEN regexp_full_match({t}, '{_ISO}') THEN "
                f"epoch_ms(TRY_CAST({t} AS TIMESTAMPTZ)) / 1000.0 END")
     else:
-        zoned = (f"CASE WHEN {t} ~ '(Z|[+-][0-9]{{2}}:[0-9]{{2}})$' THEN CAST({t} AS "
+        zoned = (f"CASE WHEN {t} ~ '{_ZONED}' THEN CAST({t} AS "
                  f"TIMESTAMPTZ) ELSE CAST({t} AS TIMESTAMP) AT TIME ZONE 'UTC' END")
         iso = (f"CASE WHEN {t} ~ '{_ISO}' THEN floor(extract(epoch FROM {zoned}) * 1000) "
                "/ 1000.0 END")
