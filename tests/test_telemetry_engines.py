@@ -238,3 +238,20 @@ def test_every_source_judges_the_step_on_its_own_window(stepped):
     _same(_analyze(sources.aggregate(f"otlp:{stepped['otlp']}", limits=LIMITS,
                                      window=window)), iso_ref)
     assert iso_ref.verdict == reference.verdict
+
+
+def test_a_read_started_early_is_stopped_or_reports_in_the_caller(traffic, tmp_path):
+    """analyze starts reading the telemetry while it verifies the agreement: a read nobody
+    collects is stopped on leaving, and a source's error is raised where the result is
+    asked for, in the caller's thread."""
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(traffic["jsonl"].read_bytes() * 40)  # 180,000 records
+    with sources.start(str(big)) as pending:
+        pass
+    assert pending._thread is not None and not pending._thread.is_alive()
+    with sources.start(str(tmp_path / "missing.jsonl")) as pending:
+        with pytest.raises(InputError, match="is not a file"):
+            pending.result(LIMITS)
+    with sources.start(str(traffic["jsonl"])) as pending:
+        agg = pending.result(LIMITS)
+    assert agg.total == 4500 and agg.count_above("2", "latency_ms", 900.0) > 0

@@ -43,6 +43,38 @@ class Result:
     extra_bad: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Prepared:
+    """A source parsed and checked (the expensive part, independent of the signed limits):
+    ``rel`` is the SQL of its normalized records; :meth:`finish` aggregates them."""
+
+    con: Any
+    rel: str
+    queries: list[str] = field(default_factory=list)
+    extra_total: int = 0
+    extra_bad: dict[str, int] = field(default_factory=dict)
+    where: str = ""
+
+    def finish(self, thresholds: dict[str, float]) -> Result:
+        import duckdb
+
+        con, rel, queries = self.con, self.rel, self.queries
+        sql = q.aggregate("duckdb", rel, thresholds)
+        queries.append(sql)
+        try:
+            rows = _fetch(con, sql)
+        except duckdb.Error as exc:  # Parquet is read here, in place
+            raise InputError(f"{self.where}: not readable telemetry ({_first_line(exc)})"
+                             ) from None
+
+        def counter(version: str, column: str, threshold: float) -> int:
+            stmt = q.count_above(rel, "$1", column, "$2")
+            queries.append(stmt.replace("$1", _lit(version)).replace("$2", repr(threshold)))
+            return int(con.execute(stmt, [version, threshold]).fetchone()[0])
+
+        return Result(rows, counter, queries, self.extra_total, dict(self.extra_bad))
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -51,10 +83,11 @@ def _struct(types: dict[str, str]) -> str:
     return "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
 
 
-def _connect() -> Any:
+def connect() -> Any:
+    """A connection for one analysis: bounded memory (spilling to a temporary directory
+    removed at exit), UTC, S3-compatible storage from the environment."""
     import duckdb
 
-    _DESCRIBED.clear()  # one analysis per connection: files may change between them
     # DuckDB makes the directory only if it spills; removed at exit either way
     spill = os.path.join(tempfile.gettempdir(), f"govctl-duckdb-{uuid.uuid4().hex}")
     atexit.register(shutil.rmtree, spill, True)
@@ -71,6 +104,7 @@ def _connect() -> Any:
         con.execute(f"SET s3_use_ssl={'true' if endpoint.startswith('https') else 'false'}")
         con.execute("SET s3_url_style='path'")
     return con
+
 
 
 def _fetch(con: Any, sql: str) -> list[dict[str, Any]]:
@@ -92,21 +126,26 @@ def fmt_of(path: str) -> str:
 def aggregate(path: str, thresholds: dict[str, float], window: Window | None = None) -> Result:
     """The aggregates of a telemetry file; with ``window`` (since, until as seconds since
     the epoch), records outside it or without a timestamp are bad records."""
+    return prepare(path, window).finish(thresholds)
+
+
+def prepare(path: str, window: Window | None = None, con: Any = None) -> Prepared:
+    """Parse and check a telemetry file (JSONL, CSV: into a temporary table; Parquet: in
+    place); the slow part of an analysis, which needs neither the limits nor MLflow."""
     import duckdb
 
-    con = _connect()
+    con = con if con is not None else connect()
     fmt = fmt_of(path)
     p = _lit(path)
     try:
         if fmt == "parquet":
-            return _in_place(con, f"read_parquet({p})", thresholds, window)
+            return _in_place(con, f"read_parquet({p})", window, path)
         if fmt == "json":
             ts = {"timestamp": "VARCHAR"} if window else {}
             typed = f"read_json({p}, format='newline_delimited', columns={_struct({**_TYPED, **ts})})"
             kinds = {f: q.kind_of(t) for f, t in _TYPED.items()}
             try:
-                return _materialized(con, typed, thresholds, window, kinds=kinds,
-                                     ts_kind="text")
+                return materialized(con, typed, window, kinds=kinds, ts_kind="text")
             except (duckdb.InvalidInputException, duckdb.ConversionException):
                 pass
             texts = {f: "VARCHAR" for f in (*q.FIELDS, *ts)}
@@ -116,13 +155,13 @@ def aggregate(path: str, thresholds: dict[str, float], window: Window | None = N
             src = f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"')"
             kinds = None
         try:
-            return _materialized(con, src, thresholds, window, kinds=kinds,
-                                 ts_kind="text" if kinds else None)
+            return materialized(con, src, window, kinds=kinds,
+                                ts_kind="text" if kinds else None)
         except duckdb.InvalidInputException:
             pass  # a malformed line: count the bad ones instead of rejecting the file
         if fmt == "json":
-            return _json_lines(con, p, thresholds, window)
-        return _csv_rejects(con, p, thresholds, window)
+            return _json_lines(con, p, window)
+        return _csv_rejects(con, p, window)
     except duckdb.IOException as exc:
         raise InputError(f"{path}: cannot read the telemetry ({_first_line(exc)})") from None
     except duckdb.Error as exc:
@@ -133,14 +172,15 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
+_DESCRIBED: dict[tuple[int, str], dict[str, str]] = {}
+
+
 def _columns(con: Any, src: str) -> dict[str, str]:
-    if src not in _DESCRIBED:
-        _DESCRIBED[src] = {r[0]: r[1] for r in
+    key = (id(con), src)
+    if key not in _DESCRIBED:
+        _DESCRIBED[key] = {r[0]: r[1] for r in
                            con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-    return _DESCRIBED[src]
-
-
-_DESCRIBED: dict[str, dict[str, str]] = {}
+    return _DESCRIBED[key]
 
 
 def _kinds(con: Any, src: str) -> dict[str, q.Kind | None]:
@@ -159,12 +199,12 @@ _DUP = ("request_id IS NOT NULL AND row_number() OVER (PARTITION BY CAST(request
         "VARCHAR) ORDER BY _rn) > 1")
 
 
-def _materialized(con: Any, src: str, thresholds: dict[str, float], window: Window | None,
-                  extra_total: int = 0, extra_bad: dict[str, int] | None = None, *,
-                  kinds: dict[str, q.Kind | None] | None = None,
-                  ts_kind: str | None = None) -> Result:
+def materialized(con: Any, src: str, window: Window | None, extra_total: int = 0,
+                 extra_bad: dict[str, int] | None = None, *,
+                 kinds: dict[str, q.Kind | None] | None = None,
+                 ts_kind: str | None = None) -> Prepared:
     """Parse ``src`` once into a compact typed temporary table of normalized records
-    (DuckDB spills it to disk past its memory limit), then aggregate that: the canary's
+    (DuckDB spills it to disk past its memory limit), to be aggregated: the canary's
     second question (how many requests above the stable p95) reads the table, not the
     file. ``kinds`` given: the column types are known (no DESCRIBE)."""
     if kinds is None:
@@ -184,11 +224,10 @@ def _materialized(con: Any, src: str, thresholds: dict[str, float], window: Wind
                                 window=window, ts_kind=ts_kind)
             con.execute(f"CREATE OR REPLACE TEMP TABLE t AS {make}")
             queries.append(f"CREATE TEMP TABLE t AS {make}")
-    return _run(con, "SELECT * FROM t", thresholds, queries, extra_total, extra_bad)
+    return Prepared(con, "SELECT * FROM t", queries, extra_total, dict(extra_bad or {}))
 
 
-def _in_place(con: Any, src: str, thresholds: dict[str, float],
-              window: Window | None) -> Result:
+def _in_place(con: Any, src: str, window: Window | None, path: str) -> Prepared:
     kinds = _kinds(con, src)
     queries: list[str] = []
     dup = None
@@ -200,25 +239,10 @@ def _in_place(con: Any, src: str, thresholds: dict[str, float],
             src, dup = _ORDERED.format(src=src), _DUP
     rel = q.normalized("duckdb", kinds, src, duplicates=dup, window=window,
                        ts_kind=_ts_kind(con, src) if window else None)
-    return _run(con, rel, thresholds, queries)
+    return Prepared(con, rel, queries, where=path)
 
 
-def _run(con: Any, rel: str, thresholds: dict[str, float], queries: list[str],
-         extra_total: int = 0, extra_bad: dict[str, int] | None = None) -> Result:
-    sql = q.aggregate("duckdb", rel, thresholds)
-    queries.append(sql)
-    rows = _fetch(con, sql)
-
-    def counter(version: str, column: str, threshold: float) -> int:
-        stmt = q.count_above(rel, "$1", column, "$2")
-        queries.append(stmt.replace("$1", _lit(version)).replace("$2", repr(threshold)))
-        return int(con.execute(stmt, [version, threshold]).fetchone()[0])
-
-    return Result(rows, counter, queries, extra_total, dict(extra_bad or {}))
-
-
-def _json_lines(con: Any, p: str, thresholds: dict[str, float],
-                window: Window | None) -> Result:
+def _json_lines(con: Any, p: str, window: Window | None) -> Prepared:
     """JSONL with malformed lines: each line is checked, and a bad one counted by reason."""
     lines = (f"(SELECT line, CASE WHEN json_valid(line) THEN json_type(line) END AS jt "
              f"FROM {_LINES.format(path=p)} WHERE line IS NOT NULL AND trim(line) <> '') AS l")
@@ -228,19 +252,18 @@ def _json_lines(con: Any, p: str, thresholds: dict[str, float],
     bad = {k: int(v) for k, v in (("invalid JSON", counts[0]),
                                   ("not a JSON object", counts[1])) if v}
     src = f"(SELECT {', '.join(_EXTRACT)} FROM {lines} WHERE jt = 'OBJECT') AS lines"
-    return _materialized(con, src, thresholds, window, sum(bad.values()), bad,
-                         kinds={f: "text" for f in q.FIELDS}, ts_kind="text")
+    return materialized(con, src, window, sum(bad.values()), bad,
+                        kinds={f: "text" for f in q.FIELDS}, ts_kind="text")
 
 
-def _csv_rejects(con: Any, p: str, thresholds: dict[str, float],
-                 window: Window | None) -> Result:
+def _csv_rejects(con: Any, p: str, window: Window | None) -> Prepared:
     """CSV with ragged lines: DuckDB sets them aside; each is one bad record."""
     src = (f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"', "
            "ignore_errors=true, store_rejects=true)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM {src}")
     rejected = con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
     bad = {"malformed CSV line": int(rejected)} if rejected else {}
-    return _materialized(con, "raw", thresholds, window, int(rejected), bad)
+    return materialized(con, "raw", window, int(rejected), bad)
 
 
 def query_windows(path: str, build: Any) -> dict[str, Any]:
@@ -250,7 +273,7 @@ def query_windows(path: str, build: Any) -> dict[str, Any]:
 
     from govctl.adapters import slo_sql
 
-    con = _connect()
+    con = connect()
     fmt = fmt_of(path)
     p = _lit(path)
     srcs = {"parquet": [f"read_parquet({p})"],

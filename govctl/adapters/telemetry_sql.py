@@ -34,6 +34,7 @@ _ISO = (r"^[0-9]{4}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])|(0[13-9]|1[0-2])-30|
         r"(Z|[+-][0-9]{2}:?[0-9]{2})?$")
 _ZONED = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 
+_DIGITS = r"[0-9]+(\.[0-9]*)?"  # seconds or milliseconds, as written most of the time
 _NUMBER = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 
 
@@ -121,16 +122,28 @@ def timestamp(d: Dialect, kind: str | None) -> tuple[str, str]:
         if d == "duckdb":
             return f"{c} IS NULL", f"epoch_ms(CAST({c} AS TIMESTAMPTZ)) / 1000.0"
         return f"{c} IS NULL", f"floor(extract(epoch FROM {c}) * 1000) / 1000.0"
+    if d == "duckdb":
+        def parse(t: str) -> str:
+            x = f"TRY_CAST({t} AS DOUBLE)"
+            return (f"CASE WHEN regexp_full_match({t}, '{_ISO}') THEN epoch_ms(TRY_CAST({t} AS "
+                    f"TIMESTAMPTZ)) / 1000.0 ELSE (CASE WHEN {x} > 1e11 THEN {x} / 1000 ELSE "
+                    f"{x} END) END")
+
+        # the common forms first, as they are; a failed cast to a number costs more than
+        # the expression test, and trimming copies every value
+        t = _text(d, c)
+        x = f"TRY_CAST({t} AS DOUBLE)"
+        epoch = (f"CASE WHEN regexp_full_match({t}, '{_ISO}') THEN epoch_ms(TRY_CAST({t} AS "
+                 f"TIMESTAMPTZ)) / 1000.0 WHEN regexp_full_match({t}, '{_DIGITS}') THEN "
+                 f"(CASE WHEN {x} > 1e11 THEN {x} / 1000 ELSE {x} END) ELSE "
+                 f"{parse(f'trim({t})')} END")
+        return f"({c} IS NULL OR {t} = '')", epoch
     t = f"trim({_text(d, c)})"
     num = _double(d, t, "text")
-    if d == "duckdb":
-        iso = (f"CASE WHEN regexp_full_match({t}, '{_ISO}') THEN "
-               f"epoch_ms(TRY_CAST({t} AS TIMESTAMPTZ)) / 1000.0 END")
-    else:
-        zoned = (f"CASE WHEN {t} ~ '{_ZONED}' THEN CAST({t} AS "
-                 f"TIMESTAMPTZ) ELSE CAST({t} AS TIMESTAMP) AT TIME ZONE 'UTC' END")
-        iso = (f"CASE WHEN {t} ~ '{_ISO}' THEN floor(extract(epoch FROM {zoned}) * 1000) "
-               "/ 1000.0 END")
+    zoned = (f"CASE WHEN {t} ~ '{_ZONED}' THEN CAST({t} AS "
+             f"TIMESTAMPTZ) ELSE CAST({t} AS TIMESTAMP) AT TIME ZONE 'UTC' END")
+    iso = (f"CASE WHEN {t} ~ '{_ISO}' THEN floor(extract(epoch FROM {zoned}) * 1000) "
+           "/ 1000.0 END")
     return (f"({c} IS NULL OR {_text(d, c)} = '')",
             f"CASE WHEN {num} IS NOT NULL THEN (CASE WHEN {num} > 1e11 THEN {num} / 1000 "
             f"ELSE {num} END) ELSE {iso} END")
@@ -227,7 +240,9 @@ def aggregate(d: Dialect, rel: str, thresholds: dict[str, float], *,
         "avg(tokens_out) AS tokens_out_mean, "
         "count(quality) AS quality_n, avg(quality) AS quality_mean"
         + (f", {above}" if above else "")
-        + f" FROM ({rel}) AS r GROUP BY 1, 2")
+        # grouped by the columns themselves (a bad reason's row per version; the caller
+        # adds them up): the planner knows how few versions there are and hashes
+        + f" FROM ({rel}) AS r GROUP BY r.version, r.bad")
 
 
 def count_above(rel: str, version_param: str, column: str, threshold_param: str) -> str:
