@@ -296,7 +296,7 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
     began (its ledger entry) or without a timestamp are bad records. ``canary advance``
     calls this with the same defaults, so the two always agree."""
     from govctl import clock
-    from govctl.release import aggregates, canary, sources, telemetry
+    from govctl.release import sources
 
     if st is None and (baseline is None or candidate is None):
         st = state(repo, service, env)  # both named: the versions need not be in MLflow
@@ -312,17 +312,16 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
         # at 100% (or on a first release) the stable version gets no traffic to compare
         require_baseline = bool(baseline) and not (
             running and st is not None and st.weight_bps >= 10_000)
-    limits = _limits(repo, service)
-    if window is not None and not sources.pushed_down(source):
-        # local files and MLflow traces with a step window: the reader applies the window
-        batch: Any = aggregates.from_batch(telemetry.read(source, repo, window))
-    else:
-        batch = sources.aggregate(source, repo, limits)
+    with sources.start(source, repo, window) as pending:  # read while the rest loads
+        limits = _limits(repo, service)
+        from govctl.release import canary  # SciPy, while the telemetry is read
+
+        cfg = canary.Config.from_policies(Policies.load(repo), env)
+        batch = pending.result(limits)  # every source: the same window
     notes = getattr(batch, "notes", None)
     if window is None and notes is not None:
         notes.append(f"v{candidate} is not the running canary: every record counted, "
                      "whatever its time")
-    cfg = canary.Config.from_policies(Policies.load(repo), env)
     result = canary.analyze(batch, baseline, candidate, limits, cfg,
                             require_baseline=require_baseline)
     result.explain = getattr(batch, "explain", [])
