@@ -18,9 +18,16 @@ model.register          1 %   run id, datasets, lineage tags
 =====================  =====  ==========================================================
 
 spread over 20 services. The signer holds every role, so the ledger also passes an audit
-that replays authority. Built ledgers are cached in ``bench/.cache/`` keyed by size and a
-hash of govctl's ledger code, so a rerun after a ledger change rebuilds and other reruns
-cost nothing. Run ``python bench/ledgers.py N`` to (re)build one and print its location.
+that replays authority.
+
+Built ledgers are cached in ``bench/.cache/``: one *base* ledger is grown to the largest size
+a benchmark asks for (``base=``), and each smaller size is its exact prefix — entries and
+checkpoints 1..N as the library wrote them, the head file and ``ledger.checkpoint`` of
+checkpoint N (Ed25519 is deterministic: the bytes the library wrote at that size) and the
+derived state rebuilt for N. The cache is keyed by size and ``MIX_VERSION`` (bump it when the
+mix or the entry format changes); a ledger built by older code is upgraded by the library
+on first use, as any older repo is. Run ``python bench/ledgers.py N`` to (re)build one and
+print its location.
 """
 
 from __future__ import annotations
@@ -48,11 +55,7 @@ ITEMS = ["use-case", "acceptance-metrics", "data-inventory", "data-lineage", "he
          "incident-playbook", "data-allowed", "data-pushed", "prompts-pinned", "model-drift"]
 
 
-def _code_hash() -> str:
-    h = hashlib.sha256()
-    for p in sorted((ROOT / "govctl" / "ledger").glob("*.py")):
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+MIX_VERSION = 1
 
 
 def _digest(rng: random.Random) -> str:
@@ -170,12 +173,57 @@ def grow(repo: Path, n: int, *, seed: int = 7, progress: bool = True) -> None:
             print(f"  grown to {count:,} entries ({rate:,.0f}/s)", file=sys.stderr)
 
 
-def cached(n: int, dest: Path) -> tuple[Path, Path]:
+def _tar(n: int) -> Path:
+    return CACHE / f"ledger-{n}-mix{MIX_VERSION}.tar"
+
+
+def _extract(tar: Path, dest: Path) -> None:
+    with tarfile.open(tar) as t:
+        t.extractall(dest, filter="fully_trusted")
+
+
+def _store(tar: Path, build: Path) -> None:
+    with tarfile.open(tar.with_suffix(".tmp"), "w") as t:
+        t.add(build / "svc", "svc")
+        t.add(build / "home", "home")
+    tar.with_suffix(".tmp").rename(tar)
+
+
+def _truncate(build: Path, n: int) -> None:
+    """Cut the ledger at ``build/svc`` to its first ``n`` entries: what the library had
+    written when it held ``n`` (the same checkpoint, head file and checkpoint note)."""
+    import json
+    import sqlite3
+
+    from govctl.config import find_repo
+    from govctl.ledger import checkpoint as note
+    from govctl.ledger.log import Ledger
+    from govctl.signing import dsse
+    from govctl.signing.keys import KeyStore
+
+    gov = find_repo(build / "svc")
+    db = sqlite3.connect(gov.state / "ledger.db")
+    with db:
+        db.execute("delete from govctl_entries where seq > ?", (n,))
+        db.execute("delete from govctl_checkpoints where tree_size > ?", (n,))
+        body, sig = db.execute("select body, sig from govctl_checkpoints where tree_size = ?",
+                               (n,)).fetchone()
+        lid = db.execute("select value from govctl_meta where key = 'ledger_id'").fetchone()[0]
+    db.execute("vacuum")
+    db.close()
+    env = dsse.Envelope(dsse.LEDGER_CHECKPOINT, bytes(body), [dsse.Signature("", sig)])
+    (gov.state / "ledger.head.json").write_bytes(env.dumps())
+    cp = note.Checkpoint(note.origin_for(lid), n, bytes.fromhex(json.loads(body)["root"]))
+    (gov.root / note.FILE).write_bytes(note.sign(cp, KeyStore().load("alice")))
+    Ledger.for_repo(gov).rebuild_state()
+
+
+def cached(n: int, dest: Path, *, base: int | None = None) -> tuple[Path, Path]:
     """A governed repo with an ``n``-entry ledger at ``dest/svc`` (keys in ``dest/home``),
-    from the cache when one was built by the same ledger code."""
+    from the cache; else cut from a cached base ledger of at least ``n`` entries (grown to
+    ``base`` entries first if there is none)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    tar = CACHE / f"ledger-{n}-{_code_hash()}.tar"
-    repo, home = dest / "svc", dest / "home"
+    tar = _tar(n)
     if not tar.exists():
         # Built on a RAM disk where there is one: the same code path and bytes, without
         # the per-append fsyncs that make a 100k-entry build take an hour on a shared disk.
@@ -183,17 +231,33 @@ def cached(n: int, dest: Path) -> tuple[Path, Path]:
         build = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else dest))
         os.environ["GOVCTL_HOME"] = str(build / "home")
         try:
-            grow(build / "svc", n)
-            with tarfile.open(tar.with_suffix(".tmp"), "w") as t:
-                t.add(build / "svc", "svc")
-                t.add(build / "home", "home")
-            tar.with_suffix(".tmp").rename(tar)
+            bigger = sorted(m for m in _sizes() if m > n)
+            if not bigger and (base or n) > n:
+                cached(base or n, build)  # grows and caches the base
+                shutil.rmtree(build / "svc")
+                shutil.rmtree(build / "home")
+                bigger = [base or n]
+            if bigger:
+                _extract(_tar(bigger[0]), build)
+                _truncate(build, n)
+            else:
+                grow(build / "svc", n)
+            _store(tar, build)
         finally:
             os.environ.pop("GOVCTL_HOME", None)
             shutil.rmtree(build, ignore_errors=True)
-    with tarfile.open(tar) as t:
-        t.extractall(dest, filter="fully_trusted")
-    return repo, home
+    _extract(tar, dest)
+    return dest / "svc", dest / "home"
+
+
+def _sizes() -> list[int]:
+    out = []
+    for p in CACHE.glob(f"ledger-*-mix{MIX_VERSION}.tar"):
+        try:
+            out.append(int(p.name.split("-")[1]))
+        except ValueError:
+            continue
+    return out
 
 
 if __name__ == "__main__":

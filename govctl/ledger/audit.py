@@ -1,70 +1,35 @@
-"""Offline verification of the ledger: order, hashes, every checkpoint, authority, the checkout.
+"""Offline verification of the ledger: order, hashes, every checkpoint, authority, the
+derived state, the checkout.
 
-One pass over the entries carries the Merkle frontier forward, so each checkpoint's root is
-compared as the pass reaches its size (no root recomputed from scratch). Every checkpoint's
-signature is checked, and an optional *authority* (see :mod:`govctl.trust.replay`) replays
-the trust policy in force at each point: every entry's actor must have held a role allowing
-its action, and every checkpoint's signer must have been trusted then. The checkout's
-``ledger.checkpoint`` (tracked in git) must be a prefix of what the ledger holds: an older
-consistent one is fine (a note: commit it), a newer or inconsistent one is exit 4.
+One streamed pass over the entries and checkpoints (a batch at a time: memory stays flat in
+the ledger's size) carries the Merkle frontier forward, so each checkpoint's root is
+compared as the pass reaches its size, and replays the derived state
+(:mod:`govctl.ledger.state`) to compare with the stored table at the end. Meanwhile worker
+processes check the signatures — every checkpoint's, and in full mode every entry's — on
+all cores (:mod:`govctl.ledger.sigcheck`). An optional *authority* (see
+:mod:`govctl.trust.replay`) replays the trust policy in force at each point: every entry's
+actor must have held a role allowing its action, and every checkpoint's signer must have
+been trusted then. The index columns of each entry (action, phase, subject, intent, key)
+must match its signed body. The checkout's ``ledger.checkpoint`` (tracked in git) must be a
+prefix of what the ledger holds: an older consistent one is fine (a note: commit it), a
+newer or inconsistent one is exit 4.
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import os
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from govctl.errors import IntegrityError
 from govctl.ledger import checkpoint as cpfile
-from govctl.ledger import merkle
+from govctl.ledger import merkle, sigcheck, state
 from govctl.ledger.entry import VerifyReport
-from govctl.signing import dsse
+from govctl.ledger.reads import parse
 from govctl.signing.dsse import b64d
-from govctl.signing.keys import key_id, verify_signature
+from govctl.signing.keys import key_id
 
 if TYPE_CHECKING:
     from govctl.ledger.log import Ledger
-
-
-# Work for forked verifier processes: set before the pool forks, read copy-on-write.
-_WORK: list[tuple[bytes, bytes, bytes]] = []
-
-
-def _verify_range(bounds: tuple[int, int]) -> list[int]:
-    start, end = bounds
-    bad = []
-    for i in range(start, end):
-        pub, sig, msg = _WORK[i]
-        if not verify_signature(pub, sig, msg):
-            bad.append(i)
-    return bad
-
-
-def verify_many(work: list[tuple[bytes, bytes, bytes]], workers: int | None = None) -> list[int]:
-    """Indices of (public key, signature, message) triples that do not verify, on all cores."""
-    global _WORK
-    workers = workers or os.cpu_count() or 1
-    if workers < 2 or len(work) < 4000:
-        _WORK = work
-        try:
-            return _verify_range((0, len(work)))
-        finally:
-            _WORK = []
-    _WORK = work
-    try:
-        step = -(-len(work) // (workers * 4))
-        ranges = [(i, min(i + step, len(work))) for i in range(0, len(work), step)]
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            return sorted(i for bad in pool.map(_verify_range, ranges) for i in bad)
-    finally:
-        _WORK = []
-
-
 
 
 def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:
@@ -94,109 +59,177 @@ class Authority(Protocol):
         """What the checkout has that the ledger never recorded (push hints)."""
 
 
+class _Pass:
+    """The parent's pass: order, hashes, roots, keys, authority, index columns, state."""
+
+    def __init__(self, trusted: dict[str, str] | None, authority: Authority | None,
+                 want: set[int]) -> None:
+        self.trusted, self.authority, self.want = trusted, authority, want
+        self.problems: list[tuple[int, str]] = []
+        self.behind: list[tuple[int, str]] = []
+        self.frontier: list[bytes] = []
+        self.roots: dict[int, bytes] = {}  # at the sizes the head and checkpoint files name
+        self.bound: dict[str, str] = {}
+        self.replay = state.Replay()
+        self.n = self.checkpoints = 0
+        self.last_size: int | None = None
+
+    def _verdict(self, verdict: tuple[str, str] | None, at: int) -> None:
+        if verdict:
+            (self.behind if verdict[0] == "behind" else self.problems).append((at, verdict[1]))
+
+    def entry(self, row: Any) -> bool:
+        """Check one entry row; False when the order breaks (the pass stops)."""
+        self.n += 1
+        n, seq, body = self.n, int(row.seq), bytes(row.body)
+        if seq != n:
+            self.problems.append((n, f"entry {n} is missing (next entry found is {seq})"))
+            return False
+        data = parse(body)
+        actor = data.get("actor") if data is not None else None
+        if not isinstance(actor, dict):
+            self.problems.append((seq, f"entry {seq} is unreadable"))
+        else:
+            self._entry(seq, row, data, actor)
+        self.frontier = merkle.append(self.frontier, n - 1, merkle.leaf_hash(body))
+        return True
+
+    def _entry(self, seq: int, row: Any, data: dict[str, Any], actor: dict[str, Any]) -> None:
+        problems = self.problems
+        if data.get("seq") != seq:
+            problems.append((seq, f"entry {seq} holds seq {data.get('seq')} (reordered?)"))
+        kid = actor.get("key_id", "")
+        if not _binds(actor.get("public_key"), kid, self.bound):
+            problems.append((seq, f"entry {seq} claims key {str(kid)[:16]}... but carries a "
+                             "different public key (forged?)"))
+        if self.authority is not None:
+            self._verdict(self.authority.entry(seq, data), seq)
+        elif self.trusted is not None and kid not in self.trusted:
+            problems.append((seq, f"entry {seq} is signed by key {str(kid)[:16]}... that no "
+                             "trust policy version knows"))
+        subject = data.get("subject")
+        sk = (f"{subject.get('kind')}:{subject.get('name')}" if isinstance(subject, dict)
+              else None)
+        stored = (row.action, row.phase, row.subject_key, row.intent_ref, row.key_id)
+        signed = (data.get("action"), data.get("phase"), sk, data.get("intent"), kid)
+        if stored != signed:
+            names = ("action", "phase", "subject", "intent", "key")
+            odd = ", ".join(c for c, x, y in zip(names, stored, signed, strict=True) if x != y)
+            problems.append((seq, f"entry {seq}'s index columns ({odd}) differ from its signed "
+                             "body: the index was edited"))
+        self.replay.apply(data)
+
+    def checkpoint(self, row: Any) -> None:
+        """A checkpoint row, once the pass holds at least its size in entries."""
+        self.checkpoints += 1
+        size = int(row.tree_size)
+        self.last_size = size
+        if size != self.n:
+            return  # beyond the entries (truncation, said at the end) or a stray size
+        cp = parse(bytes(row.body))
+        try:
+            assert cp is not None
+            kid = self.bound.get(cp["public_key"]) or key_id(b64d(cp["public_key"], "key"))
+            self.bound.setdefault(cp["public_key"], kid)
+            root = merkle.root(self.frontier)
+            if int(cp["tree_size"]) != size:
+                self.problems.append((size, f"checkpoint {size} claims size {cp['tree_size']}"))
+            ok_root = cp["root"] == root.hex()
+        except (AssertionError, ValueError, KeyError, TypeError, IntegrityError):
+            self.problems.append((size, f"checkpoint {size} is unreadable"))
+            return
+        if not ok_root:
+            self.problems.append((size, f"entry {size} or one before it was changed: the Merkle "
+                                  f"root at size {size} does not match its checkpoint"))
+        if size in self.want:
+            self.roots[size] = root
+        if self.trusted is not None and kid not in self.trusted:
+            self.problems.append((size, f"checkpoint {size} is signed by a key that no trust "
+                                  "policy version knows"))
+        elif self.authority is not None:
+            self._verdict(self.authority.checkpoint(size, kid), size)
+
+
+def _wanted_sizes(ledger: Ledger, from_checkpoint: bytes | None) -> set[int]:
+    """The sizes whose roots the head file and the checkpoint files are compared with."""
+    out: set[int] = set()
+    head = ledger._read_head()
+    if head and not head.get("_broken"):
+        out.add(int(head["tree_size"]))
+    data = cpfile.read(ledger.checkpoint_file) if ledger.checkpoint_file else None
+    for blob in (data, from_checkpoint):
+        try:
+            if blob:
+                out.add(cpfile.parse(blob).size)
+        except IntegrityError:
+            pass
+    return out
+
+
+def _merge(entries: Iterator[Any], cps: Iterator[Any], run: _Pass,
+           progress: Callable[[int], None] | None) -> None:
+    cp = next(cps, None)
+    for row in entries:
+        if not run.entry(row):
+            break
+        while cp is not None and int(cp.tree_size) <= run.n:
+            run.checkpoint(cp)
+            cp = next(cps, None)
+        if progress and run.n % 10000 == 0:
+            progress(run.n)
+    while cp is not None:
+        run.checkpoint(cp)
+        cp = next(cps, None)
+
+
+def _state_check(ledger: Ledger, run: _Pass, notes: list[str]) -> None:
+    """The stored derived state is what replaying the entries gives (else tampering)."""
+    store = ledger.store
+    with store.reading() as conn:
+        if not ledger._current(conn):
+            notes.append("the derived state could not be brought up to date (a read-only "
+                         "ledger): it was not compared")
+            return
+        rows = store.state_rows(conn)
+    found = state.differences(run.replay.rows, rows)
+    if found:
+        run.problems.append((run.n, "the derived state table differs from a replay of the "
+                             "entries (edited behind govctl's back): " + "; ".join(found)))
+
+
 def verify_ledger(
     ledger: Ledger, *, signatures: bool, trusted: dict[str, str] | None,
     progress: Callable[[int], None] | None, authority: Authority | None,
     from_checkpoint: bytes | None,
 ) -> VerifyReport:
+    from govctl.errors import ExternalError
+
     store = ledger.store
-    problems: list[tuple[int, str]] = []
-    behind: list[tuple[int, str]] = []
     notes: list[str] = []
-    work: list[tuple[bytes, bytes, bytes]] = []
-    work_seq: list[int] = []
-    cp_work: list[tuple[bytes, bytes, bytes]] = []
-    cp_size: list[int] = []
-    frontier: list[bytes] = []
-    sizes_roots: dict[int, bytes] = {}
-    bound: dict[str, str] = {}
-    n = 0
+    try:
+        if ledger.ensure_state():
+            notes.append("the derived state was brought up to date from the entries (a "
+                         "ledger older than it, or entries an older govctl appended)")
+    except ExternalError:
+        pass  # read-only: said by the state check
+    run = _Pass(trusted, authority, _wanted_sizes(ledger, from_checkpoint))
     with store.reading() as conn:
         lid = store.get_meta(conn, "ledger_id")
-        cps: dict[int, Any] = {}
-        for row in store.iter_checkpoints(conn):
-            cps[int(row.tree_size)] = row
-        last_size = max(cps) if cps else None
-
-        def reach(size: int) -> None:
-            """The pass reached ``size`` entries: check the checkpoint there, if any."""
-            row = cps.get(size)
-            if row is None:
-                return
-            body = bytes(row.body)
-            try:
-                cp = json.loads(body)
-                pub = b64d(cp["public_key"], "checkpoint key")
-                kid = key_id(pub)
-                ok_root = cp["root"] == merkle.root(frontier).hex()
-                if int(cp["tree_size"]) != size:
-                    problems.append((size, f"checkpoint {size} claims size {cp['tree_size']}"))
-            except (ValueError, KeyError, TypeError, IntegrityError):
-                problems.append((size, f"checkpoint {size} is unreadable"))
-                return
-            if not ok_root:
-                problems.append((size, f"entry {size} or one before it was changed: the Merkle "
-                                 f"root at size {size} does not match its checkpoint"))
-            sizes_roots[size] = merkle.root(frontier)
-            try:
-                sig = b64d(row.sig, "checkpoint signature")
-            except IntegrityError:
-                sig = b""
-            cp_work.append((pub, sig, dsse.pae(dsse.LEDGER_CHECKPOINT, body)))
-            cp_size.append(size)
-            if trusted is not None and kid not in trusted:
-                problems.append((size, f"checkpoint {size} is signed by a key that no trust "
-                                 "policy version knows"))
-            elif authority is not None:
-                verdict = authority.checkpoint(size, kid)
-                if verdict:
-                    (behind if verdict[0] == "behind" else problems).append((size, verdict[1]))
-
-        for row in store.iter_entries(conn):
-            n += 1
-            seq = int(row.seq)
-            body = bytes(row.body)
-            if seq != n:
-                problems.append((n, f"entry {n} is missing (next entry found is {seq})"))
-                break
-            try:
-                data = json.loads(body)
-                declared = data["seq"]
-                actor = data["actor"]
-            except (ValueError, KeyError, TypeError):
-                problems.append((seq, f"entry {seq} is unreadable"))
-                data, declared, actor = None, seq, None
-            if declared != seq:
-                problems.append((seq, f"entry {seq} holds seq {declared} (reordered?)"))
-            if actor is not None:
-                kid = actor.get("key_id", "")
-                if not _binds(actor.get("public_key"), kid, bound):
-                    problems.append((seq, f"entry {seq} claims key {kid[:16]}... but carries a "
-                                     "different public key (forged?)"))
-                if authority is not None and data is not None:
-                    verdict = authority.entry(seq, data)
-                    if verdict:
-                        (behind if verdict[0] == "behind" else problems).append((seq, verdict[1]))
-                elif trusted is not None and kid not in trusted:
-                    problems.append((seq, f"entry {seq} is signed by key {kid[:16]}... that no "
-                                     "trust policy version knows"))
-                if signatures:
-                    try:
-                        pub = b64d(actor["public_key"], "public key")
-                        work.append((pub, b64d(row.sig, "signature"),
-                                     dsse.pae(dsse.LEDGER_ENTRY, body)))
-                        work_seq.append(seq)
-                    except (IntegrityError, KeyError):
-                        problems.append((seq, f"entry {seq} has a malformed signature or key"))
-            frontier = merkle.append(frontier, n - 1, merkle.leaf_hash(body))
-            reach(n)
-            if progress and n % 10000 == 0:
-                progress(n)
-        if signatures and work:
-            for i in verify_many(work):
-                problems.append((work_seq[i], f"entry {work_seq[i]}'s signature does not verify"))
-        for i in verify_many(cp_work):
-            problems.append((cp_size[i], f"checkpoint {cp_size[i]}'s signature does not verify"))
+        top_e = store.max_seq(conn)
+        last = store.last_checkpoint(conn)
+    top_c = int(last.tree_size) if last else 0
+    checker = sigcheck.Checker(store, max(top_e, top_c), entries=signatures)
+    try:
+        with store.reading() as econn, store.reading() as cconn:
+            _merge(store.iter_rows(econn, 0, top_e), store.iter_rows(cconn, 0, top_c,
+                                                                        entries=False),
+                   run, progress)
+    finally:
+        n_sigs, n_cps, sig_problems = checker.results()
+    _state_check(ledger, run, notes)
+    problems, behind, n = run.problems, run.behind, run.n
+    problems += sig_problems
+    last_size, sizes_roots, frontier = run.last_size, run.roots, run.frontier
     root_hex = merkle.root(frontier).hex()
     if last_size is None:
         if n:
@@ -257,11 +290,11 @@ def verify_ledger(
                 else "git push your trust history, or check that this clone uses the team's ledger")
     problems.sort(key=lambda p: p[0])
     return VerifyReport(
-        ok=not problems and not behind, entries=n, checkpoints=len(cps),
-        mode="full" if signatures else "hash", signatures_checked=len(work),
+        ok=not problems and not behind, entries=n, checkpoints=run.checkpoints,
+        mode="full" if signatures else "hash", signatures_checked=n_sigs,
         first_bad=problems[0][0] if problems else None,
         problems=[p[1] for p in problems], root=root_hex, behind=[b[1] for b in behind],
-        hint=hint, checkpoints_checked=len(cp_work), checkout_checkpoint=checkout_size,
+        hint=hint, checkpoints_checked=n_cps, checkout_checkpoint=checkout_size,
         notes=notes,
     )
 
