@@ -66,3 +66,40 @@ def check(root: Path) -> None:
                 last[(e.subject_key, str(e.evidence["version"]))] = e.seq
         assert [e.seq for e in ledger.versions(action)] == sorted(last.values())
     assert ledger.prompt_aliases() == _scan_aliases(entries, "", "prompt_aliases")
+
+
+def every_role(root: Path, key: Any) -> None:
+    """Give the repo's first signer (the admin) every role, so that the entries
+    :func:`exercise` writes pass an audit that replays authority."""
+    from govctl import trust
+
+    gov = find_repo(root)
+    signers = [s.model_dump(exclude_none=True) for s in trust.read_current(gov).signers]
+    signers[0]["roles"] = ["admin", "eng-lead", "product-owner", "compliance", "ml-engineer",
+                           "releaser", "oncall"]
+    trust.amend(gov, {"signers": signers}, [key])
+
+
+def exercise(ledger: Ledger, key: Any) -> None:
+    """Entries of every kind the derived state follows: registrations, intents completed,
+    aborted and left open, aliases set and removed, prompt aliases, releases per env."""
+    bot, other = {"kind": "service", "name": "bot"}, {"kind": "service", "name": "other"}
+    for name, v in (("bot", "1"), ("bot", "2"), ("other", "1")):
+        s = {"kind": "service", "name": name}
+        i = ledger.intent(key, "model.register", s, evidence={"run_id": v})
+        ledger.complete(key, i, evidence={"run_id": v, "version": v, "prompts": {"p": "1"}})
+    i = ledger.intent(key, "prompt.register", {"kind": "prompt", "name": "p"})
+    ledger.complete(key, i, evidence={"version": "1", "sha256": "x"})
+    ev = {"env": "production", "aliases": {"production-canary": "1"}, "weight_bps": 500,
+          "prompt_aliases": {"p": {"production-canary": "1"}}}
+    ledger.complete(key, ledger.intent(key, "release.promote", bot, evidence=ev), evidence=ev)
+    ev = {"env": "production", "aliases": {"production": "1", "production-canary": None},
+          "weight_bps": 0, "prompt_aliases": {"p": {"production": "1", "production-canary": None}}}
+    ledger.complete(key, ledger.intent(key, "canary.promote", bot, evidence=ev), evidence=ev)
+    ev = {"env": "staging", "aliases": {"staging": "2"}, "weight_bps": 0}
+    ledger.complete(key, ledger.intent(key, "release.promote", bot, evidence=ev), evidence=ev)
+    ledger.abort(key, ledger.intent(key, "model.alias", other, evidence={"aliases": {"x": "1"}}))
+    ledger.intent(key, "canary.step", bot, evidence={"env": "production",
+                                                     "aliases": {"production-canary": "2"}})
+    ledger.append(key, "canary.analyze", {**bot, "version": "2"},
+                  evidence={"env": "production", "verdict": "pass"})

@@ -221,8 +221,7 @@ class LedgerStore:
             q = q.where(c.subject_key.startswith(subject_prefix, autoescape=True))
         if since:
             q = q.where(c.seq > since)
-        result = conn.execution_options(yield_per=batch).execute(q)
-        yield from result
+        yield from conn.execute(q, execution_options={"yield_per": batch})
 
     def tail(self, conn: Any, limit: int, *, action: str | None = None,
              subject_prefix: str | None = None) -> list[Any]:
@@ -252,13 +251,14 @@ class LedgerStore:
         cols = ([t.c.seq, t.c.body, t.c.sig, t.c.action, t.c.phase, t.c.subject_key,
                  t.c.intent_ref, t.c.key_id] if entries else [t.c.tree_size, t.c.body, t.c.sig])
         q = self.sa.select(*cols).where(key > lo, key <= hi).order_by(key)
-        yield from conn.execution_options(yield_per=batch).execute(q)
+        # statement options: on the connection they would outlive the statement (in place)
+        yield from conn.execute(q, execution_options={"yield_per": batch})
 
     def iter_checkpoints(self, conn: Any) -> Iterator[Any]:
         c = self.checkpoints.c
-        yield from conn.execution_options(yield_per=5000).execute(
-            self.sa.select(c.tree_size, c.body, c.sig).order_by(c.tree_size)
-        )
+        yield from conn.execute(
+            self.sa.select(c.tree_size, c.body, c.sig).order_by(c.tree_size),
+            execution_options={"yield_per": 5000})
 
     # --- the derived state (see govctl.ledger.state) ----------------------------------
 
