@@ -193,6 +193,20 @@ class LedgerStore:
             self.sa.select(c.tree_size, c.body, c.sig).where(c.tree_size == size)
         ).first()
 
+    def frontier_before(self, conn: Any, size: int) -> Any:
+        """The newest checkpoint (tree_size, frontier) at or below ``size``, if any."""
+        c = self.checkpoints.c
+        return conn.execute(self.sa.select(c.tree_size, c.frontier).where(c.tree_size <= size)
+                            .order_by(c.tree_size.desc()).limit(1)).first()
+
+    def count_checkpoints(self, conn: Any) -> int:
+        return int(conn.execute(self.sa.select(self.sa.func.count())
+                                .select_from(self.checkpoints)).scalar())
+
+    def next_seq(self, conn: Any, after: int) -> int | None:
+        c = self.entries.c
+        return conn.execute(self.sa.select(self.sa.func.min(c.seq)).where(c.seq > after)).scalar()
+
     def max_seq(self, conn: Any) -> int:
         return int(conn.execute(self.sa.select(self.sa.func.max(self.entries.c.seq))).scalar() or 0)
 

@@ -1,55 +1,42 @@
 """Offline verification of the ledger: order, hashes, every checkpoint, authority, the
 derived state, the checkout.
 
-One streamed pass over the entries and checkpoints (a batch at a time: memory stays flat in
-the ledger's size) carries the Merkle frontier forward, so each checkpoint's root is
-compared as the pass reaches its size, and replays the derived state
-(:mod:`govctl.ledger.state`) to compare with the stored table at the end. Meanwhile worker
-processes check the signatures — every checkpoint's, and in full mode every entry's — on
-all cores (:mod:`govctl.ledger.sigcheck`). An optional *authority* (see
-:mod:`govctl.trust.replay`) replays the trust policy in force at each point: every entry's
-actor must have held a role allowing its action, and every checkpoint's signer must have
-been trusted then. The index columns of each entry (action, phase, subject, intent, key)
-must match its signed body. The checkout's ``ledger.checkpoint`` (tracked in git) must be a
-prefix of what the ledger holds: an older consistent one is fine (a note: commit it), a
-newer or inconsistent one is exit 4.
+Worker processes check the log range by range on every core (:mod:`govctl.ledger.scan`):
+order, leaf hashes, the Merkle root at every checkpoint (each range carries the frontier
+forward from the one stored at its start; this process checks the ranges chain, from the
+empty tree to the head), the index columns against the signed bodies, key bindings and the
+signatures — every checkpoint's, and in full mode every entry's. This process replays, in
+order, what needs the whole history: an optional *authority* (see
+:mod:`govctl.trust.replay`) — every entry's actor must have held a role allowing its action
+in the trust policy then in force, and every checkpoint's signer must have been trusted
+then — and the derived state (:mod:`govctl.ledger.state`), compared with the stored table
+at the end. Memory stays flat in the ledger's size. The checkout's ``ledger.checkpoint``
+(tracked in git) must be a prefix of what the ledger holds: an older consistent one is fine
+(a note: commit it), a newer or inconsistent one is exit 4.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from govctl.errors import IntegrityError
 from govctl.ledger import checkpoint as cpfile
-from govctl.ledger import merkle, sigcheck, state
+from govctl.ledger import merkle, scan, state
 from govctl.ledger.entry import VerifyReport
-from govctl.ledger.reads import parse
-from govctl.signing.dsse import b64d
-from govctl.signing.keys import key_id
 
 if TYPE_CHECKING:
     from govctl.ledger.log import Ledger
 
 
-def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:
-    """Whether ``public_b64`` is the key whose id is ``kid`` (a key id is the SHA-256 of
-    the raw public key, so an entry cannot claim someone else's id with its own key)."""
-    if not isinstance(public_b64, str):
-        return False
-    got = cache.get(public_b64)
-    if got is None:
-        try:
-            got = key_id(b64d(public_b64, "public key"))
-        except IntegrityError:
-            got = ""
-        cache[public_b64] = got
-    return got == kid
-
-
 class Authority(Protocol):
     def entry(self, seq: int, data: dict[str, Any]) -> tuple[str, str] | None:
-        """``("tamper"|"behind", message)`` if the entry's actor lacked authority."""
+        """``("tamper"|"behind", message)`` if the entry's actor lacked authority.
+
+        ``data`` is the entry (:func:`govctl.ledger.scan.slim`): its evidence holds only
+        its top-level scalars, the actor no public key."""
 
     def checkpoint(self, size: int, kid: str) -> tuple[str, str] | None: ...
 
@@ -59,98 +46,92 @@ class Authority(Protocol):
         """What the checkout has that the ledger never recorded (push hints)."""
 
 
-class _Pass:
-    """The parent's pass: order, hashes, roots, keys, authority, index columns, state."""
+class _Replay:
+    """This process's part: the ranges chain, authority and the derived state, in order."""
 
-    def __init__(self, trusted: dict[str, str] | None, authority: Authority | None,
-                 want: set[int]) -> None:
-        self.trusted, self.authority, self.want = trusted, authority, want
-        self.problems: list[tuple[int, str]] = []
+    def __init__(self, trusted: dict[str, str] | None, authority: Authority | None) -> None:
+        self.trusted, self.authority = trusted, authority
+        self.problems: list[tuple[int, int, str]] = []
         self.behind: list[tuple[int, str]] = []
         self.frontier: list[bytes] = []
-        self.roots: dict[int, bytes] = {}  # at the sizes the head and checkpoint files name
-        self.bound: dict[str, str] = {}
-        self.replay = state.Replay()
-        self.n = self.checkpoints = 0
-        self.last_size: int | None = None
+        self.roots: dict[int, bytes] = {}
+        self.state = state.Replay()
+        self.n = self.signatures = self.checkpoints = 0
+        self.done = False
 
-    def _verdict(self, verdict: tuple[str, str] | None, at: int) -> None:
-        if verdict:
-            (self.behind if verdict[0] == "behind" else self.problems).append((at, verdict[1]))
+    def _verdict(self, verdict: tuple[str, str] | None, at: int, rank: int) -> None:
+        if verdict and verdict[0] == "behind":
+            self.behind.append((at, verdict[1]))
+        elif verdict:
+            self.problems.append((at, rank, verdict[1]))
 
-    def entry(self, row: Any) -> bool:
-        """Check one entry row; False when the order breaks (the pass stops)."""
-        self.n += 1
-        n, seq, body = self.n, int(row.seq), bytes(row.body)
-        if seq != n:
-            self.problems.append((n, f"entry {n} is missing (next entry found is {seq})"))
-            return False
-        data = parse(body)
-        actor = data.get("actor") if data is not None else None
-        if not isinstance(actor, dict):
-            self.problems.append((seq, f"entry {seq} is unreadable"))
-        else:
-            self._entry(seq, row, data, actor)
-        self.frontier = merkle.append(self.frontier, n - 1, merkle.leaf_hash(body))
-        return True
+    def take(self, res: scan.Result) -> None:
+        if self.done:
+            return  # past a missing entry: what follows is not judged
+        if res.lo and res.start != self.frontier:
+            self.problems.append((res.lo, scan.ENTRY, f"the Merkle frontier stored with the "
+                                  f"checkpoint at or below {res.lo} does not match the entries "
+                                  "before it (entries or checkpoints edited)"))
+        self.problems += res.problems
+        self.signatures += res.signatures
+        self.checkpoints += res.checkpoints
+        self.roots.update(res.roots)
+        trusted, authority = self.trusted, self.authority
+        for fact in res.facts:
+            if fact[0] == "e":
+                _, seq, data, found = fact
+                if data is None:
+                    continue
+                kid = data["actor"].get("key_id", "")
+                if authority is not None:
+                    self._verdict(authority.entry(seq, data), seq, scan.AUTHORITY)
+                elif trusted is not None and kid not in trusted:
+                    self.problems.append((seq, scan.AUTHORITY, f"entry {seq} is signed by key "
+                                          f"{str(kid)[:16]}... that no trust policy version "
+                                          "knows"))
+                self.state.apply_changes(found)
+            else:
+                _, size, kid = fact
+                if trusted is not None and kid not in trusted:
+                    self.problems.append((size, scan.CHECKPOINT, f"checkpoint {size} is signed "
+                                          "by a key that no trust policy version knows"))
+                elif authority is not None:
+                    self._verdict(authority.checkpoint(size, kid), size, scan.CHECKPOINT)
+        self.frontier, self.n = res.end, res.last
+        self.done = res.last < res.hi
 
-    def _entry(self, seq: int, row: Any, data: dict[str, Any], actor: dict[str, Any]) -> None:
-        problems = self.problems
-        if data.get("seq") != seq:
-            problems.append((seq, f"entry {seq} holds seq {data.get('seq')} (reordered?)"))
-        kid = actor.get("key_id", "")
-        if not _binds(actor.get("public_key"), kid, self.bound):
-            problems.append((seq, f"entry {seq} claims key {str(kid)[:16]}... but carries a "
-                             "different public key (forged?)"))
-        if self.authority is not None:
-            self._verdict(self.authority.entry(seq, data), seq)
-        elif self.trusted is not None and kid not in self.trusted:
-            problems.append((seq, f"entry {seq} is signed by key {str(kid)[:16]}... that no "
-                             "trust policy version knows"))
-        subject = data.get("subject")
-        sk = (f"{subject.get('kind')}:{subject.get('name')}" if isinstance(subject, dict)
-              else None)
-        stored = (row.action, row.phase, row.subject_key, row.intent_ref, row.key_id)
-        signed = (data.get("action"), data.get("phase"), sk, data.get("intent"), kid)
-        if stored != signed:
-            names = ("action", "phase", "subject", "intent", "key")
-            odd = ", ".join(c for c, x, y in zip(names, stored, signed, strict=True) if x != y)
-            problems.append((seq, f"entry {seq}'s index columns ({odd}) differ from its signed "
-                             "body: the index was edited"))
-        self.replay.apply(data)
 
-    def checkpoint(self, row: Any) -> None:
-        """A checkpoint row, once the pass holds at least its size in entries."""
-        self.checkpoints += 1
-        size = int(row.tree_size)
-        self.last_size = size
-        if size != self.n:
-            return  # beyond the entries (truncation, said at the end) or a stray size
-        cp = parse(bytes(row.body))
+def _results(store: Any, jobs: list[scan.Job]) -> Iterator[scan.Result]:
+    """Each range's result in order: on every core when there is enough to check."""
+    work = sum(j.hi - j.lo for j in jobs) * (2 if jobs and jobs[0].signatures else 1)
+    workers = scan.cores()
+    scan._STORE = store
+    if workers < 2 or work < scan.PARALLEL_FROM:
+        yield from map(scan.check_range, jobs)
+        return
+    ctx = multiprocessing.get_context("fork")
+    window = workers * 3  # ranges in flight: results wait in memory for their turn
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                             initializer=scan.worker_init) as pool:
+        pending: list[Future[scan.Result]] = []
+        queue = iter(jobs)
         try:
-            assert cp is not None
-            kid = self.bound.get(cp["public_key"]) or key_id(b64d(cp["public_key"], "key"))
-            self.bound.setdefault(cp["public_key"], kid)
-            root = merkle.root(self.frontier)
-            if int(cp["tree_size"]) != size:
-                self.problems.append((size, f"checkpoint {size} claims size {cp['tree_size']}"))
-            ok_root = cp["root"] == root.hex()
-        except (AssertionError, ValueError, KeyError, TypeError, IntegrityError):
-            self.problems.append((size, f"checkpoint {size} is unreadable"))
-            return
-        if not ok_root:
-            self.problems.append((size, f"entry {size} or one before it was changed: the Merkle "
-                                  f"root at size {size} does not match its checkpoint"))
-        if size in self.want:
-            self.roots[size] = root
-        if self.trusted is not None and kid not in self.trusted:
-            self.problems.append((size, f"checkpoint {size} is signed by a key that no trust "
-                                  "policy version knows"))
-        elif self.authority is not None:
-            self._verdict(self.authority.checkpoint(size, kid), size)
+            for job in queue:
+                pending.append(pool.submit(scan.check_range, job))
+                if len(pending) >= window:
+                    break
+            while pending:
+                res = pending.pop(0).result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.append(pool.submit(scan.check_range, nxt))
+                yield res
+        finally:
+            for f in pending:
+                f.cancel()
 
 
-def _wanted_sizes(ledger: Ledger, from_checkpoint: bytes | None) -> set[int]:
+def _wanted_sizes(ledger: Ledger, from_checkpoint: bytes | None) -> frozenset[int]:
     """The sizes whose roots the head file and the checkpoint files are compared with."""
     out: set[int] = set()
     head = ledger._read_head()
@@ -163,26 +144,10 @@ def _wanted_sizes(ledger: Ledger, from_checkpoint: bytes | None) -> set[int]:
                 out.add(cpfile.parse(blob).size)
         except IntegrityError:
             pass
-    return out
+    return frozenset(out)
 
 
-def _merge(entries: Iterator[Any], cps: Iterator[Any], run: _Pass,
-           progress: Callable[[int], None] | None) -> None:
-    cp = next(cps, None)
-    for row in entries:
-        if not run.entry(row):
-            break
-        while cp is not None and int(cp.tree_size) <= run.n:
-            run.checkpoint(cp)
-            cp = next(cps, None)
-        if progress and run.n % 10000 == 0:
-            progress(run.n)
-    while cp is not None:
-        run.checkpoint(cp)
-        cp = next(cps, None)
-
-
-def _state_check(ledger: Ledger, run: _Pass, notes: list[str]) -> None:
+def _state_check(ledger: Ledger, run: _Replay, notes: list[str]) -> None:
     """The stored derived state is what replaying the entries gives (else tampering)."""
     store = ledger.store
     with store.reading() as conn:
@@ -191,10 +156,10 @@ def _state_check(ledger: Ledger, run: _Pass, notes: list[str]) -> None:
                          "ledger): it was not compared")
             return
         rows = store.state_rows(conn)
-    found = state.differences(run.replay.rows, rows)
+    found = state.differences(run.state.rows, rows)
     if found:
-        run.problems.append((run.n, "the derived state table differs from a replay of the "
-                             "entries (edited behind govctl's back): " + "; ".join(found)))
+        run.problems.append((run.n, scan.END, "the derived state table differs from a replay "
+                             "of the entries (edited behind govctl's back): " + "; ".join(found)))
 
 
 def verify_ledger(
@@ -212,24 +177,39 @@ def verify_ledger(
                          "ledger older than it, or entries an older govctl appended)")
     except ExternalError:
         pass  # read-only: said by the state check
-    run = _Pass(trusted, authority, _wanted_sizes(ledger, from_checkpoint))
+    want = _wanted_sizes(ledger, from_checkpoint)
     with store.reading() as conn:
         lid = store.get_meta(conn, "ledger_id")
         top_e = store.max_seq(conn)
         last = store.last_checkpoint(conn)
+        n_cps = store.count_checkpoints(conn)
     top_c = int(last.tree_size) if last else 0
-    checker = sigcheck.Checker(store, max(top_e, top_c), entries=signatures)
-    try:
-        with store.reading() as econn, store.reading() as cconn:
-            _merge(store.iter_rows(econn, 0, top_e), store.iter_rows(cconn, 0, top_c,
-                                                                        entries=False),
-                   run, progress)
-    finally:
-        n_sigs, n_cps, sig_problems = checker.results()
-    _state_check(ledger, run, notes)
-    problems, behind, n = run.problems, run.behind, run.n
-    problems += sig_problems
-    last_size, sizes_roots, frontier = run.last_size, run.roots, run.frontier
+    top = max(top_e, top_c)
+    jobs = [scan.Job(lo, min(lo + scan.RANGE, top), signatures, want)
+            for lo in range(0, top, scan.RANGE)]
+    run = _Replay(trusted, authority)
+    for res in _results(store, jobs):
+        run.take(res)
+        if progress:
+            progress(run.n)
+    n = run.n
+    if n == top_e:  # a replay of every entry: the stored derived state must equal it
+        _state_check(ledger, run, notes)
+    if n < top_e:  # stopped before the end: entry n + 1 is missing
+        with store.reading() as conn:
+            found = store.next_seq(conn, n)
+        n += 1
+        run.problems.append((n, scan.ENTRY, f"entry {n} is missing (next entry found is "
+                             f"{found})"))
+    elif last is not None and last.tree_size == n and last.frontier:
+        if last.frontier != json_frontier(run.frontier):
+            run.problems.append((n, scan.END, f"checkpoint {n}'s stored Merkle frontier (what "
+                                 "the next append builds on) does not match the entries"))
+    run.problems.sort(key=lambda p: (p[0], p[1]))
+    problems = [(p[0], p[2]) for p in run.problems]
+    behind = run.behind
+    last_size = top_c if last is not None else None
+    sizes_roots, frontier = run.roots, run.frontier
     root_hex = merkle.root(frontier).hex()
     if last_size is None:
         if n:
@@ -290,13 +270,20 @@ def verify_ledger(
                 else "git push your trust history, or check that this clone uses the team's ledger")
     problems.sort(key=lambda p: p[0])
     return VerifyReport(
-        ok=not problems and not behind, entries=n, checkpoints=run.checkpoints,
-        mode="full" if signatures else "hash", signatures_checked=n_sigs,
+        ok=not problems and not behind, entries=n, checkpoints=n_cps,
+        mode="full" if signatures else "hash", signatures_checked=run.signatures,
         first_bad=problems[0][0] if problems else None,
         problems=[p[1] for p in problems], root=root_hex, behind=[b[1] for b in behind],
-        hint=hint, checkpoints_checked=n_cps, checkout_checkpoint=checkout_size,
+        hint=hint, checkpoints_checked=run.checkpoints, checkout_checkpoint=checkout_size,
         notes=notes,
     )
+
+
+def json_frontier(frontier: list[bytes]) -> str:
+    """A frontier as the checkpoints table stores it."""
+    import json
+
+    return json.dumps([h.hex() for h in frontier])
 
 
 def _check_head(ledger: Ledger, n: int, roots: dict[int, str],

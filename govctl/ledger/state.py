@@ -95,7 +95,10 @@ class Replay:
         self.pending: dict[Key, Row | None] = {}
 
     def apply(self, data: dict[str, Any]) -> None:
-        for key, row in changes(data):
+        self.apply_changes(changes(data))
+
+    def apply_changes(self, found: list[tuple[Key, Row | None]]) -> None:
+        for key, row in found:
             if row is None:
                 self.rows.pop(key, None)
             else:
