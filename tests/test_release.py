@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import ledger_replay
 import pytest
 import telemetry_gen
 from lifecycle import ok, register, sign_all
 
 from govctl.config import find_repo
+
+
+@pytest.fixture(autouse=True)
+def _derived_state_matches_a_replay(tmp_path):
+    """After every lifecycle test: the ledger's derived state is a replay of its entries."""
+    yield
+    if (tmp_path / "svc" / "govctl.toml").is_file():
+        ledger_replay.check(tmp_path / "svc")
 
 
 @pytest.fixture

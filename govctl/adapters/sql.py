@@ -47,6 +47,16 @@ def _tables(sa: Any) -> tuple[Any, ...]:
         sa.Column("sig", sa.Text, nullable=False),
         sa.Column("frontier", sa.Text, nullable=False),
     )
+    state = sa.Table(  # derived from the entries (govctl.ledger.state), kept in each append
+        "govctl_state",
+        md,
+        sa.Column("kind", sa.String(16), primary_key=True),
+        sa.Column("subject", sa.String(255), primary_key=True),
+        sa.Column("action", sa.String(64), primary_key=True),
+        sa.Column("item", sa.String(255), primary_key=True),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("value", sa.Text, nullable=True),
+    )
     locks = sa.Table(
         "govctl_locks",
         md,
@@ -56,7 +66,7 @@ def _tables(sa: Any) -> tuple[Any, ...]:
         sa.Column("acquired", sa.String(32), nullable=False),
         sa.Column("expires", sa.String(32), nullable=False),
     )
-    return md, meta, entries, checkpoints, locks
+    return md, meta, entries, checkpoints, locks, state
 
 
 class LedgerStore:
@@ -65,7 +75,9 @@ class LedgerStore:
 
         self.sa = sa
         self.url = url
-        self.md, self.meta, self.entries, self.checkpoints, self.locks = _tables(sa)
+        self.md, self.meta, self.entries, self.checkpoints, self.locks, self.state = \
+            _tables(sa)
+        self._exists = False
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -98,7 +110,9 @@ class LedgerStore:
 
         @event.listens_for(self.engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # readers take a snapshot (WAL) without blocking writers or each other
+            read = conn.get_execution_options().get("govctl_read")
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -126,8 +140,10 @@ class LedgerStore:
             self.md.create_all(self.engine)
 
     def exists(self) -> bool:
-        with self._errors():
-            return self.sa.inspect(self.engine).has_table("govctl_entries")
+        if not self._exists:  # once there, the ledger's tables are never dropped by govctl
+            with self._errors():
+                self._exists = self.sa.inspect(self.engine).has_table("govctl_entries")
+        return self._exists
 
     @contextmanager
     def locked(self) -> Iterator[Any]:
@@ -140,7 +156,7 @@ class LedgerStore:
     @contextmanager
     def reading(self) -> Iterator[Any]:
         with self._errors(), self.engine.connect() as conn:
-            yield conn
+            yield conn.execution_options(govctl_read=True)
 
     def get_meta(self, conn: Any, key: str) -> str | None:
         row = conn.execute(
@@ -150,6 +166,18 @@ class LedgerStore:
 
     def set_meta(self, conn: Any, key: str, value: str) -> None:
         conn.execute(self.meta.insert().values(key=key, value=value))
+
+    def put_meta(self, conn: Any, values: dict[str, str | None]) -> None:
+        """Set (or with None delete) several meta keys."""
+        m = self.meta.c
+        conn.execute(self.meta.delete().where(m.key.in_(list(values))))
+        rows = [{"key": k, "value": v} for k, v in values.items() if v is not None]
+        if rows:
+            conn.execute(self.meta.insert(), rows)
+
+    def metas(self, conn: Any, keys: list[str]) -> dict[str, str]:
+        m = self.meta.c
+        return dict(conn.execute(self.sa.select(m.key, m.value).where(m.key.in_(keys))).all())
 
     def last_checkpoint(self, conn: Any) -> Any:
         c = self.checkpoints.c
@@ -164,6 +192,20 @@ class LedgerStore:
         return conn.execute(
             self.sa.select(c.tree_size, c.body, c.sig).where(c.tree_size == size)
         ).first()
+
+    def frontier_before(self, conn: Any, size: int) -> Any:
+        """The newest checkpoint (tree_size, frontier) at or below ``size``, if any."""
+        c = self.checkpoints.c
+        return conn.execute(self.sa.select(c.tree_size, c.frontier).where(c.tree_size <= size)
+                            .order_by(c.tree_size.desc()).limit(1)).first()
+
+    def count_checkpoints(self, conn: Any) -> int:
+        return int(conn.execute(self.sa.select(self.sa.func.count())
+                                .select_from(self.checkpoints)).scalar())
+
+    def next_seq(self, conn: Any, after: int) -> int | None:
+        c = self.entries.c
+        return conn.execute(self.sa.select(self.sa.func.min(c.seq)).where(c.seq > after)).scalar()
 
     def max_seq(self, conn: Any) -> int:
         return int(conn.execute(self.sa.select(self.sa.func.max(self.entries.c.seq))).scalar() or 0)
@@ -193,14 +235,82 @@ class LedgerStore:
             q = q.where(c.subject_key.startswith(subject_prefix, autoescape=True))
         if since:
             q = q.where(c.seq > since)
-        result = conn.execution_options(yield_per=batch).execute(q)
-        yield from result
+        yield from conn.execute(q, execution_options={"yield_per": batch})
+
+    def tail(self, conn: Any, limit: int, *, action: str | None = None,
+             subject_prefix: str | None = None) -> list[Any]:
+        """The last ``limit`` matching entries (seq, body), newest first: an index walk
+        backwards from the end, however long the ledger."""
+        c = self.entries.c
+        q = self.sa.select(c.seq, c.body).order_by(c.seq.desc()).limit(limit)
+        if action:
+            q = q.where(c.action == action)
+        if subject_prefix:
+            q = q.where(c.subject_key.startswith(subject_prefix, autoescape=True))
+        return list(conn.execute(q))
+
+    def entries_at(self, conn: Any, seqs: list[int]) -> list[Any]:
+        """The entries (seq, body) with these sequence numbers, in ledger order."""
+        c = self.entries.c
+        out: list[Any] = []
+        for i in range(0, len(seqs), 500):
+            out += conn.execute(self.sa.select(c.seq, c.body).where(c.seq.in_(seqs[i:i + 500])))
+        return sorted(out, key=lambda r: r.seq)
+
+    def iter_rows(self, conn: Any, lo: int, hi: int, *, entries: bool = True,
+                  batch: int = 2000) -> Iterator[Any]:
+        """Rows of entries (all columns) or checkpoints with lo < seq/tree_size <= hi."""
+        t = self.entries if entries else self.checkpoints
+        key = t.c.seq if entries else t.c.tree_size
+        cols = ([t.c.seq, t.c.body, t.c.sig, t.c.action, t.c.phase, t.c.subject_key,
+                 t.c.intent_ref, t.c.key_id] if entries else [t.c.tree_size, t.c.body, t.c.sig])
+        q = self.sa.select(*cols).where(key > lo, key <= hi).order_by(key)
+        # statement options: on the connection they would outlive the statement (in place)
+        yield from conn.execute(q, execution_options={"yield_per": batch})
 
     def iter_checkpoints(self, conn: Any) -> Iterator[Any]:
         c = self.checkpoints.c
-        yield from conn.execution_options(yield_per=5000).execute(
-            self.sa.select(c.tree_size, c.body, c.sig).order_by(c.tree_size)
-        )
+        yield from conn.execute(
+            self.sa.select(c.tree_size, c.body, c.sig).order_by(c.tree_size),
+            execution_options={"yield_per": 5000})
+
+    # --- the derived state (see govctl.ledger.state) ----------------------------------
+
+    def ensure_state_table(self, conn: Any) -> None:
+        self.state.create(conn, checkfirst=True)
+
+    def state_rows(self, conn: Any, kind: str | None = None, *, subject: str | None = None,
+                   actions: list[str] | None = None, item: str | None = None) -> list[Any]:
+        """Rows (kind, subject, action, item, seq, value), by primary key order."""
+        c = self.state.c
+        q = self.sa.select(c.kind, c.subject, c.action, c.item, c.seq, c.value)
+        if kind is not None:
+            q = q.where(c.kind == kind)
+        if subject is not None:
+            q = q.where(c.subject == subject)
+        if actions is not None:
+            q = q.where(c.action.in_(actions))
+        if item is not None:
+            q = q.where(c.item == item)
+        return list(conn.execute(q.order_by(c.kind, c.subject, c.action, c.item)))
+
+    def state_apply(self, conn: Any, changes: dict[tuple[str, str, str, str],
+                                                   tuple[int, str | None] | None]) -> None:
+        """Write folded changes: key -> (seq, value), or None to delete the key."""
+        if not changes:
+            return
+        c, sa = self.state.c, self.sa
+        conn.execute(
+            self.state.delete().where(c.kind == sa.bindparam("k"), c.subject == sa.bindparam("s"),
+                                      c.action == sa.bindparam("a"), c.item == sa.bindparam("i")),
+            [{"k": k, "s": s, "a": a, "i": i} for k, s, a, i in changes])
+        rows = [{"kind": k, "subject": s, "action": a, "item": i, "seq": v[0], "value": v[1]}
+                for (k, s, a, i), v in changes.items() if v is not None]
+        if rows:
+            conn.execute(self.state.insert(), rows)
+
+    def state_clear(self, conn: Any) -> None:
+        conn.execute(self.state.delete())
 
     def try_lock(
         self, subject_key: str, holder: str, token: str, now: str, expires: str
@@ -249,12 +359,3 @@ class LedgerStore:
                 self.locks.delete().where(c.subject_key == subject_key, c.token == token)
             )
 
-    def open_intents(self, conn: Any, subject_key: str) -> list[Any]:
-        e = self.entries.c
-        done = self.sa.select(e.intent_ref).where(e.intent_ref.is_not(None))
-        q = (
-            self.sa.select(e.seq, e.body)
-            .where(e.phase == "intent", e.subject_key == subject_key, e.seq.not_in(done))
-            .order_by(e.seq)
-        )
-        return list(conn.execute(q))

@@ -434,9 +434,7 @@ def used_by(repo: GovernedRepo, name: str) -> list[dict[str, str]]:
     from govctl.ledger.log import Ledger
 
     out = []
-    for e in Ledger.for_repo(repo).entries(action="model.register"):
-        if e.phase != "complete":
-            continue
+    for e in Ledger.for_repo(repo).versions("model.register"):
         for ds in e.evidence.get("datasets", []):
             if ds.get("name") == name:
                 out.append({"model": e.subject["name"], "version": str(e.evidence["version"]),

@@ -141,9 +141,9 @@ def pinned_digest(repo: GovernedRepo, service: str, version: str) -> str | None:
     from govctl.ledger.log import Ledger
 
     found = None
-    for e in Ledger.for_repo(repo).entries(action="model.register"):
-        if (e.phase == "complete" and e.subject.get("name") == service
-                and str(e.evidence.get("version")) == str(version)):
+    for e in Ledger.for_repo(repo).versions("model.register", {"kind": "service",
+                                                                "name": service}):
+        if str(e.evidence.get("version")) == str(version):
             found = e.evidence.get("manifest_sha256")
     return found
 

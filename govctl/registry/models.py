@@ -184,16 +184,7 @@ def list_models(repo: GovernedRepo) -> list[dict[str, Any]]:
 def expected_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:
     """Aliases as the ledger last set them (completed or done entries carrying
     ``evidence.aliases``; a ``None`` value removes the alias)."""
-    state: dict[str, str] = {}
-    for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{name}"):
-        if e.subject.get("name") != name or e.phase not in ("done", "complete"):
-            continue
-        for alias, version in (e.evidence.get("aliases") or {}).items():
-            if version is None:
-                state.pop(alias, None)
-            else:
-                state[alias] = str(version)
-    return state
+    return Ledger.for_repo(repo).aliases(_subject(name))
 
 
 def set_aliases(repo: GovernedRepo, key: SigningKey, name: str, changes: dict[str, str | None],
@@ -265,9 +256,8 @@ class Drift:
 def _registrations(repo: GovernedRepo) -> dict[str, dict[str, Any]]:
     """name -> version -> the completed model.register ledger entry."""
     out: dict[str, dict[str, Any]] = {}
-    for e in Ledger.for_repo(repo).entries(action="model.register"):
-        if e.phase == "complete":
-            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e
+    for e in Ledger.for_repo(repo).versions("model.register"):
+        out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e
     return out
 
 
@@ -359,13 +349,11 @@ def _model_lineage(repo: GovernedRepo, g: lineage_mod.LineageGraph) -> None:
     from govctl.data import lineage as lineage_mod
 
     try:
-        entries = list(Ledger.for_repo(repo).entries(action="model.register"))
+        entries = Ledger.for_repo(repo).versions("model.register")
     except NotFound:
         return
     paths = {e.name: e.path for e in datasets.inventory(repo)}
     for e in entries:
-        if e.phase != "complete":
-            continue
         version = e.evidence["version"]
         mid = f"model:{e.subject['name']}/{version}"
         g.add(lineage_mod.Node(mid, "model", f"{e.subject['name']} v{version}"))

@@ -182,8 +182,8 @@ def history(repo: GovernedRepo, service: str) -> History:
     from govctl.ledger.log import Ledger
 
     ledger = Ledger.for_repo(repo)
-    entries = sorted([*ledger.entries(subject_prefix=f"service:{service}"),
-                      *ledger.entries(action="prompt.register")], key=lambda e: e.seq)
+    entries = sorted([*ledger.moves({"kind": "service", "name": service}),
+                      *ledger.versions("prompt.register")], key=lambda e: e.seq)
     return from_entries(service, entries)
 
 

@@ -74,10 +74,6 @@ def plan_for(repo: GovernedRepo, env: str) -> list[int]:
     return steps
 
 
-def _history(repo: GovernedRepo, service: str, env: str) -> list[Any]:
-    return [e for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}")
-            if e.subject.get("name") == service and e.action in RELEASE_ACTIONS
-            and e.evidence.get("env") == env]
 
 
 def state(repo: GovernedRepo, service: str, env: str = "production") -> State:
@@ -87,9 +83,8 @@ def state(repo: GovernedRepo, service: str, env: str = "production") -> State:
     tags = ml.get_model_tags(repo, service)
     st = State(service, env, aliases.get(env), aliases.get(canary_alias(env)),
                int(tags.get(weight_tag(env), "0") or 0))
-    hist = [e for e in _history(repo, service, env) if e.phase in ("complete", "done")]
-    if hist:
-        last = hist[-1]
+    last = Ledger.for_repo(repo).last(_subject(service), RELEASE_ACTIONS, env)
+    if last is not None:
         st.last = {"action": last.action, "time": last.time, "by": last.actor["name"],
                    "note": last.note, "seq": last.seq}
         if st.canary:
@@ -107,9 +102,7 @@ def stable_history(repo: GovernedRepo, service: str, env: str) -> tuple[list[str
     """
     stack: list[str] = []
     ever: set[str] = set()
-    for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}"):
-        if e.subject.get("name") != service or e.phase not in ("complete", "done"):
-            continue
+    for e in Ledger.for_repo(repo).moves(_subject(service)):
         v = (e.evidence.get("aliases") or {}).get(env)
         if not v:
             continue
