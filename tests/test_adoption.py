@@ -1,7 +1,7 @@
 """Adoption on an existing project laid out like DVC's get-started example, with MLflow 3
 added the way MLflow's docs say — then the README's walk-through for an existing project,
 through the CLI, with no change to the project's training code and no hand-edited govctl file
-but the one setting the README names (where the team's MLflow store is)."""
+(the team's MLflow store is pinned by ``govctl init --mlflow-tracking-uri``)."""
 
 from __future__ import annotations
 
@@ -127,11 +127,18 @@ def _existing_project(tmp_path: Path) -> Path:
 
 def test_readme_walkthrough_on_an_existing_dvc_and_mlflow3_project(tmp_path, cli):
     project = _existing_project(tmp_path)
-    # 1. govern it; point govctl at the team's MLflow store (relative to the governed root)
-    ok(cli("init", project, "--admin", "alice"))
+    # 1. govern it, pinning the team's MLflow store (the one train.py logs to, relative to
+    #    the governed root) through the CLI: no hand-edited govctl.toml
+    before = {p: p.read_bytes() for p in (project / "src").iterdir()}
+    res = cli("init", project, "--admin", "alice", "--mlflow-tracking-uri",
+              "sqlite:///mlflow.db", "--json")
+    assert res.code == 0, res.err
+    assert res.json["settings"] == {"mlflow_tracking_uri": "sqlite:///mlflow.db"}
+    assert ".git" not in res.json["created"] and ".dvc" not in res.json["created"]
     os.chdir(project)
-    toml = project / "govctl.toml"
-    toml.write_text(toml.read_text() + 'mlflow_tracking_uri = "sqlite:///mlflow.db"\n')
+    toml = (project / "govctl.toml").read_text()
+    store = cli("config", "--json").json["stores"]["mlflow_tracking"]
+    assert store["uri"] == f"sqlite:///{(project / 'mlflow.db').resolve()}" and store["exists"]
     for name, role in (("erin", "eng-lead"), ("paul", "product-owner"), ("cora", "compliance"),
                        ("mel", "ml-engineer"), ("rita", "releaser"), ("otto", "oncall")):
         ok(cli("keys", "generate", name))
@@ -186,3 +193,6 @@ def test_readme_walkthrough_on_an_existing_dvc_and_mlflow3_project(tmp_path, cli
     for p in res.json["problems"]:
         ok(cli("data", "update", p["dataset"], "--key", "mel"))
     assert cli("data", "verify").code == 0
+    # the project's own code was never touched, govctl.toml is as init wrote it
+    assert {p: p.read_bytes() for p in (project / "src").iterdir()} == before
+    assert (project / "govctl.toml").read_text() == toml

@@ -39,9 +39,9 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its INFO chatter
 
 # The commands in the order a service goes through them (typer lists commands before
 # groups; this keeps the help panels and the commands in them in lifecycle order).
-LIFECYCLE = ("init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
-             "gate", "promote", "canary", "rollback", "status", "lock", "slo", "audit", "history",
-             "report", "demo")
+LIFECYCLE = ("init", "config", "keys", "trust", "data", "model", "prompt", "agreement",
+             "checklist", "gate", "promote", "canary", "rollback", "status", "lock", "slo",
+             "audit", "history", "report", "demo")
 
 
 class _LifecycleGroup(typer.core.TyperGroup):
@@ -97,6 +97,7 @@ def _root(
 SETUP, DATA, PAPERWORK = "Set up", "Data and models", "Agreements and checklists"
 RELEASE, AUDIT = "Release", "Audit and reports"
 app.command("init", rich_help_panel=SETUP)(init_cmd.init)
+app.command("config", rich_help_panel=SETUP)(init_cmd.config)
 app.add_typer(keys.app, name="keys", rich_help_panel=SETUP)
 app.add_typer(trust.app, name="trust", rich_help_panel=SETUP)
 app.add_typer(data.app, name="data", rich_help_panel=DATA)
