@@ -55,6 +55,14 @@ class GovernedRepo:
             return str(url)
         return f"sqlite:///{self.state / 'ledger.db'}"
 
+    def ledger_url_origin(self) -> str:
+        """Where :meth:`ledger_url` came from, for messages."""
+        if os.environ.get("GOVCTL_LEDGER_URL"):
+            return "GOVCTL_LEDGER_URL"
+        if self.settings.get("ledger_url"):
+            return f"{CONFIG_FILE} ledger_url"
+        return "the embedded store"
+
     def mlflow_tracking_uri(self) -> str:
         """``MLFLOW_TRACKING_URI``, else ``[govctl] mlflow_tracking_uri``, else the embedded
         SQLite store ``.govctl/mlflow.db``. Relative ``sqlite:`` paths are relative to the
@@ -95,6 +103,39 @@ class GovernedRepo:
             return str(Path(path).resolve().relative_to(self.root))
         except ValueError:
             return str(path)
+
+
+def describe(repo: GovernedRepo) -> dict[str, Any]:
+    """The settings in effect for ``repo`` and where each came from (``govctl config``):
+    the ledger and MLflow URIs with credentials redacted, and whether a SQLite store they
+    name exists. Reads files only: it opens no database and imports nothing heavy."""
+    stores: dict[str, dict[str, Any]] = {}
+    for name, uri, origin in (
+        ("ledger", repo.ledger_url(), repo.ledger_url_origin()),
+        ("mlflow_tracking", repo.mlflow_tracking_uri(), repo.mlflow_uri_origin("tracking")),
+        ("mlflow_registry", repo.mlflow_registry_uri(), repo.mlflow_uri_origin("registry")),
+    ):
+        path = sqlite_path(uri)
+        embedded = origin == "the embedded store"
+        stores[name] = {
+            "uri": redact_url(uri),
+            "from": origin,
+            # the embedded stores are made on first use; a configured file must exist
+            "exists": None if path is None else path.is_file(),
+            "created_on_first_use": embedded,
+        }
+    return {
+        "root": str(repo.root),
+        "config_file": str(repo.root / CONFIG_FILE),
+        "settings": {k: redact_url(v) if isinstance(v, str) else v
+                     for k, v in repo.settings.items()},
+        "stores": stores,
+        "environment": sorted(v for v in ENV_OVERRIDES if os.environ.get(v)),
+    }
+
+
+# Variables that override a govctl.toml setting (see the README, "Configuration").
+ENV_OVERRIDES = ("GOVCTL_LEDGER_URL", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def load_settings(root: Path) -> dict[str, Any]:
@@ -201,3 +242,25 @@ def sqlite_path(uri: str) -> Path | None:
         rest = uri[len("sqlite:///"):].split("?", 1)[0]
         return Path(rest) if rest and rest != ":memory:" else None
     return None
+
+
+_SECRET_WORDS = ("password", "passwd", "token", "secret", "credential")
+_SECRET_PARAMS = ("pwd", "key", "api_key", "apikey", "access_key", "sig", "signature")
+
+
+def has_credentials(uri: str) -> bool:
+    """Whether ``uri`` carries a secret: a password in its userinfo, or a query parameter
+    named like one (``?token=``, ``?password=``, ``?sig=``). A user name alone is not."""
+    from urllib.parse import parse_qsl
+
+    if "://" not in uri:
+        return False
+    rest = uri.split("://", 1)[1]
+    at = rest.rfind("@")
+    authority_end = min([i for i in (rest.find(c, at + 1) for c in "/?#") if i != -1]
+                        or [len(rest)])
+    if at != -1 and at < authority_end and ":" in rest[:at]:
+        return True
+    query = rest.partition("?")[2].partition("#")[0]
+    return any(k.lower() in _SECRET_PARAMS or any(w in k.lower() for w in _SECRET_WORDS)
+               for k, _ in parse_qsl(query, keep_blank_values=True))

@@ -206,7 +206,7 @@ def test_commands_are_listed_in_lifecycle_order(cli):
                       "Release", "Audit and reports"]
     names = re.findall(r"^│ ([a-z]+) ", out, re.M)
     assert names[names.index("init"):] == [
-        "init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
+        "init", "config", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
         "gate", "promote", "canary", "rollback", "status", "lock", "slo", "audit", "history",
         "report", "demo", "attest"]
 

@@ -106,8 +106,8 @@ def test_the_store_pinned_in_govctl_toml_is_used_and_never_replaced(signers, rep
 
     team = repo / "mlflow.db"
     MlflowClient(f"sqlite:///{team}").search_experiments()  # the team's existing store
-    toml = repo / "govctl.toml"
-    toml.write_text(toml.read_text() + 'mlflow_tracking_uri = "sqlite:///mlflow.db"\n')
+    res = cli("init", ".", "--admin", "alice", "--mlflow-tracking-uri", "sqlite:///mlflow.db")
+    assert res.code == 0, res.err
     run = log_run({"accuracy": 0.9})
     (repo / "src").mkdir()
     res = cli("model", "register", "support-bot", "--run", run, "--key", "mel", cwd=repo / "src")

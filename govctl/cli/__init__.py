@@ -44,9 +44,9 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its INFO chatter
 
 # The commands in the order a service goes through them (typer lists commands before
 # groups; this keeps the help panels and the commands in them in lifecycle order).
-LIFECYCLE = ("init", "keys", "trust", "data", "model", "prompt", "agreement", "checklist",
-             "gate", "promote", "canary", "rollback", "status", "lock", "slo", "audit", "history",
-             "report", "demo")
+LIFECYCLE = ("init", "config", "keys", "trust", "data", "model", "prompt", "agreement",
+             "checklist", "gate", "promote", "canary", "rollback", "status", "lock", "slo",
+             "audit", "history", "report", "demo")
 
 
 class _LifecycleGroup(typer.core.TyperGroup):
@@ -100,6 +100,7 @@ def _root(
 SETUP, DATA, PAPERWORK = "Set up", "Data and models", "Agreements and checklists"
 RELEASE, AUDIT = "Release", "Audit and reports"
 app.command("init", rich_help_panel=SETUP)(init_cmd.init)
+app.command("config", rich_help_panel=SETUP)(init_cmd.config)
 app.add_typer(keys.app, name="keys", rich_help_panel=SETUP)
 app.add_typer(trust.app, name="trust", rich_help_panel=SETUP)
 app.add_typer(data.app, name="data", rich_help_panel=DATA)
@@ -122,6 +123,20 @@ app.command("demo", rich_help_panel=AUDIT)(demo.demo)
 tidy_help(app)  # docstrings -> paragraphs that wrap at any width, examples kept verbatim
 
 
+_click_command = None
+
+
+def _command():  # type: ignore[no-untyped-def]
+    """The click command tree, built once per process: typer rebuilds it from every
+    command's signature on each ``app()`` call (tens of milliseconds for fifty commands),
+    which a process running govctl many times (the test suite, a serving layer's tooling)
+    would pay on every call."""
+    global _click_command
+    if _click_command is None:
+        _click_command = typer.main.get_command(app)
+    return _click_command
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, map errors to exit codes, never show a traceback
     for a user error unless ``--debug``.
@@ -134,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOVCTL_DEBUG", "") not in ("", "0", "false")
     try:
-        app(args=args, prog_name="govctl")
+        _command()(args=args, prog_name="govctl")
     except GovctlError as exc:
         if debug:
             import traceback

@@ -200,11 +200,20 @@ def add(
         if value not in allowed:
             raise InputError(f"invalid --{what} {value!r}: choose from {', '.join(allowed)}")
     rel = _rel_inside(repo, Path(path))
+    outputs = lineage.build(repo).nodes
     for parent in PurePosixPath(rel).parents:
         if str(parent) != "." and (repo.root / f"{parent}.dvc").is_file():
             raise InputError(
                 f"{rel} is inside {parent}, which DVC already tracks as a whole "
                 f"({parent}.dvc); inventory {parent} instead, or stop tracking it first")
+        stage = getattr(outputs.get(lineage.data_id(str(parent))), "attrs", {}).get(
+            "produced_by")
+        if str(parent) != "." and stage:
+            raise InputError(
+                f"{rel} is inside {parent}, a directory output of stage {stage!r}; a "
+                f"pipeline output is inventoried as a whole",
+                hint=f"govctl data add {parent} --name NAME ... (its per-file manifest is "
+                     "recorded with it)")
     existing = entry_path(repo, name)
     previous = load_entry(existing, source=repo.rel(existing)) if existing.exists() else None
     if previous is not None and previous.path != rel:

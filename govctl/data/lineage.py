@@ -81,9 +81,19 @@ def data_id(path: str) -> str:
 
 
 def _load_yaml(path: Path) -> Any:
+    """A DVC file as plain YAML; a file DVC could not read either is named, not a crash."""
+    from govctl.errors import InputError
+
     if not path.exists():
         return None
-    return yaml.safe_load(path.read_text("utf-8"))
+    try:
+        return yaml.load(path.read_text("utf-8"),  # noqa: S506 (a safe loader)
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f":{where.line + 1}" if where is not None else ""
+        reason = getattr(exc, "problem", None) or type(exc).__name__
+        raise InputError(f"{path}{line}: invalid YAML ({reason})") from None
 
 
 def _pipeline_files(root: Path) -> list[Path]:
@@ -163,14 +173,35 @@ def build(repo: GovernedRepo) -> LineageGraph:
         if ".dvc" in dvc_file.relative_to(root).parts[:-1] or dvc_file.is_dir():
             continue
         data = _load_yaml(dvc_file) or {}
+        if not isinstance(data, dict):
+            continue
+        origin = _import_origin(data)
         for out in data.get("outs") or []:
+            if not isinstance(out, dict) or not isinstance(out.get("path"), str):
+                continue
             rel = (dvc_file.parent / out["path"]).relative_to(root).as_posix()
-            g.add(Node(data_id(rel), "data", rel, out.get("md5"),
-                       {"tracked_by": dvc_file.relative_to(root).as_posix()}))
+            attrs = {"tracked_by": dvc_file.relative_to(root).as_posix()}
+            if origin:
+                attrs["imported_from"] = origin
+            g.add(Node(data_id(rel), "data", rel, out.get("md5"), attrs))
     for dvc_yaml in _pipeline_files(root):
         _add_pipeline(g, root, dvc_yaml)
     connect_directories(g)
     return g
+
+
+def _import_origin(dvc_file: dict[str, Any]) -> str | None:
+    """Where a ``dvc import`` (``URL@REV:PATH``) or ``dvc import-url`` (the URL) ``.dvc``
+    file's data comes from; None for a ``dvc add`` file (no deps)."""
+    deps = dvc_file.get("deps") or []
+    dep = deps[0] if isinstance(deps, list) and deps and isinstance(deps[0], dict) else None
+    if dep is None:
+        return None
+    origin = dep.get("repo")
+    if isinstance(origin, dict):
+        rev = origin.get("rev_lock") or origin.get("rev")
+        return f"{origin.get('url')}{f'@{rev}' if rev else ''}:{dep.get('path')}"
+    return str(dep.get("path"))
 
 
 def connect_directories(g: LineageGraph) -> None:
