@@ -185,6 +185,9 @@ class LedgerStore:
         columns: tuple[str, ...] = ("seq", "body", "sig"),
         batch: int = 5000,
     ) -> Iterator[Any]:
+        from govctl import probe
+
+        probe.count(probe.LEDGER_SCAN)
         c = self.entries.c
         q = self.sa.select(*(getattr(c, n) for n in columns)).order_by(c.seq)
         if action:

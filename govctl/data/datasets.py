@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from govctl import clock
+from govctl import clock, probe
 from govctl.config import GovernedRepo
 from govctl.data import lineage
 from govctl.data.links import refuse_symlinks
@@ -100,6 +100,7 @@ def load_entry(path: Path, *, source: str | None = None) -> DatasetEntry:
 
 
 def inventory(repo: GovernedRepo) -> list[DatasetEntry]:
+    probe.count(probe.INVENTORY)
     d = inventory_dir(repo)
     if not d.is_dir():
         return []
@@ -229,12 +230,8 @@ def add(
 
     ledger.require(repo)  # and the ledger is there to record it
 
-    full = repo.root / rel
     pipeline = _pipeline_out(repo, rel)
     imported = dvcrepo.import_source(repo.root / f"{rel}.dvc")
-    expected = None
-    if pipeline is None and full.is_file() and progress is not None:
-        expected = md5_file(full, progress)
     if pipeline is not None:
         record, tracked_by = pipeline, "pipeline"
     elif imported is not None:  # dvc import: its .dvc is DVC's record of the source, kept
@@ -242,13 +239,8 @@ def add(
         tracked_by = "dvc-file"
         fields["source"] = fields["source"] or imported
     else:
-        record, tracked_by = dvcrepo.track(repo.root, rel), "dvc-file"
-        if expected is not None and record["md5"] != expected:
-            from govctl.errors import IntegrityError
-
-            raise IntegrityError(
-                f"DVC recorded {record['md5']} for {rel} but its bytes hash to {expected}"
-            )
+        # one read of the bytes: hashed while DVC's cache copy is written
+        record, tracked_by = dvcrepo.track(repo.root, rel, progress), "dvc-file"
     entry = _entry(name, {**fields, "tracked_by": tracked_by},
                    {k: v for k, v in record.items() if v is not None})
     new_version = previous is None or previous.hash != entry.hash

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from govctl import probe
 from govctl.config import GovernedRepo
 
 
@@ -156,6 +157,7 @@ def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
 def build(repo: GovernedRepo) -> LineageGraph:
     """The data graph of the repo: DVC-tracked data and pipeline stages. Model versions
     are added by :func:`govctl.registry.models.lineage` (the registry sits above data)."""
+    probe.count(probe.LINEAGE)
     g = LineageGraph()
     root = repo.root
     for dvc_file in sorted(root.rglob("*.dvc")):

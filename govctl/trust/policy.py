@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from govctl import clock
+from govctl import clock, probe
 from govctl.config import GovernedRepo
 from govctl.documents import DocumentError, dump_yaml, load_model, model_from_data
 from govctl.errors import CheckFailed, InputError, IntegrityError, NotFound
@@ -367,6 +367,7 @@ def verify(repo: GovernedRepo, *, at: datetime | None = None) -> TrustReport:
     Raises :class:`IntegrityError` on tampering; returns a report whose ``expired`` flag
     the caller turns into exit 1.
     """
+    probe.count(probe.TRUST)
     at = at or clock.now()
     chain = history(repo)
     pinned = repo.settings.get("trust_root")
