@@ -277,14 +277,21 @@ def _reason(exc: BaseException) -> str:
     return ": ".join(parts)[:500] or type(exc).__name__
 
 
-def modified(root: Path, targets: list[str]) -> dict[str, str]:
-    """Outputs whose workspace bytes differ from what DVC recorded: path -> state."""
+def modified(root: Path, targets: list[str] | None) -> dict[str, str]:
+    """Outputs whose workspace bytes differ from what DVC recorded: path -> state.
+    ``targets`` None: every output of the repo (``dvc status`` with no targets)."""
+    if targets == []:
+        return {}
     repo = _open(root)
     try:
         with quiet(), _cwd(root):
-            status = repo.status(targets=targets) if targets else {}
+            status = repo.status(targets=targets)
     except Exception as exc:
-        raise ExternalError(f"dvc status {' '.join(targets)} failed: {_reason(exc)}") from None
+        named = " ".join(targets or [])
+        if len(named) > 200:
+            named = f"of {len(targets or [])} targets"
+        raise ExternalError(f"dvc status {named} failed: {_reason(exc)}".replace("  ", " ")
+                            ) from None
     finally:
         repo.close()
     out: dict[str, str] = {}

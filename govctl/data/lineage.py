@@ -87,12 +87,32 @@ def _load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text("utf-8"))
 
 
+SKIP_DIRS = frozenset({".dvc", ".git", ".govctl", ".venv", "node_modules"})
+
+
+def _dvc_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """Every ``.dvc`` file and every ``dvc.yaml`` of the repo (the root pipeline first, as
+    DVC reads them all), in one walk that never enters .git, .dvc or a directory a
+    ``.dvc`` file tracks (its content is DVC's, however many files it holds)."""
+    import os
+
+    dvc_files: list[Path] = []
+    pipelines: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        names = set(filenames)
+        dirnames[:] = sorted(d for d in dirnames
+                             if d not in SKIP_DIRS and f"{d}.dvc" not in names)
+        here = Path(dirpath)
+        dvc_files += [here / f for f in filenames if f.endswith(".dvc")]
+        if "dvc.yaml" in names:
+            pipelines.append(here / "dvc.yaml")
+    return (sorted(p for p in dvc_files if p.is_file()),
+            sorted(pipelines, key=lambda p: (len(p.relative_to(root).parts), str(p))))
+
+
 def _pipeline_files(root: Path) -> list[Path]:
     """Every ``dvc.yaml`` of the repo, the root one first (DVC reads them all)."""
-    skip = {".dvc", ".git", ".govctl", ".venv", "node_modules"}
-    found = [p for p in root.rglob("dvc.yaml")
-             if not skip & set(p.relative_to(root).parts[:-1])]
-    return sorted(found, key=lambda p: (len(p.relative_to(root).parts), str(p)))
+    return _dvc_files(root)[1]
 
 
 def _expanded(stages: dict[str, Any], lock: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -160,18 +180,35 @@ def build(repo: GovernedRepo) -> LineageGraph:
     probe.count(probe.LINEAGE)
     g = LineageGraph()
     root = repo.root
-    for dvc_file in sorted(root.rglob("*.dvc")):
-        if ".dvc" in dvc_file.relative_to(root).parts[:-1] or dvc_file.is_dir():
-            continue
+    dvc_files, pipelines = _dvc_files(root)
+    for dvc_file in dvc_files:
         data = _load_yaml(dvc_file) or {}
+        source = _import_source(data)
         for out in data.get("outs") or []:
             rel = (dvc_file.parent / out["path"]).relative_to(root).as_posix()
-            g.add(Node(data_id(rel), "data", rel, out.get("md5"),
-                       {"tracked_by": dvc_file.relative_to(root).as_posix()}))
-    for dvc_yaml in _pipeline_files(root):
+            attrs: dict[str, Any] = {"tracked_by": dvc_file.relative_to(root).as_posix()}
+            if source is not None:
+                attrs["import"] = source
+            g.add(Node(data_id(rel), "data", rel, out.get("md5"), attrs))
+    for dvc_yaml in pipelines:
         _add_pipeline(g, root, dvc_yaml)
     connect_directories(g)
     return g
+
+
+def _import_source(data: dict[str, Any]) -> str | None:
+    """Where a ``dvc import`` / ``import-url`` ``.dvc`` file's data comes from
+    (``URL@REV:PATH`` or the URL), or None for a plain ``dvc add`` file."""
+    deps = data.get("deps") or []
+    if not deps or not isinstance(deps[0], dict):
+        return None
+    dep = deps[0]
+    origin = dep.get("repo")
+    if isinstance(origin, dict):
+        rev = origin.get("rev_lock") or origin.get("rev") or ""
+        return f"{origin.get('url')}@{rev}:{dep.get('path')}" if rev else \
+            f"{origin.get('url')}:{dep.get('path')}"
+    return str(dep.get("path"))
 
 
 def connect_directories(g: LineageGraph) -> None:
