@@ -6,8 +6,7 @@ import contextlib
 import io
 import logging
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,148 +83,6 @@ def _open(root: Path):  # noqa: ANN202 - dvc.repo.Repo
         raise ExternalError(f"cannot open the DVC repo at {root}: {exc}") from None
 
 
-def track(root: Path, rel_path: str,
-          progress: Callable[[int, int], None] | None = None) -> dict[str, object]:
-    """``dvc add`` one file or directory; returns its DVC hash record.
-
-    The bytes are read once: each file is hashed while it is copied out for the DVC cache
-    (:func:`_hash_copies`, overlapping DVC's slow import and repo open in another thread),
-    and DVC, finding the hash in its state database and the object in its cache, neither
-    hashes nor copies it again. ``progress(done, total)`` is called at most ten times a
-    second. On failure nothing DVC wrote for this path is left behind (``.dvc`` file and
-    its ``.gitignore`` line).
-    """
-    import threading
-
-    dvc_file = Path(root) / f"{rel_path}.dvc"
-    gitignore = (Path(root) / rel_path).parent / ".gitignore"
-    had_dvc = dvc_file.exists()
-    old_ignore = gitignore.read_bytes() if gitignore.exists() else None
-    opened: dict[str, Any] = {}
-
-    def open_repo() -> None:
-        try:
-            opened["repo"] = _open(root)
-        except BaseException as exc:  # re-raised in the calling thread below
-            opened["error"] = exc
-
-    opener = threading.Thread(target=open_repo, name="govctl-dvc-open", daemon=True)
-    opener.start()
-    copies: list[_Copy] = []
-    try:
-        copies = _hash_copies(Path(root), Path(root) / rel_path, progress)
-    finally:
-        opener.join()
-        if "error" in opened:
-            _drop(copies)
-            raise opened["error"]
-    repo = opened["repo"]
-    try:
-        from dvc.exceptions import DvcException
-
-        try:
-            with quiet(), _cwd(root):
-                _into_cache(repo, copies)
-                # the workspace file already is the copy DVC's default cache types make:
-                # no second copy out of the cache (a hardlink/symlink cache still links)
-                relink = next(iter(repo.cache.local.cache_types), "copy") in ("hardlink",
-                                                                              "symlink")
-                stages = repo.add([rel_path], relink=relink)
-            out = stages[0].outs[0]
-            if Path(root, rel_path).is_file() and copies and \
-                    out.hash_info.value != copies[0].md5:
-                raise ExternalError(f"dvc add {rel_path} recorded {out.hash_info.value} but "
-                                    f"its bytes hash to {copies[0].md5}")
-            return _record(out.hash_info.value, out.meta.size, out.meta.nfiles)
-        except (DvcException, ExternalError) as exc:
-            if not had_dvc and dvc_file.exists():
-                dvc_file.unlink()
-            if old_ignore is None and gitignore.exists():
-                gitignore.unlink()
-            elif old_ignore is not None:
-                gitignore.write_bytes(old_ignore)
-            if isinstance(exc, ExternalError):
-                raise
-            raise ExternalError(f"dvc add {rel_path} failed: {exc}") from None
-    finally:
-        _drop(copies)
-        repo.close()
-
-
-CHUNK = 4 << 20
-
-
-@dataclass
-class _Copy:
-    path: Path  # the workspace file
-    md5: str
-    tmp: Path  # its copy, to become the DVC cache object
-
-
-def _hash_copies(root: Path, path: Path,
-                 progress: Callable[[int, int], None] | None) -> list[_Copy]:
-    """Read every file of ``path`` once, hashing it (MD5, DVC's hash) while writing a copy
-    in ``.dvc/tmp``. A file that changes while it is read is refused."""
-    import hashlib
-    import time
-
-    files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-    total = sum(p.stat().st_size for p in files)
-    tmp_dir = root / ".dvc" / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    done, last = 0, 0.0
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    out: list[_Copy] = []
-    try:
-        for i, f in enumerate(files):
-            before = f.stat()
-            h = hashlib.md5(usedforsecurity=False)
-            tmp = tmp_dir / f"govctl-{os.getpid()}-{i}.copy"
-            out.append(_Copy(f, "", tmp))
-            with f.open("rb") as src, tmp.open("wb") as dst:
-                while n := src.readinto(buf):
-                    h.update(view[:n])
-                    dst.write(view[:n])
-                    done += n
-                    now = time.monotonic()
-                    if progress is not None and now - last >= 0.1:
-                        progress(done, total)
-                        last = now
-            after = f.stat()
-            if (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size):
-                raise ExternalError(f"{f} changed while it was being hashed; nothing was "
-                                    "recorded")
-            out[-1].md5 = h.hexdigest()
-    except BaseException:
-        _drop(out)
-        raise
-    if progress is not None:
-        progress(done, total)
-    return out
-
-
-def _into_cache(repo: Any, copies: list[_Copy]) -> None:
-    """Move the copies into DVC's cache (read-only, as DVC keeps its objects) and record
-    each file's hash in DVC's state database, keyed as DVC keys it (inode, mtime, size)."""
-    from dvc_data.hashfile.hash_info import HashInfo
-
-    odb = repo.cache.local
-    for c in copies:
-        dest = odb.oid_to_path(c.md5)
-        if not odb.exists(c.md5):
-            odb.makedirs(os.path.dirname(dest))
-            odb.move(os.fspath(c.tmp), dest)
-            odb.protect(dest)
-        repo.state.save(os.fspath(c.path), repo.fs, HashInfo("md5", c.md5))
-
-
-def _drop(copies: list[_Copy]) -> None:
-    for c in copies:
-        c.tmp.unlink(missing_ok=True)
-
-
 def _record(md5: str, size: int | None, nfiles: int | None) -> dict[str, object]:
     return {"hash": "md5", "md5": md5, "size": size, "nfiles": nfiles}
 
@@ -294,13 +151,52 @@ def modified(root: Path, targets: list[str] | None) -> dict[str, str]:
                             ) from None
     finally:
         repo.close()
+    return _changed_outs(status)
+
+
+def _changed_outs(status: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for _target, items in status.items():
-        for item in items:
+        for item in items if isinstance(items, list) else []:
             if isinstance(item, dict):
                 for path, state in (item.get("changed outs") or {}).items():
                     out[path] = str(state)
     return out
+
+
+class WholeStatus:
+    """``dvc status`` of the whole repo in a child process, started at once, so that DVC
+    checks the workspace on one core while govctl reads the inventory on the other;
+    :meth:`modified` waits for it (the same answer as :func:`modified` with no targets)."""
+
+    def __init__(self, root: Path) -> None:
+        import subprocess
+        import sys
+
+        self.root = root
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dvc", "status", "--json"], cwd=root,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+
+    def modified(self) -> dict[str, str]:
+        import json
+
+        out, err = self.proc.communicate()
+        lines = [x for x in err.decode("utf-8", "replace").splitlines() if x.strip()]
+        if self.proc.returncode != 0:
+            reason = " ".join(" ".join(lines[-3:]).split())[:500] or f"exit {self.proc.returncode}"
+            raise ExternalError(f"dvc status failed: {reason}")
+        try:
+            status = json.loads(out.decode("utf-8") or "{}")
+        except ValueError:
+            raise ExternalError("dvc status --json printed something that is not JSON") from None
+        return _changed_outs(status if isinstance(status, dict) else {})
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
 
 
 def add_stage(root: Path, name: str, cmd: str, deps: list[str], outs: list[str]) -> None:

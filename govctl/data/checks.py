@@ -12,13 +12,18 @@ from govctl.data import lineage
 from govctl.data.inventory import Finding, Snapshot
 
 
+def _focus(snap: Snapshot, names: Iterable[str]) -> None:
+    """The lineage these checks walk: upstream of the named datasets only."""
+    snap.focus(e.path for e in (snap.entry(n) for n in names) if e is not None)
+
+
 def check_inventoried(repo: GovernedRepo, datasets: Iterable[str],
                       snap: Snapshot | None = None) -> list[Finding]:
     """Every dataset a model used is in the inventory and classified."""
-    known = (snap or Snapshot(repo)).by_name
+    snap = snap or Snapshot(repo)
     out = []
     for name in datasets:
-        if name not in known:
+        if snap.entry(name) is None:
             out.append(Finding(name, "not-inventoried", f"{name} is not in the inventory"))
     return out
 
@@ -32,10 +37,12 @@ def check_leakage(repo: GovernedRepo, training: Iterable[str], evaluation: Itera
     from govctl.data import manifests
 
     snap = snap or Snapshot(repo)
-    entries, g = snap.by_name, snap.lineage
+    training, evaluation = list(training), list(evaluation)
+    _focus(snap, [*training, *evaluation])
+    g = snap.lineage
     upstream: dict[str, tuple[str, str]] = {}  # hash -> (training set, where)
     for name in training:
-        e = entries.get(name)
+        e = snap.entry(name)
         if e is None:
             continue
         upstream.setdefault(e.hash, (name, e.path))
@@ -51,7 +58,7 @@ def check_leakage(repo: GovernedRepo, training: Iterable[str], evaluation: Itera
                 upstream.setdefault(h, (name, where))
     out = []
     for name in evaluation:
-        e = entries.get(name)
+        e = snap.entry(name)
         if e is None:
             continue
         if e.hash in upstream:
@@ -90,16 +97,18 @@ def check_allowed(repo: GovernedRepo, datasets: Iterable[str], env: str,
     sens = sens_by_env.get(env, sens_by_env.get("production", strict_sens))
     piis = pii_by_env.get(env, pii_by_env.get("production", strict_pii))
     snap = snap or Snapshot(repo)
-    entries, by_path, g = snap.by_name, snap.by_path, snap.lineage
+    datasets = list(datasets)
+    _focus(snap, datasets)
+    g = snap.lineage
     out = []
     seen: set[tuple[str, str]] = set()
     for name in datasets:
-        e = entries.get(name)
+        e = snap.entry(name)
         if e is None:
             continue
         feeding = [(e, "")]
         for nid in sorted(g.upstream(lineage.data_id(e.path))):
-            up = by_path.get(nid[len("data:"):]) if nid.startswith("data:") else None
+            up = snap.at_path(nid[len("data:"):]) if nid.startswith("data:") else None
             if up is not None and up.name != name:
                 feeding.append((up, f" (feeds {name} through the pipeline)"))
         for d, via in feeding:

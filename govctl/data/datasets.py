@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -71,9 +72,8 @@ def _rel_inside(repo: GovernedRepo, path: Path) -> str:
     return rel.as_posix()
 
 
-def _pipeline_out(repo: GovernedRepo, rel: str) -> dict[str, Any] | None:
-    g = lineage.build(repo)
-    node = g.nodes.get(lineage.data_id(rel))
+def _pipeline_out(snap: Snapshot, rel: str) -> dict[str, Any] | None:
+    node = snap.lineage.nodes.get(lineage.data_id(rel))
     if node is None or "produced_by" not in node.attrs:
         return None
     if not node.hash:
@@ -106,90 +106,128 @@ def _entry(name: str, fields: dict[str, Any], record: dict[str, Any]) -> Dataset
     return model_from_data(DatasetEntry, {**fields, "dvc": record}, f"dataset {name!r}")
 
 
-def add(
-    repo: GovernedRepo,
-    key: SigningKey,
-    path: Path,
-    *,
-    name: str,
-    kind: str,
-    sensitivity: str,
-    pii: str,
-    owner: str,
-    regulations: Iterable[str] = (),
-    retention_days: int | None = None,
-    source: str | None = None,
-    license: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    at: datetime | None = None,
-) -> tuple[DatasetEntry, bool]:
+@dataclass
+class NewDataset:
+    """One dataset for :func:`add_many`: its path and classification."""
+
+    path: Path
+    name: str
+    kind: str
+    sensitivity: str
+    pii: str
+    owner: str
+    regulations: Iterable[str] = ()
+    retention_days: int | None = None
+    source: str | None = None
+    license: str | None = None
+
+
+def add(repo: GovernedRepo, key: SigningKey, path: Path, *, name: str, kind: str,
+        sensitivity: str, pii: str, owner: str, regulations: Iterable[str] = (),
+        retention_days: int | None = None, source: str | None = None,
+        license: str | None = None, progress: Callable[[int, int], None] | None = None,
+        at: datetime | None = None) -> tuple[DatasetEntry, bool]:
     """Track ``path`` with DVC and record it in the inventory. Returns (entry, new_version).
 
     Everything is validated before DVC runs; if DVC fails nothing is left behind.
     """
-    from govctl import trust
-    from govctl.adapters import dvcrepo
+    item = NewDataset(path, name, kind, sensitivity, pii, owner, regulations,
+                      retention_days, source, license)
+    return add_many(repo, key, [item], progress=progress, at=at)[0]
 
-    if not re.match(NAME_RE, name):
-        raise InputError(f"invalid dataset name {name!r}: lower-case letters, digits, . _ -")
-    for value, allowed, what in ((kind, KINDS, "kind"), (sensitivity, SENSITIVITIES, "sensitivity"),
-                                 (pii, PIIS, "pii")):
+
+def _check(repo: GovernedRepo, snap: Snapshot, it: NewDataset) -> str:
+    """``it`` validated against the repo and the inventory; returns its repo path."""
+    if not re.match(NAME_RE, it.name):
+        raise InputError(f"invalid dataset name {it.name!r}: lower-case letters, digits, . _ -")
+    for value, allowed, what in ((it.kind, KINDS, "kind"),
+                                 (it.sensitivity, SENSITIVITIES, "sensitivity"),
+                                 (it.pii, PIIS, "pii")):
         if value not in allowed:
             raise InputError(f"invalid --{what} {value!r}: choose from {', '.join(allowed)}")
-    rel = _rel_inside(repo, Path(path))
+    rel = _rel_inside(repo, Path(it.path))
     for parent in PurePosixPath(rel).parents:
         if str(parent) != "." and (repo.root / f"{parent}.dvc").is_file():
             raise InputError(
                 f"{rel} is inside {parent}, which DVC already tracks as a whole "
                 f"({parent}.dvc); inventory {parent} instead, or stop tracking it first")
-    existing = entry_path(repo, name)
-    previous = load_entry(existing, source=repo.rel(existing)) if existing.exists() else None
+    previous = snap.by_name.get(it.name)
     if previous is not None and previous.path != rel:
         raise InputError(
-            f"dataset {name!r} already exists for {previous.path}, not {rel}",
+            f"dataset {it.name!r} already exists for {previous.path}, not {rel}",
             hint="choose another --name, or add the new bytes at the same path",
         )
-    for other in inventory(repo):
-        if other.path == rel and other.name != name:
-            raise InputError(f"{rel} is already in the inventory as {other.name!r}")
-    policy = trust.load_verified(repo)
-    trust.authorize(policy, "data.add", key)
-    fields = {
-        "schema": "govctl.dataset/v1",
-        "name": name, "path": rel, "kind": kind, "sensitivity": sensitivity, "pii": pii,
-        "owner": owner, "regulations": list(regulations), "retention_days": retention_days,
-        "source": source, "license": license,
-        "added": clock.to_iso(at or clock.now()), "added_by": key.name,
-    }
-    _entry(name, fields, {"md5": "0" * 32})  # every field checked before DVC runs
-    from govctl import ledger
+    other = snap.by_path.get(rel)
+    if other is not None and other.name != it.name:
+        raise InputError(f"{rel} is already in the inventory as {other.name!r}")
+    return rel
 
-    ledger.require(repo)  # and the ledger is there to record it
 
-    pipeline = _pipeline_out(repo, rel)
-    imported = dvcrepo.import_source(repo.root / f"{rel}.dvc")
-    if pipeline is not None:
-        record, tracked_by = pipeline, "pipeline"
-    elif imported is not None:  # dvc import: its .dvc is DVC's record of the source, kept
-        record = dvcrepo.read_dvc_file(repo.root / f"{rel}.dvc") or {}
-        tracked_by = "dvc-file"
-        fields["source"] = fields["source"] or imported
-    else:
-        # one read of the bytes: hashed while DVC's cache copy is written
-        record, tracked_by = dvcrepo.track(repo.root, rel, progress), "dvc-file"
-    entry = _entry(name, {**fields, "tracked_by": tracked_by},
-                   {k: v for k, v in record.items() if v is not None})
-    new_version = previous is None or previous.hash != entry.hash
-    atomic_write(existing, dump_yaml(entry.to_doc(), "# Dataset inventory entry; written by "
-                                     "'govctl data add'. Classification fields may be edited.\n"))
+def add_many(repo: GovernedRepo, key: SigningKey, items: list[NewDataset], *,
+             progress: Callable[[int, int], None] | None = None,
+             at: datetime | None = None) -> list[tuple[DatasetEntry, bool]]:
+    """:func:`add` for many datasets at once: one inventory read, one ``dvc add`` of every
+    path DVC must track, one ledger append (an entry per dataset, one checkpoint). All
+    are validated before DVC runs; nothing is written if one is refused."""
+    from govctl import trust
+    from govctl.adapters import dvcrepo
+    from govctl.adapters.gitrepo import head_commit
+    from govctl.ledger.log import Ledger
 
-    ledger.record(
-        repo, key, "data.add",
-        {"kind": "dataset", "name": name, "path": rel},
-        evidence={"md5": entry.hash, "kind": kind, "sensitivity": sensitivity, "pii": pii},
-        note=None if new_version else "unchanged bytes; metadata updated",
-    )
-    return entry, new_version
+    snap = Snapshot(repo)
+    rels = [_check(repo, snap, it) for it in items]
+    for seen, what in ((rels, "path"), ([it.name for it in items], "name")):
+        dup = sorted({x for x in seen if seen.count(x) > 1})
+        if dup:
+            raise InputError(f"the same {what} is added twice: {', '.join(dup)}")
+    trust.authorize(trust.load_verified(repo), "data.add", key)
+    when = clock.to_iso(at or clock.now())
+    fields = [{
+        "schema": "govctl.dataset/v1", "name": it.name, "path": rel, "kind": it.kind,
+        "sensitivity": it.sensitivity, "pii": it.pii, "owner": it.owner,
+        "regulations": list(it.regulations), "retention_days": it.retention_days,
+        "source": it.source, "license": it.license, "added": when, "added_by": key.name,
+    } for it, rel in zip(items, rels, strict=True)]
+    for it, f in zip(items, fields, strict=True):
+        _entry(it.name, f, {"md5": "0" * 32})  # every field checked before DVC runs
+    from govctl import ledger as ledger_mod
+
+    ledger_mod.require(repo)  # and the ledger is there to record it
+    records: list[tuple[dict[str, Any], str] | None] = []
+    for rel, f in zip(rels, fields, strict=True):
+        pipeline = _pipeline_out(snap, rel)
+        imported = dvcrepo.import_source(repo.root / f"{rel}.dvc")
+        if pipeline is not None:
+            records.append((pipeline, "pipeline"))
+        elif imported is not None:  # dvc import: its .dvc is DVC's record of the source, kept
+            records.append((dvcrepo.read_dvc_file(repo.root / f"{rel}.dvc") or {}, "dvc-file"))
+            f["source"] = f["source"] or imported
+        else:
+            records.append(None)
+    todo = [rel for rel, r in zip(rels, records, strict=True) if r is None]
+    # one read of the bytes: hashed while DVC's cache copy is written
+    from govctl.adapters import dvcadd
+
+    tracked = iter(dvcadd.track_many(repo.root, todo, progress) if todo else [])
+    out, events, commit = [], [], head_commit(repo.root)
+    for it, rel, f, r in zip(items, rels, fields, records, strict=True):
+        record, tracked_by = r if r is not None else (next(tracked), "dvc-file")
+        entry = _entry(it.name, {**f, "tracked_by": tracked_by},
+                       {k: v for k, v in record.items() if v is not None})
+        previous = snap.by_name.get(it.name)
+        new_version = previous is None or previous.hash != entry.hash
+        atomic_write(entry_path(repo, it.name), dump_yaml(
+            entry.to_doc(), "# Dataset inventory entry; written by 'govctl data add'. "
+            "Classification fields may be edited.\n"))
+        out.append((entry, new_version))
+        events.append({"action": "data.add",
+                       "subject": {"kind": "dataset", "name": it.name, "path": rel},
+                       "evidence": {"md5": entry.hash, "kind": it.kind,
+                                    "sensitivity": it.sensitivity, "pii": it.pii},
+                       "git_commit": commit,
+                       "note": None if new_version else "unchanged bytes; metadata updated"})
+    Ledger.for_repo(repo).append_many(key, events)
+    return out
 
 
 def used_by(repo: GovernedRepo, name: str) -> list[dict[str, str]]:

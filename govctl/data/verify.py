@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.data import lineage
@@ -81,10 +82,26 @@ def verify(repo: GovernedRepo, name: str | None = None, *, rehash_all: bool = Fa
     """Workspace bytes match the recorded hash; ``.dvc``/``dvc.lock`` agree with the
     inventory; every DVC-tracked output is inventoried (when checking everything).
     ``rehash_all`` hashes every byte again instead of trusting DVC's cached file hashes."""
-    from govctl.data import upkeep
+    from govctl.adapters import dvcrepo
 
     snap = snap or Snapshot(repo)
+    # everything at once: DVC checks the workspace in a child process meanwhile
+    whole = dvcrepo.WholeStatus(repo.root) if name is None and dvcrepo.is_dvc_repo(
+        repo.root) else None
+    try:
+        return _verify(repo, name, rehash_all, snap, whole)
+    finally:
+        if whole is not None:
+            whole.cancel()
+
+
+def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapshot,
+            whole: Any) -> list[Finding]:
+    from govctl.data import upkeep
+
     entries = [snap.get(name)] if name else snap.entries
+    if name:
+        snap.focus([entries[0].path])
     g = snap.lineage
     findings: list[Finding] = []
     targets: list[str] = []
@@ -125,8 +142,9 @@ def verify(repo: GovernedRepo, name: str | None = None, *, rehash_all: bool = Fa
                     f"the inventory says {e.hash}; record it with 'govctl data update "
                     f"{e.name}'"))
             targets.append(node.attrs.get("produced_by", "") if node else "")
+    # with imports, only the targets (a whole-repo dvc status would reach for their sources)
     changed, status_findings = upkeep.status(repo, sorted({t for t in targets if t}), entries,
-                                             snap, whole=name is None and not imports)
+                                             snap, whole=None if imports else whole)
     findings += status_findings
     for e in imports:
         found = rehash(repo, e)
@@ -172,12 +190,12 @@ def check_pushed(repo: GovernedRepo, names: Iterable[str],
     if remote is None:
         return None, []
     snap = snap or Snapshot(repo)
-    names = list(names)
-    entries = snap.by_name
-    targets = {dvc_target(repo, entries[n], snap): n for n in names if n in entries}
+    found = [e for e in (snap.entry(n) for n in names) if e is not None]
+    snap.focus(e.path for e in found)
+    targets = {dvc_target(repo, e, snap): e.name for e in found}
     missing = dvcrepo.not_pushed(repo.root, [t for t in targets if t])
     out = []
-    for e in (entries[n] for n in names if n in entries):
+    for e in found:
         gone = [p for p in missing if p == e.path or p.startswith(e.path + "/")]
         if gone:
             out.append(Finding(e.name, "not-pushed",

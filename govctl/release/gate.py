@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govctl import clock, trust
 from govctl.config import GovernedRepo
@@ -21,6 +21,9 @@ from govctl.policy import Policies
 from govctl.release import checklists, waivers
 from govctl.release.gate_report import OK_STATUSES, GateReport, ItemResult  # noqa: F401
 from govctl.signing.canonical import digest
+
+if TYPE_CHECKING:
+    from govctl.data.inventory import Snapshot
 
 
 @dataclass
@@ -54,6 +57,14 @@ class Release:
     @property
     def trust_policy(self) -> trust.TrustPolicy:
         return self.cmd.trust_policy
+
+    @property
+    def data(self) -> Snapshot:
+        """The command's inventory and lineage, the lineage narrowed to this model's
+        datasets (the gate's cost does not grow with the inventory)."""
+        snap = self.cmd.data
+        snap.focus(e.path for e in map(snap.entry, self.dataset_names()) if e is not None)
+        return snap
 
     @cached_property
     def model(self) -> dict[str, Any]:
@@ -104,7 +115,7 @@ def _inventoried(ctx: Release) -> Check:
     names = ctx.dataset_names()
     if not names:
         return Check(False, "the model version records no datasets")
-    missing = [f.dataset for f in datasets.check_inventoried(ctx.repo, names, ctx.cmd.data)]
+    missing = [f.dataset for f in datasets.check_inventoried(ctx.repo, names, ctx.data)]
     missing += [d["name"] for d in ctx.model["datasets"] if not d.get("inventoried", True)
                 and d["name"] not in missing]
     ev = {"datasets": {d["name"]: d.get("md5") for d in ctx.model["datasets"]}}
@@ -119,13 +130,13 @@ def _verified(ctx: Release) -> Check:
     from govctl.data import datasets
 
     problems = []
-    snap = ctx.cmd.data
+    snap = ctx.data
     for name in ctx.dataset_names():
-        if name in snap.by_name:
+        if snap.entry(name) is not None:
             problems += [str(f) for f in datasets.verify(ctx.repo, name, snap=snap)]
     recorded = {d["name"]: d.get("md5") for d in ctx.model["datasets"]}
-    for e in snap.entries:
-        if e.name in recorded and recorded[e.name] and recorded[e.name] != e.hash:
+    for e in (x for x in map(snap.entry, recorded) if x is not None):
+        if recorded[e.name] and recorded[e.name] != e.hash:
             problems.append(f"{e.name}: the model was trained on {recorded[e.name][:12]} but the "
                             f"inventory now holds {e.hash[:12]}")
     if problems:
@@ -138,7 +149,7 @@ def _pushed(ctx: Release) -> Check:
     from govctl.data import datasets
 
     required = bool(ctx.policies.param("GOV-DATA-REMOTE", "required", ctx.env, default=False))
-    remote, found = datasets.check_pushed(ctx.repo, ctx.dataset_names(), ctx.cmd.data)
+    remote, found = datasets.check_pushed(ctx.repo, ctx.dataset_names(), ctx.data)
     if remote is None:
         if required:
             return Check(False, f"policy GOV-DATA-REMOTE requires a DVC remote for {ctx.env}; "
@@ -159,7 +170,7 @@ def _disjoint(ctx: Release) -> Check:
     held = ctx.dataset_names({"eval", "test"})
     if not held:
         return Check(False, "the model version records no eval or test dataset")
-    found = datasets.check_leakage(ctx.repo, train, held, ctx.cmd.data)
+    found = datasets.check_leakage(ctx.repo, train, held, ctx.data)
     if found:
         return Check(False, "; ".join(f.message for f in found))
     return Check(True, f"held-out {', '.join(held)} not in the lineage of {', '.join(train)}",
@@ -177,7 +188,7 @@ def _allowed(ctx: Release) -> Check:
     }
     params = {k: v for k, v in params.items() if v}
     found = datasets.check_allowed(ctx.repo, ctx.dataset_names(), ctx.env, params,
-                                   ctx.cmd.data)
+                                   ctx.data)
     if found:
         return Check(False, "; ".join(f.message for f in found), {"rule": rule})
     return Check(True, f"every dataset is allowed in {ctx.env} ({rule})", {"rule": rule})
