@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from govctl import probe
 from govctl.config import GovernedRepo
 from govctl.documents import load_model, model_from_data, parse_yaml
 from govctl.errors import InputError
@@ -68,6 +69,7 @@ class Policies:
 
     @classmethod
     def load(cls, repo: GovernedRepo) -> Policies:
+        probe.count(probe.POLICIES)
         rules: dict[str, Rule] = {}
         for path in policy_files(repo):
             for rule in load_policy(path, source=repo.rel(path)).rules:

@@ -7,6 +7,7 @@ Merkle tree or reuse a sequence number.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,26 @@ from govctl.config import scrub
 from govctl.errors import ExternalError, InputError, IntegrityError
 
 _ADVISORY_KEY = 0x60C7_1ED6  # arbitrary constant naming "the govctl ledger append lock"
+_ROWS = ("seq", "body", "sig")
+# url -> the entries read so far (seq order), while a command shares its ledger reads
+_SHARED: contextvars.ContextVar[dict[str, list[Any]] | None] = contextvars.ContextVar(
+    "govctl_shared_ledger_reads", default=None)
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within this block every entry read of a ledger (any store object for the same URL)
+    is answered from one index of its entries, read once and topped up with the entries
+    appended since (so a read sees what the command itself, or anyone, appended): one
+    command reads the log once, however many of its parts ask. ``govctl.context``."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 _TABLES: tuple[Any, ...] | None = None
@@ -239,6 +260,19 @@ class LedgerStore:
         columns: tuple[str, ...] = ("seq", "body", "sig"),
         batch: int = 5000,
     ) -> Iterator[Any]:
+        from govctl import probe
+
+        shared = _SHARED.get()
+        if shared is not None and columns == _ROWS:
+            rows = self._shared_rows(conn, shared)
+            for row in rows[:len(rows)]:  # reads made while iterating may top it up
+                if ((not action or row.action == action)
+                        and (not subject_prefix or row.subject_key.startswith(subject_prefix))
+                        and (not since or row.seq > since)):
+                    yield row
+            return
+        if not since:
+            probe.count(probe.LEDGER_SCAN)
         c = self.entries.c
         q = self.sa.select(*(getattr(c, n) for n in columns)).order_by(c.seq)
         if action:
@@ -279,6 +313,20 @@ class LedgerStore:
         q = self.sa.select(*cols).where(key > lo, key <= hi).order_by(key)
         # statement options: on the connection they would outlive the statement (in place)
         yield from conn.execute(q, execution_options={"yield_per": batch})
+
+    def _shared_rows(self, conn: Any, shared: dict[str, list[Any]]) -> list[Any]:
+        from govctl import probe
+
+        c = self.entries.c
+        rows = shared.get(self.url)
+        q = self.sa.select(c.seq, c.body, c.sig, c.action, c.subject_key).order_by(c.seq)
+        if rows is None:
+            probe.count(probe.LEDGER_SCAN)  # the one read of the whole log
+            rows = shared[self.url] = []
+        elif rows:
+            q = q.where(c.seq > rows[-1].seq)  # only what was appended since
+        rows.extend(conn.execute(q))
+        return rows
 
     def iter_checkpoints(self, conn: Any) -> Iterator[Any]:
         c = self.checkpoints.c

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from govctl import clock
 from govctl.config import GovernedRepo
+from govctl.context import Context, use
 from govctl.errors import CheckFailed, InputError, NotFound
 from govctl.ledger import leases
 from govctl.ledger.log import Ledger
@@ -59,8 +60,8 @@ class State:
                 "step": self.step, "plan": self.plan, "last_decision": self.last}
 
 
-def plan_for(repo: GovernedRepo, env: str) -> list[int]:
-    plan = Policies.load(repo).param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
+def plan_for(repo: GovernedRepo, env: str, policies: Policies | None = None) -> list[int]:
+    plan = (policies or Policies.load(repo)).param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
     bad = InputError(f"policy GOV-CANARY-PLAN: the {env} plan must be rising whole "
                      f"percentages ending at 100, got {plan!r}")
     if not isinstance(plan, list) or not plan:
@@ -215,28 +216,35 @@ class Outcome:
         return out
 
 
-def _promote_action(repo: GovernedRepo, env: str) -> str:
-    actions = Policies.load(repo).param("GOV-PROMOTE-ROLES", "actions") or {}
+def _promote_action(repo: GovernedRepo, env: str, policies: Policies | None = None) -> str:
+    actions = (policies or Policies.load(repo)).param("GOV-PROMOTE-ROLES", "actions") or {}
     return actions.get(env, f"promote.{env}")
 
 
 def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
-            env: str = "production", *, no_canary: bool = False) -> Outcome:
+            env: str = "production", *, no_canary: bool = False,
+            ctx: Context | None = None) -> Outcome:
+    """Gate, then start the canary (or, where policy allows, make it stable at once); one
+    :class:`~govctl.context.Context` serves the whole command."""
+    with use(repo, ctx) as cmd:
+        return _promote(repo, key, service, str(version), env, no_canary, cmd)
+
+
+def _promote(repo: GovernedRepo, key: SigningKey, service: str, version: str, env: str,
+             no_canary: bool, cmd: Context) -> Outcome:
     from govctl import trust
     from govctl.adapters import mlflowstore as ml
     from govctl.registry import manifests
     from govctl.release import gate
 
-    version = str(version)
-    policy = trust.load_verified(repo)
-    trust.authorize(policy, _promote_action(repo, env), key)
+    trust.authorize(cmd.trust_policy, _promote_action(repo, env, cmd.policies), key)
     ml.ping(repo)
     ledger = Ledger.for_repo(repo)
     with leases.hold(ledger, _subject(service), key, key.name):
         messages = recover(repo, key, service)
         if messages:  # recovery finishes, then stops: the caller decides the next step
             return Outcome("promote", state(repo, service, env), messages)
-        report = gate.evaluate(repo, service, version, env)
+        report = gate.evaluate(repo, service, version, env, ctx=cmd)
         gate.record(repo, key, report)
         manifests.require_intact(repo, report)  # tampered bytes: exit 4, never waived
         if not report.passed:
@@ -251,7 +259,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
         if st.stable == version:
             raise InputError(f"{service} v{version} is already stable in {env}")
         if no_canary:
-            allowed = Policies.load(repo).param("GOV-CANARY-PLAN", "allow_no_canary", env)
+            allowed = cmd.policies.param("GOV-CANARY-PLAN", "allow_no_canary", env)
             if not allowed:
                 raise CheckFailed(f"policy GOV-CANARY-PLAN does not allow --no-canary in {env}")
             done = _transition(repo, key, service, env, "release.promote",
@@ -262,7 +270,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             messages.append(f"{service} v{version} is now stable in {env} (no canary); "
                             f"attestation {_attest(repo, key, service, version, env, done)}")
         else:
-            plan = plan_for(repo, env)
+            plan = plan_for(repo, env, cmd.policies)
             _transition(repo, key, service, env, "release.promote",
                         {canary_alias(env): version}, plan[0] * 100,
                         {"version": version, "previous_stable": st.stable, "step": 0,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from govctl import clock
+from govctl import clock, probe
 from govctl.config import GovernedRepo
 from govctl.documents import DocumentError, load_model, model_from_data
 from govctl.errors import CheckFailed, IntegrityError, NotFound
@@ -122,6 +122,7 @@ def verify(repo: GovernedRepo, *, at: datetime | None = None) -> TrustReport:
     Raises :class:`IntegrityError` on tampering; returns a report whose ``expired`` flag
     the caller turns into exit 1.
     """
+    probe.count(probe.TRUST)
     at = at or clock.now()
     chain = history(repo)
     pinned = repo.settings.get("trust_root")
