@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -71,7 +71,7 @@ class _LazyGroup:
 
 
 class _LifecycleGroup(typer.core.TyperGroup):
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, (module, attr, panel, text) in GROUPS.items():
             self.commands[name] = _LazyGroup(name, module, attr, panel, text)  # type: ignore[assignment]
@@ -167,7 +167,7 @@ tidy_help(app, _TIDIED)  # docstrings -> paragraphs that wrap at any width, exam
 _click_command = None
 
 
-def _command():  # type: ignore[no-untyped-def]
+def _command() -> Any:
     """The click command tree, built once per process: typer rebuilds it from every
     command's signature on each ``app()`` call (tens of milliseconds for fifty commands),
     which a process running govctl many times (the test suite, a serving layer's tooling)

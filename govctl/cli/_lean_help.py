@@ -51,7 +51,7 @@ class _Finder:  # a meta path finder (importlib.abc is not imported: it costs 10
         if spec is None or spec.loader is None:
             return spec
         loader = spec.loader
-        exec_module = loader.exec_module  # type: ignore[union-attr]
+        exec_module = loader.exec_module
 
         def lean_exec(module: types.ModuleType) -> None:
             stubs = {}
@@ -67,7 +67,7 @@ class _Finder:  # a meta path finder (importlib.abc is not imported: it costs 10
                     if sys.modules.get(mod) is stub:
                         del sys.modules[mod]
 
-        loader.exec_module = lean_exec  # type: ignore[method-assign,union-attr]
+        loader.exec_module = lean_exec  # type: ignore[method-assign]
         return spec
 
 
