@@ -31,7 +31,8 @@ checkpoints 1..N as the library wrote them, the head file and ``ledger.checkpoin
 checkpoint N (Ed25519 is deterministic: the bytes the library wrote at that size) and the
 derived state rebuilt for N. ``cached(0, ...)`` is the demo as it finished. MLflow records
 absolute paths, so a ledger is always unpacked at ``LOCATION`` (a RAM disk where there is
-one). The cache is keyed by size and ``MIX_VERSION`` (bump it when the mix, the demo or the
+one; ``GOVCTL_BENCH_LEDGER_DIR`` chooses another). The cache is keyed by size, that
+location and ``MIX_VERSION`` (bump it when the mix, the demo or the
 entry format changes); a ledger built by older code is upgraded by the library on first
 use, as any older repo is. Run ``python bench/ledgers.py N`` to (re)build one.
 """
@@ -39,6 +40,7 @@ use, as any older repo is. Run ``python bench/ledgers.py N`` to (re)build one.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -51,8 +53,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
-LOCATION = Path("/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir()) / \
-    "govctl-bench-ledger"
+LOCATION = Path(os.environ.get("GOVCTL_BENCH_LEDGER_DIR") or Path(
+    "/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir()) / "govctl-bench-ledger")
 DEMO_SERVICE = "support-bot"
 MIX = (("canary.analyze", 55), ("gate.evaluate", 30), ("checklist.signoff", 8),
        ("transition", 4), ("data.add", 2), ("model.register", 1))
@@ -148,7 +150,13 @@ def demo(directory: Path) -> tuple[Path, Path]:
     from govctl.demo.run import run
 
     summary = run(directory, quiet=True)
+    (directory.parent / "demo-summary.json").write_text(json.dumps(summary, indent=2))
     return Path(summary["repo"]), Path(summary["govctl_home"])
+
+
+def demo_versions() -> dict[str, str]:
+    """The demo's model versions (``v1``.. ``v3`` -> MLflow version) in the unpacked ledger."""
+    return dict(json.loads((LOCATION / "demo-summary.json").read_text())["versions"])
 
 
 def grow(repo: Path, n: int, *, seed: int = 7, progress: bool = True) -> None:
@@ -189,7 +197,8 @@ def grow(repo: Path, n: int, *, seed: int = 7, progress: bool = True) -> None:
 
 
 def _tar(n: int) -> Path:
-    return CACHE / f"ledger-{n}-mix{MIX_VERSION}.tar"
+    where = hashlib.sha256(str(LOCATION).encode()).hexdigest()[:8]  # MLflow's absolute paths
+    return CACHE / f"ledger-{n}-mix{MIX_VERSION}-{where}.tar"
 
 
 def _extract(tar: Path, dest: Path) -> None:
@@ -206,7 +215,6 @@ def _store(tar: Path) -> None:
 def _truncate(repo: Path, n: int) -> None:
     """Cut the ledger of ``repo`` to its first ``n`` entries: what the library had
     written when it held ``n`` (the same checkpoint, head file and checkpoint note)."""
-    import json
     import sqlite3
 
     from govctl.config import find_repo
@@ -225,8 +233,9 @@ def _truncate(repo: Path, n: int) -> None:
         lid = db.execute("select value from govctl_meta where key = 'ledger_id'").fetchone()[0]
     db.execute("vacuum")
     db.close()
-    env = dsse.Envelope(dsse.LEDGER_CHECKPOINT, bytes(body), [dsse.Signature("", sig)])
-    (gov.state / "ledger.head.json").write_bytes(env.dumps())
+    env = dsse.Envelope(dsse.LEDGER_CHECKPOINT, bytes(body),
+                        [dsse.Signature("", dsse.b64d(sig, "checkpoint signature"))])
+    (gov.state / "ledger.head.json").write_text(env.dumps())
     cp = note.Checkpoint(note.origin_for(lid), n, bytes.fromhex(json.loads(body)["root"]))
     (gov.root / note.FILE).write_bytes(note.sign(cp, KeyStore().load("alex")))
     Ledger.for_repo(gov).rebuild_state()
@@ -264,7 +273,7 @@ def cached(n: int, *, base: int | None = None) -> tuple[Path, Path]:
 
 def _sizes() -> list[int]:
     out = []
-    for p in CACHE.glob(f"ledger-*-mix{MIX_VERSION}.tar"):
+    for p in CACHE.glob(_tar(0).name.replace("-0-", "-*-")):
         try:
             out.append(int(p.name.split("-")[1]))
         except ValueError:

@@ -143,7 +143,6 @@ def test_tampered_and_missing_derived_state_on_postgres(pg_repo, pg_url, cli):
     assert res.code == 4 and any("derived state" in p for p in res.json["problems"])
     with engine.begin() as conn:  # a team ledger written before the derived state existed
         conn.execute(sa.text("drop table govctl_state"))
-        conn.execute(sa.text("delete from govctl_meta where key like 'state_%'"))
     engine.dispose()
     assert Ledger.for_repo(find_repo(pg_repo)).aliases({"kind": "service", "name": "bot"}) == {
         "production": "1", "staging": "2"}
@@ -167,7 +166,8 @@ def test_a_read_only_auditor_replays_a_lagging_state(pg_repo, pg_url, cli, monke
     role = f"govctl_ro_{uuid.uuid4().hex[:8]}"
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("update govctl_meta set value = '3' where key = 'state_seq'"))
+        conn.execute(sa.text("update govctl_state set value = '3' where kind = '~' "
+                             "and item = 'seq'"))
         conn.execute(sa.text(f"create role {role} login"))
         conn.execute(sa.text(f"grant select on all tables in schema public to {role}"))
     monkeypatch.setenv("GOVCTL_LEDGER_URL", pg_url.replace("postgres@", f"{role}@"))

@@ -42,6 +42,8 @@ def shared_reads() -> Iterator[None]:
 
 _TABLES: tuple[Any, ...] | None = None
 
+STATE_MARK = "~"  # govctl_state rows saying which rules built the table, up to which entry
+
 
 def _tables(sa: Any) -> tuple[Any, ...]:
     """The ledger's tables, declared once per process (a declaration holds no connection:
@@ -200,18 +202,6 @@ class LedgerStore:
     def set_meta(self, conn: Any, key: str, value: str) -> None:
         conn.execute(self.meta.insert().values(key=key, value=value))
 
-    def put_meta(self, conn: Any, values: dict[str, str | None]) -> None:
-        """Set (or with None delete) several meta keys."""
-        m = self.meta.c
-        conn.execute(self.meta.delete().where(m.key.in_(list(values))))
-        rows = [{"key": k, "value": v} for k, v in values.items() if v is not None]
-        if rows:
-            conn.execute(self.meta.insert(), rows)
-
-    def metas(self, conn: Any, keys: list[str]) -> dict[str, str]:
-        m = self.meta.c
-        return dict(conn.execute(self.sa.select(m.key, m.value).where(m.key.in_(keys))).all())
-
     def last_checkpoint(self, conn: Any) -> Any:
         c = self.checkpoints.c
         return conn.execute(
@@ -338,14 +328,28 @@ class LedgerStore:
 
     def ensure_state_table(self, conn: Any) -> None:
         self.state.create(conn, checkfirst=True)
+        self._has_state = True
+
+    def state_marks(self, conn: Any) -> dict[str, str]:
+        """What the table was built to (``STATE_MARK`` rows); empty when there is no table
+        (a ledger older than it)."""
+        if not getattr(self, "_has_state", False):
+            self._has_state = self.sa.inspect(conn).has_table("govctl_state")
+            if not self._has_state:
+                return {}
+        c = self.state.c
+        return dict(conn.execute(self.sa.select(c.item, c.value)
+                                 .where(c.kind == STATE_MARK)).all())
+
+    def put_state_marks(self, conn: Any, values: dict[str, str]) -> None:
+        self.state_apply(conn, {(STATE_MARK, "", "", k): (0, v) for k, v in values.items()})
 
     def state_rows(self, conn: Any, kind: str | None = None, *, subject: str | None = None,
                    actions: list[str] | None = None, item: str | None = None) -> list[Any]:
         """Rows (kind, subject, action, item, seq, value), by primary key order."""
         c = self.state.c
         q = self.sa.select(c.kind, c.subject, c.action, c.item, c.seq, c.value)
-        if kind is not None:
-            q = q.where(c.kind == kind)
+        q = q.where(c.kind == kind) if kind is not None else q.where(c.kind != STATE_MARK)
         if subject is not None:
             q = q.where(c.subject == subject)
         if actions is not None:

@@ -67,7 +67,7 @@ class Ledger(Reads):
                 lid = str(uuid.uuid4())
                 self.store.set_meta(conn, "ledger_id", lid)
                 self.store.set_meta(conn, "format", "1")
-                self.store.put_meta(conn, {state.META_VERSION: state.STATE_VERSION,
+                self.store.put_state_marks(conn, {state.META_VERSION: state.STATE_VERSION,
                                            state.META_SEQ: "0"})
         return lid
 
@@ -124,7 +124,7 @@ class Ledger(Reads):
                 raise IntegrityError(
                     "the ledger's entries and checkpoints disagree; run 'govctl audit verify'"
                 )
-            meta = self.store.metas(conn, [state.META_VERSION, state.META_SEQ])
+            meta = self.store.state_marks(conn)
             if (meta.get(state.META_VERSION) != state.STATE_VERSION
                     or meta.get(state.META_SEQ) != str(size)):
                 self._catch_up(conn)  # an older ledger, or an older govctl appended
@@ -181,7 +181,7 @@ class Ledger(Reads):
                 },
             )
             self.store.state_apply(conn, state.fold([e.to_json() for e in out]))
-            self.store.put_meta(conn, {state.META_SEQ: str(size)})
+            self.store.put_state_marks(conn, {state.META_SEQ: str(size)})
         self._write_head(cp_body, cp_sig)
         self._write_checkpoint_note(key, str(lid), size, merkle.root(frontier))
         return out

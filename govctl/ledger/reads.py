@@ -93,7 +93,7 @@ class Reads:
     # --- the derived state ----------------------------------------------------------
 
     def _current(self, conn: Any) -> bool:
-        meta = self.store.metas(conn, [state.META_VERSION, state.META_SEQ])
+        meta = self.store.state_marks(conn)
         return (meta.get(state.META_VERSION) == state.STATE_VERSION
                 and meta.get(state.META_SEQ) == str(self.store.max_seq(conn)))
 
@@ -101,7 +101,7 @@ class Reads:
         """Bring the table up to the entries, in the append lock's transaction."""
         store = self.store
         store.ensure_state_table(conn)
-        meta = store.metas(conn, [state.META_VERSION, state.META_SEQ])
+        meta = store.state_marks(conn)
         end = store.max_seq(conn)
         start = int(meta.get(state.META_SEQ) or 0)
         if rebuild or meta.get(state.META_VERSION) != state.STATE_VERSION or start > end:
@@ -111,7 +111,7 @@ class Reads:
         for lo in range(start, end, step):
             rows = list(store.iter_rows(conn, lo, min(lo + step, end)))
             store.state_apply(conn, state.fold([d for r in rows if (d := parse(bytes(r.body)))]))
-        store.put_meta(conn, {state.META_VERSION: state.STATE_VERSION,
+        store.put_state_marks(conn, {state.META_VERSION: state.STATE_VERSION,
                               state.META_SEQ: str(end)})
 
     def ensure_state(self) -> bool:

@@ -28,8 +28,11 @@ kind           subject         action          item         set by (value)
                                                             history)
 =============  ==============  ==============  ===========  ==================================
 
-``STATE_VERSION`` names these rules: a ledger whose table was built under other rules (or
-none: a ledger older than the table) is rebuilt from its entries on first use.
+``STATE_VERSION`` names these rules; two rows of kind ``~`` record the rules the table was
+built by and the last entry it covers. A ledger whose table was built under other rules (or
+none: a ledger older than the table) is rebuilt from its entries on first use, one that
+lags (entries an older govctl appended) is caught up. The table holds derived data only:
+the database role govctl uses needs ``DELETE`` on it, never on the entries.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from __future__ import annotations
 from typing import Any
 
 STATE_VERSION = "1"
-META_VERSION = "state_version"
-META_SEQ = "state_seq"
+#: the table's own rows (kind ``~``): the rules it was built by, the entry it is built to
+META_VERSION = "version"
+META_SEQ = "seq"
 
 Key = tuple[str, str, str, str]
 Row = tuple[int, "str | None"]
