@@ -108,6 +108,7 @@ def team(mlflow_server, govctl_home, monkeypatch, tmp_path):
     from govctl.adapters import mlflowstore
 
     mlflowstore._clients.clear()
+    mlflowstore._registry_clients.clear()
     yield url
     import sqlalchemy as sa
 

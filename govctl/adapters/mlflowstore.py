@@ -31,6 +31,7 @@ from govctl.errors import ExternalError, InputError, NotFound
 
 EXPERIMENT = "govctl"
 _clients: dict[tuple[str, str], Any] = {}
+_registry_clients: dict[tuple[str, str], Any] = {}
 
 
 def _quiet_env() -> None:
@@ -272,21 +273,43 @@ def create_model_version(
     return str(mv.version)
 
 
+def registry_client(repo: GovernedRepo) -> Any:
+    """The MLflow client's own registry half (what ``MlflowClient._get_registry_client()``
+    returns), for alias and tag writes: they need no tracking store, whose opening (a schema
+    check of the whole store) is about a third of a bare ``MlflowClient(uri)`` call. The
+    checks MlflowClient adds on top (a prompt's name is not a model's) are made with the
+    direct reads."""
+    _quiet_env()
+    uri, reg = tracking_uri(repo), registry_uri(repo)
+    if (uri, reg) in _clients:
+        return _clients[(uri, reg)]._get_registry_client()
+    _check_store(repo, "registry", reg, probe=(uri, reg) not in _registry_clients)
+    if (uri, reg) not in _registry_clients:
+        with errors(f"MLflow at {reg}"):
+            from mlflow.tracking._model_registry.client import ModelRegistryClient
+
+            _registry_clients[(uri, reg)] = ModelRegistryClient(reg, uri)
+    return _registry_clients[(uri, reg)]
+
+
 def set_alias(repo: GovernedRepo, name: str, alias: str, version: str) -> None:
-    c = client(repo)
+    get_aliases(repo, name)  # NotFound for a prompt's name, as MlflowClient says
+    c = registry_client(repo)
     with errors(f"setting alias {alias} of {name}", repo):
-        c.set_registered_model_alias(name, alias, version)
+        c.set_registered_model_alias(name, alias, str(version))
 
 
 def delete_alias(repo: GovernedRepo, name: str, alias: str) -> None:
-    c = client(repo)
+    if alias not in get_aliases(repo, name):
+        return
+    c = registry_client(repo)
     with errors(f"deleting alias {alias} of {name}", repo):
-        if alias in c.get_registered_model(name).aliases:
-            c.delete_registered_model_alias(name, alias)
+        c.delete_registered_model_alias(name, alias)
 
 
 def set_model_tag(repo: GovernedRepo, name: str, key: str, value: str) -> None:
-    c = client(repo)
+    get_model_tags(repo, name)  # NotFound for a prompt's name, as MlflowClient says
+    c = registry_client(repo)
     with errors(f"tagging {name}", repo):
         c.set_registered_model_tag(name, key, value)
 
