@@ -134,6 +134,7 @@ def _grow(repo: Path, n: int) -> None:
     (repo / "src").mkdir(exist_ok=True)
     (repo / "src" / "gen.py").write_text(GEN)
     outs = [f"data/gen/part{i:04d}.csv" for i in range(n_pipe)]
+    (repo / "data" / "gen").mkdir(parents=True, exist_ok=True)
     dvcrepo.add_stage(r.root, "generate", f'"{sys.executable}" src/gen.py data/gen {n_pipe}',
                       ["src/gen.py"], outs)
     dvcrepo.reproduce(r.root)
@@ -154,7 +155,7 @@ def _time(argv: list[str], cwd: Path, environ: dict[str, str]) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="sizes 10 and 100, 2 rounds")
+    ap.add_argument("--quick", action="store_true", help="sizes 10 and 50, 1 round")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--sizes", default="10,100,1000")
     ap.add_argument("--build", nargs=2, metavar=("REPO", "SIZE"), help=argparse.SUPPRESS)
@@ -162,8 +163,8 @@ def main() -> int:
     if args.build:
         build(Path(args.build[0]), int(args.build[1]))
         return 0
-    sizes = [10, 100] if args.quick else [int(x) for x in args.sizes.split(",")]
-    rounds = min(args.rounds, 2) if args.quick else args.rounds
+    sizes = [10, 50] if args.quick else [int(x) for x in args.sizes.split(",")]
+    rounds = 1 if args.quick else args.rounds
     py = sys.executable
     tmp = Path(tempfile.mkdtemp(prefix="govctl-bench-inventory-"))
     try:
