@@ -87,6 +87,20 @@ def test_demo_runs_the_whole_lifecycle(demo):
     assert "latency_p95_ms" in log[-1]["note"]
 
 
+def test_every_canary_step_decides_on_its_own_traffic(demo):
+    """Deterministic: each step is judged on exactly the batch sent for it (its window ends
+    with the whole second of "now", and begins after the previous batch), so no step is
+    inconclusive and the verdicts are the same on every machine, idle or loaded."""
+    _d, summary, _ = demo
+    env = {"GOVCTL_HOME": summary["govctl_home"], "GOVCTL_NOW": ""}
+    log = json.loads(run_subprocess("audit", "log", "--action", "canary.analyze", "--json",
+                                    "-n", "0", cwd=Path(summary["repo"]), env=env).out)
+    assert [e["evidence"]["verdict"] for e in log] == ["pass"] * 6 + ["fail"]
+    for e in log:
+        bad = e["evidence"]["telemetry"]["bad_records"]
+        assert set(bad) <= {"timestamp before this step began"}, bad
+
+
 def test_dossier_content(demo):
     d, summary, _ = demo
     html = (d / "reports" / "support-bot-v3.html").read_text()
