@@ -19,7 +19,19 @@ from govctl.errors import ExternalError, InputError, IntegrityError
 _ADVISORY_KEY = 0x60C7_1ED6  # arbitrary constant naming "the govctl ledger append lock"
 
 
+_TABLES: tuple[Any, ...] | None = None
+
+
 def _tables(sa: Any) -> tuple[Any, ...]:
+    """The ledger's tables, declared once per process (a declaration holds no connection:
+    every store, whatever its engine, shares them)."""
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = _declare(sa)
+    return _TABLES
+
+
+def _declare(sa: Any) -> tuple[Any, ...]:
     md = sa.MetaData()
     meta = sa.Table(
         "govctl_meta",

@@ -120,6 +120,20 @@ app.command("demo", rich_help_panel=AUDIT)(demo.demo)
 tidy_help(app)  # docstrings -> paragraphs that wrap at any width, examples kept verbatim
 
 
+_click_command = None
+
+
+def _command():  # type: ignore[no-untyped-def]
+    """The click command tree, built once per process: typer rebuilds it from every
+    command's signature on each ``app()`` call (tens of milliseconds for fifty commands),
+    which a process running govctl many times (the test suite, a serving layer's tooling)
+    would pay on every call."""
+    global _click_command
+    if _click_command is None:
+        _click_command = typer.main.get_command(app)
+    return _click_command
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, map errors to exit codes, never show a traceback
     for a user error unless ``--debug``.
@@ -132,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOVCTL_DEBUG", "") not in ("", "0", "false")
     try:
-        app(args=args, prog_name="govctl")
+        _command()(args=args, prog_name="govctl")
     except GovctlError as exc:
         if debug:
             import traceback

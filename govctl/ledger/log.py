@@ -338,17 +338,32 @@ def require(repo: GovernedRepo) -> None:
     Ledger.for_repo(repo)._require()
 
 
+_NAMES: dict[tuple[Any, ...], dict[str, str]] = {}
+
+
 def _signer_names(repo: GovernedRepo) -> dict[str, str]:
     """Key id -> signer name in the current trust policy: entries record the trust policy's
-    name for a key, not the local key file's."""
+    name for a key, not the local key file's. Read once per version of the file (every
+    command opens the ledger; a process running many re-reads nothing unchanged)."""
     import yaml
 
     try:
-        doc = yaml.safe_load(repo.trust_file.read_text("utf-8")) if repo.trust_file.is_file() else {}
-        return {str(s["key_id"]): str(s["name"]) for s in (doc or {}).get("signers") or []}
-    except (yaml.YAMLError, OSError, ValueError, KeyError, TypeError, AttributeError,
-            RecursionError):  # UnicodeDecodeError is a ValueError
+        st = repo.trust_file.stat()
+    except OSError:
         return {}
+    key = (str(repo.trust_file), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _NAMES:
+        try:
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
+            doc = yaml.load(repo.trust_file.read_text("utf-8"), Loader=loader)  # noqa: S506
+            names = {str(s["key_id"]): str(s["name"]) for s in (doc or {}).get("signers") or []}
+        except (yaml.YAMLError, OSError, ValueError, KeyError, TypeError, AttributeError,
+                RecursionError):  # UnicodeDecodeError is a ValueError
+            names = {}
+        if len(_NAMES) > 64:
+            _NAMES.clear()
+        _NAMES[key] = names
+    return dict(_NAMES[key])
 
 
 def record(
