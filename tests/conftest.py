@@ -152,14 +152,14 @@ def tree_hash(root: Path) -> str:
 
 
 #: The fuzz suite's tally (tests/test_fuzz.py), printed at the end of every run.
-FUZZ = {"inputs": 0, "tracebacks": 0, "seconds": 0.0}
+FUZZ = {"inputs": 0, "cli": 0, "tracebacks": 0, "seconds": 0.0}
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if FUZZ["inputs"]:
         terminalreporter.write_line(
-            f"fuzz: {FUZZ['inputs']} inputs tried, {FUZZ['tracebacks']} tracebacks "
-            f"({FUZZ['seconds']:.0f} s)")
+            f"fuzz: {FUZZ['inputs']} inputs tried ({FUZZ['cli']} through the CLI), "
+            f"{FUZZ['tracebacks']} tracebacks ({FUZZ['seconds']:.0f} s)")
 
 
 @pytest.fixture
