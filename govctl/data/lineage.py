@@ -87,7 +87,8 @@ def _load_yaml(path: Path) -> Any:
     if not path.exists():
         return None
     try:
-        return yaml.safe_load(path.read_text("utf-8"))
+        return yaml.load(path.read_text("utf-8"),  # noqa: S506 (a safe loader)
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f":{where.line + 1}" if where is not None else ""
