@@ -178,20 +178,6 @@ def _command() -> Any:
     return _click_command
 
 
-_click_command = None
-
-
-def _command():  # type: ignore[no-untyped-def]
-    """The click command tree, built once per process: typer rebuilds it from every
-    command's signature on each ``app()`` call (tens of milliseconds for fifty commands),
-    which a process running govctl many times (the test suite, a serving layer's tooling)
-    would pay on every call."""
-    global _click_command
-    if _click_command is None:
-        _click_command = typer.main.get_command(app)
-    return _click_command
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, map errors to exit codes, never show a traceback
     for a user error unless ``--debug``.

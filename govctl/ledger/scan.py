@@ -189,7 +189,7 @@ def check_range(job: Job) -> Result:
             _append(frontier, seq - 1, body)
             data = parse(body)
             actor = data.get("actor") if data is not None else None
-            if not isinstance(actor, dict):
+            if data is None or not isinstance(actor, dict):
                 problems.append((seq, ENTRY, f"entry {seq} is unreadable"))
                 facts.append(("e", seq, None, []))
             else:

@@ -63,7 +63,8 @@ def changes(data: dict[str, Any]) -> list[tuple[Key, Row | None]]:
         return out
     phase, action = data.get("phase"), str(data.get("action") or "")
     sk = _subject_key(data)
-    ev = data.get("evidence") if isinstance(data.get("evidence"), dict) else {}
+    raw_ev = data.get("evidence")
+    ev: dict[str, Any] = raw_ev if isinstance(raw_ev, dict) else {}
     ref = data.get("intent")
     if isinstance(ref, int) and not isinstance(ref, bool):
         out.append((("intent", "", "", str(ref)), None))
