@@ -27,6 +27,7 @@ class Result:
     queries: list[str] = field(default_factory=list)
     extra_total: int = 0
     extra_bad: dict[str, int] = field(default_factory=dict)
+    counts: dict[tuple[str, str, float], int] = field(default_factory=dict)
 
 
 def _split(spec: str) -> tuple[str, str | None, str]:
@@ -76,9 +77,22 @@ class Prepared:
     queries: list[str]
     latency_q: dict[str, list[float]]
 
-    def finish(self, thresholds: dict[str, float]) -> Result:
+    def finish(self, thresholds: dict[str, float], latency_factor: float | None = None
+               ) -> Result:
+        """``latency_factor``: also count each version's good records above each version's
+        p95 x the factor (the canary's comparison with the stable version), in the same
+        pass, so that no further scan asks for it."""
         sa, engine, rel, queries = self.sa, self.engine, self.rel, self.queries
         sql = q.aggregate("postgresql", rel, thresholds, with_quantiles=False)
+        relative: dict[str, float] = {}
+        if latency_factor is not None and len(self.latency_q) <= 8:
+            p95 = q.QUANTILES.index(0.95)
+            relative = {f"rel_{i}": float(qs[p95]) * latency_factor
+                        for i, qs in enumerate(self.latency_q.values()) if qs}
+            extra = ", ".join(f"count(*) FILTER (WHERE bad IS NULL AND latency_ms > "
+                              f"{t!r}) AS {name}" for name, t in relative.items())
+            if extra:
+                sql = sql.replace(" FROM (", f", {extra} FROM (", 1)
         queries.append(sql)
         try:
             with _errors(sa, self.where), engine.connect() as conn:
@@ -89,8 +103,12 @@ class Prepared:
                 rows = [dict(r._mapping) for r in conn.execute(sa.text(sql))]
         finally:
             engine.dispose()
+        counts = {}
         for r in rows:
             r["latency_q"] = self.latency_q.get(r["version"], []) if r["bad"] is None else []
+            if r["bad"] is None:
+                for name, t in relative.items():
+                    counts[(str(r["version"]), "latency_ms", t)] = int(r[name])
 
         def counter(version: str, column: str, threshold: float) -> int:
             stmt = q.count_above(rel, ":v", column, ":t")
@@ -104,7 +122,7 @@ class Prepared:
             finally:
                 engine.dispose()
 
-        return Result(rows, counter, queries)
+        return Result(rows, counter, queries, counts=counts)
 
 
 def prepare(spec: str, window: tuple[float, float] | None = None) -> Prepared:

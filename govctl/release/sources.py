@@ -39,6 +39,7 @@ def _assemble(source: str, result: Any, limits_at: dict[str, float]) -> Aggregat
         if r["bad"] is None:
             for column, t in limits_at.items():
                 counts[(str(r["version"]), column, float(t))] = int(r[f"above_{column}"])
+    counts.update(getattr(result, "counts", {}))
     agg = aggregates.from_rows(source, result.rows, result.counter, counts)
     agg.total += result.extra_total
     for k, v in result.extra_bad.items():
@@ -107,13 +108,13 @@ class Pending:
             from govctl.release import promsource
 
             agg = promsource.aggregate(source[len("prometheus:"):], self.repo, {}, span)
-            return lambda limits_at: agg
+            return lambda limits_at, factor: agg
         if source.startswith("sql:"):
             from govctl.adapters import warehouse
 
             done = warehouse.prepare(source[len("sql:"):], span)
-            return lambda limits_at: _assemble(warehouse.display(source),
-                                               done.finish(limits_at), limits_at)
+            return lambda limits_at, factor: _assemble(
+                warehouse.display(source), done.finish(limits_at, factor), limits_at)
         from govctl.adapters import duckdb_engine
 
         if source.startswith("otlp:"):
@@ -130,7 +131,7 @@ class Pending:
                                  f"{', '.join(p + '…' for p in PREFIXES)})")
             duckdb_engine.fmt_of(source)
             done = duckdb_engine.prepare(source, span, self._connect())
-        return lambda limits_at: _assemble(source, done.finish(limits_at), limits_at)
+        return lambda limits_at, factor: _assemble(source, done.finish(limits_at), limits_at)
 
     def _connect(self) -> Any:
         from govctl.adapters import duckdb_engine
@@ -140,7 +141,11 @@ class Pending:
             raise InputError("the telemetry read was stopped")
         return self._con
 
-    def result(self, limits: dict[str, Decimal] | None = None) -> Aggregates:
+    def result(self, limits: dict[str, Decimal] | None = None,
+               latency_factor: float | None = None) -> Aggregates:
+        """The aggregates, with counts above the signed limits. ``latency_factor`` (the
+        canary's 1 + tolerated latency increase): a source that would scan again for the
+        count above the stable p95 x factor (a warehouse) counts it in its main pass."""
         limits_at = thresholds(limits or {})
         if self._thread is None:
             from govctl.release import telemetry
@@ -149,7 +154,7 @@ class Pending:
         self._thread.join()
         if self._error is not None:
             raise self._error
-        agg: Aggregates = self._finish(limits_at)
+        agg: Aggregates = self._finish(limits_at, latency_factor)
         if self.window:
             from govctl.clock import to_iso
 

@@ -318,7 +318,7 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
         from govctl.release import canary  # SciPy, while the telemetry is read
 
         cfg = canary.Config.from_policies(Policies.load(repo), env)
-        batch = pending.result(limits)  # every source: the same window
+        batch = pending.result(limits, 1 + cfg.max_latency_increase)  # the same window
     notes = getattr(batch, "notes", None)
     if window is None and notes is not None:
         notes.append(f"v{candidate} is not the running canary: every record counted, "
