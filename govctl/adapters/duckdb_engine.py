@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,7 +202,7 @@ _DUP = ("request_id IS NOT NULL AND row_number() OVER (PARTITION BY CAST(request
 
 def materialized(con: Any, src: str, window: Window | None, extra_total: int = 0,
                  extra_bad: dict[str, int] | None = None, *,
-                 kinds: dict[str, q.Kind | None] | None = None,
+                 kinds: Mapping[str, q.Kind | None] | None = None,
                  ts_kind: str | None = None) -> Prepared:
     """Parse ``src`` once into a compact typed temporary table of normalized records
     (DuckDB spills it to disk past its memory limit), to be aggregated: the canary's

@@ -9,6 +9,7 @@ good or bad, and for the same reason, whichever engine reads it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 Dialect = Literal["duckdb", "postgresql"]
@@ -152,7 +153,7 @@ def timestamp(d: Dialect, kind: str | None) -> tuple[str, str]:
 Window = tuple[float, float]  # (since, until), seconds since the epoch
 
 
-def normalized(d: Dialect, kinds: dict[str, Kind | None], src: str, *,
+def normalized(d: Dialect, kinds: Mapping[str, Kind | None], src: str, *,
                duplicates: str | None = None, where: str | None = None,
                extra: tuple[str, ...] = (), window: Window | None = None,
                ts_kind: str | None = None) -> str:

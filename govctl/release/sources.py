@@ -112,7 +112,7 @@ class Pending:
         if source.startswith("sql:"):
             from govctl.adapters import warehouse
 
-            done = warehouse.prepare(source[len("sql:"):], span)
+            done: Any = warehouse.prepare(source[len("sql:"):], span)
             return lambda limits_at, factor: _assemble(
                 warehouse.display(source), done.finish(limits_at, factor), limits_at)
         from govctl.adapters import duckdb_engine
