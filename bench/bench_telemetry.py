@@ -9,13 +9,13 @@
    vs the bare aggregate query over it, interleaved. Target <= 1.5x. Needs
    GOVCTL_TEST_POSTGRES_URL.
 
-Run: python bench/bench_telemetry.py [--records N] [--big N] [--pg-rows N] [--runs K]
+Run: python bench/bench_telemetry.py [--quick] [--records N] [--big N] [--pg-rows N]
+     [--runs K]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, env, report, time_interleaved
-from bench_canary import DUCKDB, generate
+from _common import report, time_interleaved
+from bench_canary import DUCKDB, check_reads, gen, setup
 
 PG_FLOOR = """
 import sys, psycopg
@@ -37,55 +37,10 @@ with psycopg.connect(sys.argv[1]) as c:
 _PEAK = """
 import resource, subprocess, sys
 rc = subprocess.run(sys.argv[1:], capture_output=True).returncode
-if rc:
+if rc not in (0, 1, 5):
     sys.exit(rc)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
-
-
-def _setup(tmp: Path) -> dict[str, str]:
-    """A governed repo whose agreement is in force: unsigned, `canary analyze` stops at the
-    limits before reading a record, and a timing would measure nothing."""
-    e = env(GOVCTL_HOME=str(tmp / "home"))
-
-    def run(*argv: str, cwd: Path | None = None) -> None:
-        subprocess.run([sys.executable, "-m", "govctl", *argv], env=e, cwd=cwd, check=True,
-                       capture_output=True)
-
-    run("init", str(tmp / "svc"), "--admin", "bench")
-    svc = tmp / "svc"
-    run("agreement", "new", "svc", cwd=svc)
-    for name, role in (("erin", "eng-lead"), ("paul", "product-owner"), ("cora", "compliance")):
-        run("keys", "generate", name, cwd=svc)
-        run("trust", "add", name, "--role", role, "--key", "bench", cwd=svc)
-        run("agreement", "sign", "svc", "--key", name, cwd=svc)
-    return e
-
-
-def _check_reads(source: str, records: int, tmp: Path, e: dict[str, str]) -> None:
-    """Refuse to time a command that does not analyse every record."""
-    proc = subprocess.run([sys.executable, "-m", "govctl", "canary", "analyze", "svc",
-                           "--telemetry", source, "--baseline", "1", "--canary", "2", "--json"],
-                          cwd=tmp / "svc", env=e, capture_output=True, text=True)
-    try:
-        seen = json.loads(proc.stdout)["telemetry"]["records"]
-    except (ValueError, KeyError):
-        sys.exit(f"canary analyze {source} did not analyse (exit {proc.returncode}): "
-                 f"{proc.stderr.strip()[:300]}")
-    if seen != records:
-        sys.exit(f"canary analyze {source} read {seen} records, expected {records}")
-
-
-def _analyze(source: str) -> list[str]:
-    return [sys.executable, str(ROOT / "bench" / "_run_ok.py"), "-m", "govctl", "canary",
-            "analyze", "svc", "--telemetry", source, "--baseline", "1", "--canary", "2"]
-
-
-def _gen(path: Path, n: int) -> None:
-    t0 = time.perf_counter()
-    generate(path, n)
-    print(f"generated {n:,} records, {path.stat().st_size / 1e6:.0f} MB in "
-          f"{time.perf_counter() - t0:.1f}s")
 
 
 def _pg_table(url: str, table: str, n: int) -> None:
@@ -110,30 +65,32 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--big", type=int, default=10_000_000, help="0 skips the RSS run")
     ap.add_argument("--pg-rows", type=int, default=10_000_000, help="0 skips PostgreSQL")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--quick", action="store_true",
+                    help="100,000 records, RSS on 500,000, 200,000 rows, 3 runs")
     args = ap.parse_args()
+    if args.quick:
+        args.records, args.big, args.pg_rows, args.runs = 100_000, 500_000, 200_000, 3
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        e = _setup(tmp)
+        e = setup(tmp)
         data = tmp / "telemetry.jsonl"
-        _gen(data, args.records)
-        _check_reads(str(data), args.records, tmp, e)
+        gen(data, args.records)
+        govctl = check_reads(str(data), args.records, tmp, e)
         t = time_interleaved({"floor": [sys.executable, "-c", DUCKDB, str(data)],
-                              "govctl": _analyze(str(data))}, runs=args.runs, cwd=tmp / "svc",
-                             environ=e)
+                              "govctl": govctl}, runs=args.runs, cwd=tmp / "svc", environ=e)
         ok &= report(f"canary analyze, {args.records:,} JSONL records", t["govctl"],
                      t["floor"], 1.3)
         data.unlink()
         if args.big:
             big = tmp / "big.jsonl"
-            _gen(big, args.big)
-            _check_reads(str(big), args.big, tmp, e)
+            gen(big, args.big)
+            cmd = check_reads(str(big), args.big, tmp, e)
             # peak RSS of the analyze process tree alone, measured by a fresh parent
             t0 = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", _PEAK, *_analyze(str(big))],
-                                 cwd=tmp / "svc", env=e, check=True, capture_output=True,
-                                 text=True).stdout
+            out = subprocess.run([sys.executable, "-c", _PEAK, *cmd], cwd=tmp / "svc", env=e,
+                                 check=True, capture_output=True, text=True).stdout
             rss = int(out.split()[-1])  # KiB
             print(f"{'PASS' if rss < 1 << 20 else 'MISS'}  canary analyze, {args.big:,} JSONL "
                   f"records: peak RSS {rss / 1024:.0f} MiB (target < 1024 MiB; "
@@ -149,11 +106,10 @@ def main() -> int:
             print(f"generated {args.pg_rows:,} rows in PostgreSQL in "
                   f"{time.perf_counter() - t0:.1f}s")
             try:
-                _check_reads(f"sql:{url}#{table}", args.pg_rows, tmp, e)
+                govctl = check_reads(f"sql:{url}#{table}", args.pg_rows, tmp, e)
                 t = time_interleaved(
                     {"floor": [sys.executable, "-c", PG_FLOOR.format(table=table), dsn],
-                     "govctl": _analyze(f"sql:{url}#{table}")},
-                    runs=args.runs, cwd=tmp / "svc", environ=e)
+                     "govctl": govctl}, runs=args.runs, cwd=tmp / "svc", environ=e)
                 ok &= report(f"canary analyze, PostgreSQL table of {args.pg_rows:,} rows",
                              t["govctl"], t["floor"], 1.5)
             finally:

@@ -1,13 +1,16 @@
 """Ledgers grown the way commands grow them, for the benchmarks (cached between runs).
 
-Every entry goes through ``Ledger.append`` — one signed entry and one signed checkpoint per
-append, exactly as a command writes it — with a mix and sizes taken from a year of a busy
-service's commands:
+A ledger starts as ``govctl demo`` leaves it — the real support-bot service (data, DVC
+pipeline, a SQLite MLflow store with three model versions, prompts, agreement, sign-offs,
+gates, canaries, rollbacks: about a hundred entries) — and then grows through
+``Ledger.append``: one signed entry and one signed checkpoint per append, exactly as a
+command writes it, with a mix and sizes taken from a year of a busy service's commands:
 
 =====================  =====  ==========================================================
 action                 share  evidence
 =====================  =====  ==========================================================
-canary.analyze         55 %   the analysis: seven checks with values, thresholds, counts
+canary.analyze         55 %   the analysis: verdict, a reason naming five checks, both
+                              variants' traffic summaries (~1.5 KB)
 gate.evaluate          30 %   every checklist item as decided (~7 KB, like a real gate)
 checklist.signoff       8 %   the item, the role, the signature digest
 release.promote /
@@ -17,15 +20,27 @@ data.add                2 %   the dataset's DVC hash and classification
 model.register          1 %   run id, datasets, lineage tags
 =====================  =====  ==========================================================
 
-spread over 20 services. The signer holds every role, so the ledger also passes an audit
-that replays authority. Built ledgers are cached in ``bench/.cache/`` keyed by size and a
-hash of govctl's ledger code, so a rerun after a ledger change rebuilds and other reruns
-cost nothing. Run ``python bench/ledgers.py N`` to (re)build one and print its location.
+spread over 20 services ``svc-00`` .. ``svc-19`` and support-bot, which gets a quarter of
+the analyses, gates and sign-offs (alias moves and registrations stay on the others: those
+would be drift against the demo's MLflow store). The demo's admin ``alex`` holds every role,
+so the ledger also passes an audit that replays authority.
+
+Built ledgers are cached in ``bench/.cache/``: one *base* ledger is grown to the largest size
+a benchmark asks for (``base=``), and each smaller size is its exact prefix — entries and
+checkpoints 1..N as the library wrote them, the head file and ``ledger.checkpoint`` of
+checkpoint N (Ed25519 is deterministic: the bytes the library wrote at that size) and the
+derived state rebuilt for N. ``cached(0, ...)`` is the demo as it finished. MLflow records
+absolute paths, so a ledger is always unpacked at ``LOCATION`` (a RAM disk where there is
+one; ``GOVCTL_BENCH_LEDGER_DIR`` chooses another). The cache is keyed by size, that
+location and ``MIX_VERSION`` (bump it when the mix, the demo or the
+entry format changes); a ledger built by older code is upgraded by the library on first
+use, as any older repo is. Run ``python bench/ledgers.py N`` to (re)build one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -38,6 +53,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
+LOCATION = Path(os.environ.get("GOVCTL_BENCH_LEDGER_DIR") or Path(
+    "/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir()) / "govctl-bench-ledger")
+DEMO_SERVICE = "support-bot"
 MIX = (("canary.analyze", 55), ("gate.evaluate", 30), ("checklist.signoff", 8),
        ("transition", 4), ("data.add", 2), ("model.register", 1))
 ROLES = ["admin", "eng-lead", "product-owner", "compliance", "ml-engineer", "releaser",
@@ -48,11 +66,7 @@ ITEMS = ["use-case", "acceptance-metrics", "data-inventory", "data-lineage", "he
          "incident-playbook", "data-allowed", "data-pushed", "prompts-pinned", "model-drift"]
 
 
-def _code_hash() -> str:
-    h = hashlib.sha256()
-    for p in sorted((ROOT / "govctl" / "ledger").glob("*.py")):
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+MIX_VERSION = 2
 
 
 def _digest(rng: random.Random) -> str:
@@ -102,8 +116,10 @@ def _events(rng: random.Random) -> list[dict[str, Any]]:
     """One command's worth of entries (a transition writes an intent and a completion)."""
     service = f"svc-{rng.randrange(20):02d}"
     version = str(rng.randint(1, 60))
-    subject = {"kind": "service", "name": service, "version": version}
     action = rng.choices([a for a, _ in MIX], [w for _, w in MIX])[0]
+    if action in ("canary.analyze", "gate.evaluate", "checklist.signoff") and rng.random() < 0.25:
+        service, version = DEMO_SERVICE, str(rng.randint(1, 3))
+    subject = {"kind": "service", "name": service, "version": version}
     if action == "canary.analyze":
         return [{"action": action, "subject": subject, "evidence": _analysis_evidence(rng),
                  "note": "pass"}]
@@ -128,29 +144,39 @@ def _events(rng: random.Random) -> list[dict[str, Any]]:
                           "weight_bps": 500}, "phase": "intent"}]
 
 
+def demo(directory: Path) -> tuple[Path, Path]:
+    """``govctl demo`` at ``directory`` through the library: (repo, keys home)."""
+    os.environ["GOVCTL_NOW"] = ""
+    from govctl.demo.run import run
+
+    summary = run(directory, quiet=True)
+    (directory.parent / "demo-summary.json").write_text(json.dumps(summary, indent=2))
+    return Path(summary["repo"]), Path(summary["govctl_home"])
+
+
+def demo_versions() -> dict[str, str]:
+    """The demo's model versions (``v1``.. ``v3`` -> MLflow version) in the unpacked ledger."""
+    return dict(json.loads((LOCATION / "demo-summary.json").read_text())["versions"])
+
+
 def grow(repo: Path, n: int, *, seed: int = 7, progress: bool = True) -> None:
-    """Initialise a governed repo at ``repo`` and grow its ledger to ``n`` entries through
-    the library, one append (and checkpoint) per command, intents completed."""
+    """Grow the demo repo's ledger to ``n`` entries through the library, one append (and
+    checkpoint) per command, intents completed; the demo's admin first gets every role."""
     from govctl import trust
-    from govctl.bootstrap import init
     from govctl.config import find_repo
     from govctl.ledger.log import Ledger
     from govctl.signing.keys import KeyStore
 
-    init(repo, "alice")
     gov = find_repo(repo)
-    key = KeyStore().load("alice")
-    signers = [s.model_dump(exclude_none=True) for s in trust.read_current(gov).signers]
-    signers[0]["roles"] = ROLES
-    trust.amend(gov, {"signers": signers}, [key])
+    key = KeyStore().load("alex")
     ledger = Ledger.for_repo(gov)
-    if ledger.size() < 2:  # amend records its own entry once issue 19 lands; before, record it
-        from govctl.ledger.log import record
-
-        record(gov, key, "trust.update", {"kind": "trust", "name": "policy", "version": 2})
+    signers = [s.model_dump(exclude_none=True) for s in trust.read_current(gov).signers]
+    if set(signers[0]["roles"]) != set(ROLES):
+        signers[0]["roles"] = ROLES
+        trust.amend(gov, {"signers": signers}, [key], note="bench: every role for alex")
     rng = random.Random(seed)
     started = time.perf_counter()
-    count = ledger.size()
+    count = start = ledger.size()
     while count < n:
         for ev in _events(rng):
             if count >= n:
@@ -159,48 +185,106 @@ def grow(repo: Path, n: int, *, seed: int = 7, progress: bool = True) -> None:
                 intent = ledger.intent(key, ev["action"], ev["subject"], evidence=ev["evidence"])
                 count += 1
                 if count < n:
-                    ledger.complete(key, intent)
+                    ledger.complete(key, intent, evidence=ev["evidence"])
                     count += 1
             else:
                 ledger.append(key, ev["action"], ev["subject"], evidence=ev.get("evidence"),
                               note=ev.get("note"))
                 count += 1
         if progress and count % 5000 < 2:
-            rate = count / (time.perf_counter() - started)
+            rate = (count - start) / (time.perf_counter() - started)
             print(f"  grown to {count:,} entries ({rate:,.0f}/s)", file=sys.stderr)
 
 
-def cached(n: int, dest: Path) -> tuple[Path, Path]:
-    """A governed repo with an ``n``-entry ledger at ``dest/svc`` (keys in ``dest/home``),
-    from the cache when one was built by the same ledger code."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tar = CACHE / f"ledger-{n}-{_code_hash()}.tar"
-    repo, home = dest / "svc", dest / "home"
-    if not tar.exists():
-        # Built on a RAM disk where there is one: the same code path and bytes, without
-        # the per-append fsyncs that make a 100k-entry build take an hour on a shared disk.
-        shm = Path("/dev/shm")
-        build = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else dest))
-        os.environ["GOVCTL_HOME"] = str(build / "home")
-        try:
-            grow(build / "svc", n)
-            with tarfile.open(tar.with_suffix(".tmp"), "w") as t:
-                t.add(build / "svc", "svc")
-                t.add(build / "home", "home")
-            tar.with_suffix(".tmp").rename(tar)
-        finally:
-            os.environ.pop("GOVCTL_HOME", None)
-            shutil.rmtree(build, ignore_errors=True)
+def _tar(n: int) -> Path:
+    where = hashlib.sha256(str(LOCATION).encode()).hexdigest()[:8]  # MLflow's absolute paths
+    return CACHE / f"ledger-{n}-mix{MIX_VERSION}-{where}.tar"
+
+
+def _extract(tar: Path, dest: Path) -> None:
     with tarfile.open(tar) as t:
         t.extractall(dest, filter="fully_trusted")
+
+
+def _store(tar: Path) -> None:
+    with tarfile.open(tar.with_suffix(".tmp"), "w") as t:
+        t.add(LOCATION, ".")
+    tar.with_suffix(".tmp").rename(tar)
+
+
+def _truncate(repo: Path, n: int) -> None:
+    """Cut the ledger of ``repo`` to its first ``n`` entries: what the library had
+    written when it held ``n`` (the same checkpoint, head file and checkpoint note)."""
+    import sqlite3
+
+    from govctl.config import find_repo
+    from govctl.ledger import checkpoint as note
+    from govctl.ledger.log import Ledger
+    from govctl.signing import dsse
+    from govctl.signing.keys import KeyStore
+
+    gov = find_repo(repo)
+    db = sqlite3.connect(gov.state / "ledger.db")
+    with db:
+        db.execute("delete from govctl_entries where seq > ?", (n,))
+        db.execute("delete from govctl_checkpoints where tree_size > ?", (n,))
+        body, sig = db.execute("select body, sig from govctl_checkpoints where tree_size = ?",
+                               (n,)).fetchone()
+        lid = db.execute("select value from govctl_meta where key = 'ledger_id'").fetchone()[0]
+    db.execute("vacuum")
+    db.close()
+    env = dsse.Envelope(dsse.LEDGER_CHECKPOINT, bytes(body),
+                        [dsse.Signature("", dsse.b64d(sig, "checkpoint signature"))])
+    (gov.state / "ledger.head.json").write_text(env.dumps())
+    cp = note.Checkpoint(note.origin_for(lid), n, bytes.fromhex(json.loads(body)["root"]))
+    (gov.root / note.FILE).write_bytes(note.sign(cp, KeyStore().load("alex")))
+    Ledger.for_repo(gov).rebuild_state()
+
+
+def cached(n: int, *, base: int | None = None) -> tuple[Path, Path]:
+    """The demo repo with an ``n``-entry ledger (0: as the demo left it) unpacked at
+    ``LOCATION``: (repo, keys home). From the cache; else cut from a cached base ledger of
+    at least ``n`` entries (grown to ``base`` entries first if there is none)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tar = _tar(n)
+    repo, home = LOCATION / "demo" / DEMO_SERVICE, LOCATION / "demo" / ".keys"
+    os.environ["GOVCTL_HOME"] = str(home)
+    os.environ["DVC_SITE_CACHE_DIR"] = str(LOCATION / "demo" / ".cache" / "dvc")
+    if not tar.exists():
+        bigger = sorted(m for m in _sizes() if m > n) if n else []  # 0: the demo itself
+        if not bigger and (base or n) > n:
+            cached(base or n)  # grows and caches the base
+            bigger = [base or n]
+        if bigger:
+            cached(bigger[0])
+            _truncate(repo, n)
+        else:
+            shutil.rmtree(LOCATION, ignore_errors=True)
+            LOCATION.mkdir(parents=True)
+            demo(LOCATION / "demo")
+            if n:
+                grow(repo, n)
+        _store(tar)
+    shutil.rmtree(LOCATION, ignore_errors=True)
+    LOCATION.mkdir(parents=True)
+    _extract(tar, LOCATION)
     return repo, home
+
+
+def _sizes() -> list[int]:
+    out = []
+    for p in CACHE.glob(_tar(0).name.replace("-0-", "-*-")):
+        try:
+            out.append(int(p.name.split("-")[1]))
+        except ValueError:
+            continue
+    return out
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        cached(size, Path(tmp))
-        print(f"{size:,}-entry ledger ready in {time.perf_counter() - t0:.1f}s "
-              f"(cache: {CACHE})")
+    t0 = time.perf_counter()
+    where, _ = cached(size)
+    print(f"{size:,}-entry ledger ready at {where} in {time.perf_counter() - t0:.1f}s "
+          f"(cache: {CACHE})")

@@ -131,9 +131,9 @@ def init(path: Path, admin: str, *, keystore: KeyStore | None = None,
 
     config = root / CONFIG_FILE
     if not config.exists():
-        lines = "".join(f"{k} = {_toml_str(v)}\n" for k, v in pins.items()) or MLFLOW_EXAMPLE
+        pinned = "".join(f"{k} = {_toml_str(v)}\n" for k, v in pins.items()) or MLFLOW_EXAMPLE
         atomic_write(config, CONFIG_TEMPLATE.format(trust_root=trust.root_digest(repo),
-                                                    mlflow=lines))
+                                                    mlflow=pinned))
         report.created.append(CONFIG_FILE)
     else:
         if new_trust or not load_settings(root).get("trust_root"):

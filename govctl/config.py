@@ -105,10 +105,13 @@ class GovernedRepo:
             return str(path)
 
 
-def describe(repo: GovernedRepo) -> dict[str, Any]:
-    """The settings in effect for ``repo`` and where each came from (``govctl config``):
-    the ledger and MLflow URIs with credentials redacted, and whether a SQLite store they
-    name exists. Reads files only: it opens no database and imports nothing heavy."""
+def describe(repo: GovernedRepo | None = None) -> dict[str, Any]:
+    """The settings in effect for ``repo`` (default: the governed repo containing the
+    current directory) and where each came from (``govctl config``): the ledger and MLflow
+    URIs with credentials redacted, and whether a SQLite store they name exists. Reads files
+    only: it opens no database and imports nothing heavy."""
+    if repo is None:
+        repo = find_repo()
     stores: dict[str, dict[str, Any]] = {}
     for name, uri, origin in (
         ("ledger", repo.ledger_url(), repo.ledger_url_origin()),

@@ -1,4 +1,5 @@
-"""One exception hierarchy; the CLI turns each class into a message and an exit code.
+"""One exception hierarchy, and the whole exit-code table: :func:`exit_code_of` is the one
+place an exception becomes an exit code (the CLI's top-level handler calls it).
 
 Exit codes (documented in the README, relied on by scripts):
 
@@ -9,6 +10,8 @@ Exit codes (documented in the README, relied on by scripts):
 3     an external system failed (MLflow, DVC, git, database unreachable)
 4     integrity violation (tampering, drift, broken ledger)
 5     canary analysis inconclusive (too little data; nothing changed)
+70    an unexpected exception: a bug in govctl
+130   interrupted (Ctrl-C)
 ====  ==========================================================
 """
 
@@ -20,6 +23,19 @@ EXIT_INPUT = 2
 EXIT_EXTERNAL = 3
 EXIT_INTEGRITY = 4
 EXIT_INCONCLUSIVE = 5  # canary analysis: too little data to decide; nothing changed
+EXIT_BUG = 70  # an unexpected exception: a bug, reported as such
+EXIT_INTERRUPTED = 130
+
+#: Each exit code in the words ``govctl --help`` uses.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "ok",
+    EXIT_CHECK_FAILED: "check said no",
+    EXIT_INPUT: "bad input",
+    EXIT_EXTERNAL: "external system failed",
+    EXIT_INTEGRITY: "integrity violation",
+    EXIT_INCONCLUSIVE: "canary inconclusive (wait for more traffic)",
+    EXIT_BUG: "a bug in govctl",
+}
 
 
 class GovctlError(Exception):
@@ -65,3 +81,15 @@ class Busy(GovctlError):
     """Another operation on the same subject is in progress."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code for an exception that ended a command: a :class:`GovctlError`'s own;
+    a file-system error is an external failure; Ctrl-C 130; anything else is a bug."""
+    if isinstance(exc, GovctlError):
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, OSError):
+        return EXIT_EXTERNAL
+    return EXIT_BUG

@@ -3,6 +3,11 @@
 A rule has an id, a severity, a description, the environments it applies to and
 parameters. The gate, waivers and the canary read their settings from rules by id, so an
 organisation tunes behaviour by editing reviewed YAML, not code.
+
+A rule is in force only in the environments it lists: read for another environment it is
+as if it were absent, and govctl's built-in defaults apply (they fail closed). A gate item
+whose check enforces a rule is reported with the more severe of its own severity and the
+rule's.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from govctl import probe
 from govctl.config import GovernedRepo
 from govctl.documents import load_model, model_from_data, parse_yaml
 from govctl.errors import InputError
 
 Severity = Literal["critical", "high", "medium", "low"]
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")  # least to most
 
 
 class Rule(BaseModel):
@@ -62,6 +69,7 @@ class Policies:
 
     @classmethod
     def load(cls, repo: GovernedRepo) -> Policies:
+        probe.count(probe.POLICIES)
         rules: dict[str, Rule] = {}
         for path in policy_files(repo):
             for rule in load_policy(path, source=repo.rel(path)).rules:
@@ -89,9 +97,13 @@ class Policies:
         return self.rules.get(rule_id)
 
     def param(self, rule_id: str, name: str, env: str | None = None, default: Any = None) -> Any:
-        """A rule parameter; per-environment parameters are dicts keyed by environment."""
+        """A rule parameter; per-environment parameters are dicts keyed by environment.
+        Read for an ``env`` the rule does not list, it is ``default`` (the rule is not in
+        force there)."""
         rule = self.rules.get(rule_id)
         if rule is None or name not in rule.params:
+            return default
+        if env is not None and env not in rule.environments:
             return default
         value = rule.params[name]
         if env is not None and isinstance(value, dict):
@@ -127,8 +139,17 @@ class Policies:
         return int(d) if integer else float(d)
 
     def applies(self, rule_id: str, env: str) -> bool:
+        """Is the rule defined and in force in ``env``?"""
         rule = self.rules.get(rule_id)
         return rule is not None and env in rule.environments
+
+    def severity(self, rule_id: str | None, floor: Severity) -> Severity:
+        """The more severe of ``floor`` (a gate item's own severity) and that of the rule
+        the item's check enforces (none, or an unknown rule: ``floor``)."""
+        rule = self.rules.get(rule_id) if rule_id else None
+        if rule is None:
+            return floor
+        return max(floor, rule.severity, key=SEVERITIES.index)
 
 
 def environments(repo: GovernedRepo) -> set[str]:

@@ -23,6 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge the properties, never the machine's speed: no deadline, and no
+# "input generation is slow" failure when another process keeps a core busy.
+settings.register_profile("govctl", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("govctl")
 
 ROOT = Path(__file__).resolve().parent.parent
 

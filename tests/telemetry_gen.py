@@ -99,10 +99,14 @@ def write_month(path: Path, version: str = "1", *, start: str = "2026-11-01T00:0
     return path
 
 
-def to_otlp(jsonl: Path, out: Path, version_attr: str = "govctl.version") -> Path:
+def to_otlp(jsonl: Path, out: Path, version_attr: str = "govctl.version", *,
+            times: bool = False) -> Path:
     """The same traffic as GenAI spans made by the OpenTelemetry SDK, encoded by its OTLP
     encoder and written as OTLP JSON, one ExportTraceServiceRequest per line (as the
-    Collector's file exporter does)."""
+    Collector's file exporter does). ``times``: each span starts at its record's ISO
+    ``timestamp`` (else one second after the previous span)."""
+    from datetime import datetime
+
     import polars as pl
     from google.protobuf.json_format import MessageToJson
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -119,6 +123,9 @@ def to_otlp(jsonl: Path, out: Path, version_attr: str = "govctl.version") -> Pat
     lines = []
     for i, r in enumerate(pl.read_ndjson(jsonl).iter_rows(named=True)):
         t0 = start + i * 1_000_000_000
+        if times:
+            at = datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00"))
+            t0 = round(at.timestamp() * 1000) * 1_000_000
         attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "support-llm",
                  version_attr: r["version"],
                  "gen_ai.usage.input_tokens": r["tokens_in"],

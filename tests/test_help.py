@@ -262,3 +262,22 @@ def test_reflow():
     """
     assert reflow(doc) == ("Summary that runs over two lines.\n\nA paragraph broken in the "
                            "source.\n\nkept\n  as is\n\nExample:\ngovctl x --a 1 \\\n  --b 2")
+
+
+def test_groups_are_built_when_used_with_their_own_help():
+    """The root lists each group from ``GROUPS`` without importing it; the line it lists
+    is the group's own help, and using one group builds that group alone."""
+    import importlib
+
+    from govctl.cli import GROUPS, _LifecycleGroup
+    from govctl.cli._common import reflow
+
+    for name, (module, attr, panel, text) in GROUPS.items():
+        sub = getattr(importlib.import_module(f"govctl.cli.{module}"), attr)
+        assert reflow(text) == reflow(sub.info.help), name
+        assert ROOT.commands[name].rich_help_panel == panel
+    fresh = typer.main.get_command(__import__("govctl.cli").cli.app)
+    assert isinstance(fresh, _LifecycleGroup)
+    assert all(fresh.commands[n]._real is None for n in GROUPS)  # listed, not built
+    assert "add" in fresh.commands["data"].commands  # built on first use
+    assert fresh.commands["keys"]._real is None

@@ -95,3 +95,95 @@ def test_unreachable_database_is_exit_3(repo, cli, monkeypatch):
     res = cli("audit", "log")
     assert res.code == 3 and "ledger database" in res.err
     assert "Traceback" not in res.err
+
+
+def _state(ledger):
+    with ledger.store.reading() as conn:
+        return [tuple(r) for r in ledger.store.state_rows(conn)]
+
+
+def test_derived_state_on_postgres_matches_sqlite(pg_repo, cli, tmp_path, monkeypatch):
+    import ledger_replay
+
+    from govctl.config import find_repo
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
+
+    key = KeyStore().load("alice")
+    ledger_replay.every_role(pg_repo, key)
+    pg = Ledger.for_repo(find_repo(pg_repo))
+    ledger_replay.exercise(pg, key)
+    ledger_replay.check(pg_repo)
+    assert cli("audit", "verify").code == 0
+    monkeypatch.delenv("GOVCTL_LEDGER_URL")
+    lite = tmp_path / "sqlite" / "svc"  # the same repo name: the same entries
+    assert cli("init", lite, "--admin", "alice").code == 0
+    ledger_replay.every_role(lite, key)
+    ledger_replay.exercise(Ledger.for_repo(find_repo(lite)), key)
+    assert pg.url.startswith("postgresql")
+    assert _state(pg) == _state(Ledger.for_repo(find_repo(lite)))
+    assert len(_state(pg)) > 10
+
+
+def test_tampered_and_missing_derived_state_on_postgres(pg_repo, pg_url, cli):
+    import ledger_replay
+    import sqlalchemy as sa
+
+    from govctl.config import find_repo
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
+
+    key = KeyStore().load("alice")
+    ledger_replay.every_role(pg_repo, key)
+    ledger_replay.exercise(Ledger.for_repo(find_repo(pg_repo)), key)
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update govctl_state set value = '9' where kind = 'alias'"))
+    res = cli("audit", "verify", "--json")
+    assert res.code == 4 and any("derived state" in p for p in res.json["problems"])
+    with engine.begin() as conn:  # a team ledger written before the derived state existed
+        conn.execute(sa.text("drop table govctl_state"))
+    engine.dispose()
+    assert Ledger.for_repo(find_repo(pg_repo)).aliases({"kind": "service", "name": "bot"}) == {
+        "production": "1", "staging": "2"}
+    assert cli("audit", "verify").code == 0
+    ledger_replay.check(pg_repo)
+
+
+def test_a_read_only_auditor_replays_a_lagging_state(pg_repo, pg_url, cli, monkeypatch):
+    """Someone with SELECT only on the team ledger, which an older govctl appended to:
+    the queries replay the entries in memory instead of updating the table."""
+    import ledger_replay
+    import sqlalchemy as sa
+
+    from govctl.config import find_repo
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
+
+    key = KeyStore().load("alice")
+    ledger_replay.every_role(pg_repo, key)
+    ledger_replay.exercise(Ledger.for_repo(find_repo(pg_repo)), key)
+    role = f"govctl_ro_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update govctl_state set value = '3' where kind = '~' "
+                             "and item = 'seq'"))
+        conn.execute(sa.text(f"create role {role} login"))
+        conn.execute(sa.text(f"grant select on all tables in schema public to {role}"))
+    monkeypatch.setenv("GOVCTL_LEDGER_URL", pg_url.replace("postgres@", f"{role}@"))
+    try:
+        ledger = Ledger.for_repo(find_repo(pg_repo))
+        assert ledger.aliases({"kind": "service", "name": "bot"}) == {"production": "1",
+                                                                       "staging": "2"}
+        assert [e.action for e in ledger.open_intents()] == ["canary.step"]
+        ledger.store.engine.dispose()
+        res = cli("audit", "verify", "--json")
+        assert res.code == 0, res.out
+        assert any("was not compared" in n for n in res.json["notes"])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("select pg_terminate_backend(pid) from pg_stat_activity "
+                                 f"where usename = '{role}'"))
+            conn.execute(sa.text(f"drop owned by {role}"))
+            conn.execute(sa.text(f"drop role {role}"))
+        engine.dispose()

@@ -84,3 +84,24 @@ def test_prometheus_queries_follow_the_options():
                             "window": "10m"})
     assert q["errors"] == ('sum by (model_version) (increase(llm_requests_total'
                            '{app="bot",error="true"}[10m]))')
+
+
+def test_a_step_window_is_the_range_of_every_query(prom):
+    """A canary step's window (since its ledger entry, until now) is the PromQL range and
+    evaluation time, whatever window=/at= say: the same verdict as the step's records."""
+    from datetime import UTC, datetime
+
+    end = prom["end"]
+    step = (datetime.fromtimestamp(end - 3600, UTC),
+            datetime.fromtimestamp(end, UTC))
+    reference = _analyze(telemetry.read_jsonl(prom["jsonl"]))
+    agg = sources.aggregate(f"prometheus:{prom['url']}?window=5m&at=1", limits=LIMITS,
+                            window=step)
+    assert _analyze(agg).verdict == reference.verdict == "fail"
+    assert abs(agg.variant("2").n - 1500) < 30
+    assert any("[3600s]" in q for q in agg.explain)
+    # the second half of the hour only: the requests before the step do not count
+    half = sources.aggregate(f"prometheus:{prom['url']}", limits=LIMITS,
+                             window=(datetime.fromtimestamp(end - 1800, UTC), step[1]))
+    assert abs(half.variant("2").n - 750) < 30
+    assert half.window is not None and half.summary()["window"]["until"] == half.window[1]

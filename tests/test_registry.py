@@ -176,8 +176,13 @@ def test_unreachable_mlflow_is_exit_3_quickly(ml_repo, cli, monkeypatch):
     res = cli("prompt", "register", ml_repo / "registry/prompts/support-answer.yaml",
               "--key", "mel")
     assert res.code == 3
-    # fails fast because HTTP retries are off (how long it takes: bench, not a test)
-    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"
+    # fails fast (how long it takes: bench, not a test): the check before any write is a
+    # REST call made once, never retried; the MLflow client has its HTTP retries off
+    from govctl.adapters import mlflowread
+    from govctl.config import find_repo
+
+    assert mlflowread.reader(find_repo()).kind == "rest"
+    assert os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0") == "0"
     assert len(cli("audit", "log", "-n", "0", "--json").json) == before
     # a database-backed store that is down: one probe, not MLflow's minutes of back-off
     monkeypatch.setenv("MLFLOW_TRACKING_URI",

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import ledger_replay
 import pytest
 import telemetry_gen
 from lifecycle import ok, register, sign_all
 
 from govctl.config import find_repo
+
+
+@pytest.fixture(autouse=True)
+def _derived_state_matches_a_replay(tmp_path):
+    """After every lifecycle test: the ledger's derived state is a replay of its entries."""
+    yield
+    if (tmp_path / "svc" / "govctl.toml").is_file():
+        ledger_replay.check(tmp_path / "svc")
 
 
 @pytest.fixture
@@ -384,6 +393,13 @@ def test_each_step_is_judged_on_its_own_window(first, cli, tmp_path, monkeypatch
     assert tel["window"] == {"since": "2026-11-22T13:00:00Z", "until": "2026-11-22T13:00:00Z"}
     res = _advance(cli, good)
     assert res.code == 5 and _status(cli)["canary_weight_pct"] == 25
+    # a source whose analysis runs where the data is applies the same window in its query
+    parquet = telemetry_gen.to_parquet(good, tmp_path / "good.parquet")
+    res = cli("canary", "analyze", "support-bot", "--telemetry", parquet, "--json")
+    assert res.code == 5 and res.json["telemetry"]["bad_records"] == {
+        "timestamp before this step began": 3000}
+    res = _advance(cli, parquet)
+    assert res.code == 5 and res.json["analysis"]["telemetry"]["window"] == tel["window"]
     # fresh records pass; records without a time or from the future do not count
     fresh = _tele(tmp_path, "fresh", **{first: {"n": 3000}})
     fresh.write_text(fresh.read_text().replace("2026-11-22T12:00:00Z", "2026-11-22T13:30:00Z"))

@@ -91,3 +91,11 @@ def test_export_rules_pass_promtool(signed, cli, tmp_path):
     assert {d["kind"] for d in docs} == {"SLO"} and len(docs) == 3
     assert all(d["metadata"]["annotations"]["govctl/agreement-digest"] == digest for d in docs)
     assert {d["spec"]["objectives"][0]["target"] for d in docs} == {0.995, 0.99, 0.95}
+
+
+def test_a_bad_at_time_is_input_error_naming_it(repo, cli):
+    res = cli("slo", "status", "support-bot", "--telemetry", "requests.jsonl", "--at",
+              "yesterday")
+    assert res.code == 2, res.err
+    assert "'yesterday' is not an ISO 8601 time" in res.err
+    assert "Traceback" not in res.err and "bug" not in res.err

@@ -38,6 +38,31 @@ def test_help_imports_nothing_heavy():
     assert "typer" in mods
     assert not mods & set(HEAVY), mods & set(HEAVY)
     assert "pydantic" not in mods  # command modules import their domain lazily
+    # typer's help module gets stand-ins for rich's Markdown and Traceback (never drawn)
+    assert not mods & {"markdown_it", "pygments"}, mods & {"markdown_it", "pygments"}
+    assert "govctl.cli.data" not in loaded_modules_full("--help")  # groups built when used
+
+
+def test_deferred_rich_classes_are_the_real_ones():
+    import subprocess
+
+    code = ("import govctl.cli, typer.rich_utils as r, rich.markdown as m; "
+            "x = r.Markdown('# hi'); assert isinstance(x, m.Markdown), type(x); "
+            "assert isinstance(x, r.Markdown); print(r.Traceback.from_exception.__name__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "from_exception"
+
+
+def loaded_modules_full(*args: str) -> set[str]:
+    probe = PROBE.replace("m.split('.')[0] for m in sys.modules", "m for m in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True,
+                          text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+                          timeout=120)
+    line = [x for x in proc.stderr.splitlines() if x.startswith("MODULES=")][-1]
+    return set(json.loads(line[len("MODULES="):]))
 
 
 def test_group_help_imports_nothing_heavy():

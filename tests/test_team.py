@@ -108,6 +108,7 @@ def team(mlflow_server, govctl_home, monkeypatch, tmp_path):
     from govctl.adapters import mlflowstore
 
     mlflowstore._clients.clear()
+    mlflowstore._registry_clients.clear()
     yield url
     import sqlalchemy as sa
 
@@ -145,6 +146,23 @@ def test_readme_lifecycle_against_server_and_postgres(team, mlflow_server, signe
     assert cli("model", "verify").code == 0 and cli("prompt", "verify").code == 0
     assert not (repo / ".govctl" / "mlflow.db").exists()
     assert not (repo / ".govctl" / "ledger.db").exists()
+
+
+def test_rest_reads_agree_with_the_client_on_the_postgres_server(team, mlflow_server, signers,
+                                                                 repo, cli, monkeypatch):
+    """Every read function, MLflow's REST API spoken directly vs the MLflow client, on the
+    PostgreSQL-backed server after a release."""
+    from test_mlflow_reads import both_paths, differences
+
+    prepare(cli, repo)
+    v1 = register(cli)
+    sign_all(cli, v1, first_release=True)
+    ok(cli("promote", "support-bot", "--version", v1, "--key", "rita"))
+    direct, client, kind = both_paths(repo, None, monkeypatch)
+    assert kind == "rest"
+    assert differences(direct, client) == []
+    assert direct["aliases support-bot"][1]["production-canary"] == v1
+    assert direct[f"version_source support-bot {v1}"][0] == "ok"
 
 
 def test_eight_concurrent_operators(team, mlflow_server, signers, repo, cli, govctl_home,

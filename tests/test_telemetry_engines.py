@@ -75,6 +75,12 @@ def test_postgres_table_matches(traffic):
             assert any("percentile_cont" in s for s in agg.explain)
             # the table's key proves there are no duplicates: no check query
             assert any("count(DISTINCT request_id)" in s for s in agg.explain) is not key
+            # told the canary's tolerance, the warehouse counts the requests above the
+            # stable p95 x (1 + tolerance) in its main pass: no further scan
+            with sources.start(source) as pending:
+                agg = pending.result(LIMITS, 1 + canary.Config().max_latency_increase)
+            _same(_analyze(agg), reference)
+            assert not any(s.startswith("SELECT count(*) FROM") for s in agg.explain)
         finally:
             telemetry_gen.drop_postgres(PG, table)
 
@@ -129,3 +135,129 @@ def test_otlp_genai_spans_match(traffic, tmp_path):
     _same(_analyze(agg), reference)
     with pytest.raises(InputError, match="unknown option"):
         sources.aggregate(f"otlp:{other}?model=x")
+
+
+SINCE = "2026-11-22T12:00:00Z"  # the step began (its ledger entry) ...
+UNTIL = "2026-11-22T13:00:00Z"  # ... and now
+
+
+def _window():
+    from govctl import clock
+
+    return clock.parse_time(SINCE), clock.parse_time(UNTIL)
+
+
+@pytest.fixture(scope="module")
+def stepped(tmp_path_factory):
+    """One step's traffic (a slower canary with more errors) among records from before the
+    step (a faster canary that, counted, would hide the regression), after now, and
+    without a readable time; every timestamp form the reader takes."""
+    import json
+
+    import numpy as np
+
+    d = tmp_path_factory.mktemp("stepped")
+    fresh = telemetry_gen.write(d / "fresh.jsonl", {"1": {"n": 3000},
+                                                    "2": {"n": 1500, "latency_factor": 1.35,
+                                                          "error_rate": 0.01}}, seed=5)
+    stale = telemetry_gen.write(d / "stale.jsonl", {"1": {"n": 2000}, "2": {"n": 4000}},
+                                seed=6)
+    since = 1_795_348_800  # SINCE, as seconds
+    forms = [lambda t: f"2026-11-22T12:{t // 60:02d}:{t % 60:02d}Z",
+             lambda t: f"2026-11-22 12:{t // 60:02d}:{t % 60:02d}.250Z",
+             lambda t: f"2026-11-22T14:{t // 60:02d}:{t % 60:02d}+02:00",
+             lambda t: f"2026-11-22T12:{t // 60:02d}:{t % 60:02d}",  # no zone: UTC
+             lambda t: f"2026-11-22T12:{t // 60:02d}:{t % 60:02d}.5+0000",
+             lambda t: str(since + t),  # seconds
+             lambda t: str((since + t) * 1000 + 7)]  # milliseconds
+    rng = np.random.default_rng(9)
+    records, iso = [], []
+    for i, line in enumerate(fresh.read_text().splitlines()):
+        r = json.loads(line)
+        t = int(rng.integers(0, 3600))
+        r["timestamp"] = forms[i % len(forms)](t)
+        records.append(r)
+        iso.append({**r, "timestamp": forms[0](t)})
+    edge = [SINCE, UNTIL]  # both ends are in the window
+    for i, line in enumerate(stale.read_text().splitlines()):
+        r = json.loads(line)
+        r["request_id"] = "old-" + r["request_id"]
+        r["timestamp"] = (f"2026-11-22T11:{i % 60:02d}:00Z" if i % 2 else "2026-11-21T12:00:00Z")
+        records.append(r)
+        iso.append(r)
+    late = [{**json.loads(line), "request_id": f"late-{i}"}
+            for i, line in enumerate(stale.read_text().splitlines()[:30])]
+    for i, r in enumerate(late):
+        r["timestamp"] = "2026-11-22T13:00:00.001Z" if i % 2 else "2026-11-23T00:00:00Z"
+    records += late
+    iso += late
+    for i, r in enumerate(records[:2]):
+        r["timestamp"] = edge[i]
+        iso[i]["timestamp"] = edge[i]
+    odd = [{**records[10 + i], "request_id": f"odd-{i}", "timestamp": ts}
+           for i, ts in enumerate(["", None, "yesterday", "2026-13-01T00:00:00Z",
+                                   "2026-11-22T12:00:00+00"])]
+    path = d / "t.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [*records, *odd]) + "\n")
+    spans_of = d / "iso.jsonl"  # what spans can carry: a time on every one
+    spans_of.write_text("\n".join(json.dumps(r) for r in iso) + "\n")
+    return {"jsonl": path, "parquet": telemetry_gen.to_parquet(path, d / "t.parquet"),
+            "csv": _csv(path, d / "t.csv"), "iso": spans_of,
+            "otlp": telemetry_gen.to_otlp(spans_of, d / "spans.json", times=True)}
+
+
+def _csv(jsonl, out):
+    pl.read_ndjson(jsonl, schema_overrides={"timestamp": pl.Utf8}).write_csv(out)
+    return out
+
+
+def test_every_source_judges_the_step_on_its_own_window(stepped):
+    """The same traffic, records from before the step among it: every source counts the
+    same bad records by the same reasons and gives the in-memory reader's verdict."""
+    window = _window()
+    reference = _analyze(telemetry.read_jsonl(stepped["jsonl"], window))
+    assert reference.verdict == "fail"
+    assert reference.telemetry["bad_records"] == {
+        "missing timestamp": 2, "timestamp after now": 30,
+        "timestamp before this step began": 6000, "unreadable timestamp": 3}
+    assert reference.telemetry["per_version"] == {"1": 3000, "2": 1500}
+    # without the window every record would count, the earlier traffic among them
+    assert telemetry.read_jsonl(stepped["jsonl"]).summary()["per_version"] == {
+        "1": 5035, "2": 5500}
+    sources_ = [str(stepped[k]) for k in ("jsonl", "parquet", "csv")]
+    if PG:
+        table = f"govctl_step_{os.getpid()}"
+        sources_.append(telemetry_gen.to_postgres(PG, table, stepped["jsonl"]))
+    try:
+        for source in sources_:
+            agg = sources.aggregate(source, limits=LIMITS, window=window)
+            _same(_analyze(agg), reference)
+            assert agg.window == (SINCE, UNTIL)
+            assert agg.total == reference.telemetry["records"] == 10_535
+    finally:
+        if PG:
+            telemetry_gen.drop_postgres(PG, table)
+    # spans always carry their start time: the same records, each with one
+    iso_ref = _analyze(telemetry.read_jsonl(stepped["iso"], window))
+    assert iso_ref.telemetry["bad_records"] == {"timestamp after now": 30,
+                                                "timestamp before this step began": 6000}
+    _same(_analyze(sources.aggregate(f"otlp:{stepped['otlp']}", limits=LIMITS,
+                                     window=window)), iso_ref)
+    assert iso_ref.verdict == reference.verdict
+
+
+def test_a_read_started_early_is_stopped_or_reports_in_the_caller(traffic, tmp_path):
+    """analyze starts reading the telemetry while it verifies the agreement: a read nobody
+    collects is stopped on leaving, and a source's error is raised where the result is
+    asked for, in the caller's thread."""
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(traffic["jsonl"].read_bytes() * 40)  # 180,000 records
+    with sources.start(str(big)) as pending:
+        pass
+    assert pending._thread is not None and not pending._thread.is_alive()
+    with sources.start(str(tmp_path / "missing.jsonl")) as pending:
+        with pytest.raises(InputError, match="is not a file"):
+            pending.result(LIMITS)
+    with sources.start(str(traffic["jsonl"])) as pending:
+        agg = pending.result(LIMITS)
+    assert agg.total == 4500 and agg.count_above("2", "latency_ms", 900.0) > 0

@@ -10,8 +10,11 @@ queried in place. No record reaches Python.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,13 @@ MEMORY_LIMIT = os.environ.get("GOVCTL_DUCKDB_MEMORY", "512MB")
 _JSON_COLUMNS = "{" + ", ".join(f"'{f}': 'VARCHAR'" for f in q.FIELDS) + "}"
 _LINES = ("read_csv({path}, columns={{'line': 'VARCHAR'}}, delim=chr(30), quote='', "
           "escape='', header=false, auto_detect=false, strict_mode=false)")
+# JSONL read with these types and no type detection (a pass over the file of its own): a
+# value that does not fit (text in a number field, an object) makes DuckDB refuse the
+# file, and the next reader (every field as text, then line by line) takes over.
+_TYPED = {"request_id": "VARCHAR", "version": "VARCHAR", "latency_ms": "DOUBLE",
+          "error": "VARCHAR", "tokens_in": "DOUBLE", "tokens_out": "DOUBLE",
+          "cost_usd": "DOUBLE", "quality": "DOUBLE"}
+Window = tuple[float, float]
 
 
 @dataclass
@@ -33,17 +43,60 @@ class Result:
     extra_bad: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Prepared:
+    """A source parsed and checked (the expensive part, independent of the signed limits):
+    ``rel`` is the SQL of its normalized records; :meth:`finish` aggregates them."""
+
+    con: Any
+    rel: str
+    queries: list[str] = field(default_factory=list)
+    extra_total: int = 0
+    extra_bad: dict[str, int] = field(default_factory=dict)
+    where: str = ""
+
+    def finish(self, thresholds: dict[str, float]) -> Result:
+        import duckdb
+
+        con, rel, queries = self.con, self.rel, self.queries
+        sql = q.aggregate("duckdb", rel, thresholds)
+        queries.append(sql)
+        try:
+            rows = _fetch(con, sql)
+        except duckdb.Error as exc:  # Parquet is read here, in place
+            raise InputError(f"{self.where}: not readable telemetry ({_first_line(exc)})"
+                             ) from None
+
+        def counter(version: str, column: str, threshold: float) -> int:
+            stmt = q.count_above(rel, "$1", column, "$2")
+            queries.append(stmt.replace("$1", _lit(version)).replace("$2", repr(threshold)))
+            return int(con.execute(stmt, [version, threshold]).fetchone()[0])
+
+        return Result(rows, counter, queries, self.extra_total, dict(self.extra_bad))
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _connect() -> Any:
+def _struct(types: dict[str, str]) -> str:
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
+
+
+def connect() -> Any:
+    """A connection for one analysis: bounded memory (spilling to a temporary directory
+    removed at exit), UTC, S3-compatible storage from the environment."""
     import duckdb
 
-    _DESCRIBED.clear()  # one analysis per connection: files may change between them
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
-                                 "temp_directory": tempfile.mkdtemp(prefix="govctl-duckdb-"),
+    # DuckDB makes the directory only if it spills; removed at exit either way
+    spill = os.path.join(tempfile.gettempdir(), f"govctl-duckdb-{uuid.uuid4().hex}")
+    atexit.register(shutil.rmtree, spill, True)
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill,
                                  "preserve_insertion_order": False})
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # a timestamp without a zone is UTC
+    except duckdb.Error:
+        pass  # no ICU: zone-less timestamps are UTC already
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:  # S3-compatible storage (MinIO, Ceph, R2): credentials from the environment
         host = endpoint.split("://", 1)[-1].rstrip("/")
@@ -51,6 +104,7 @@ def _connect() -> Any:
         con.execute(f"SET s3_use_ssl={'true' if endpoint.startswith('https') else 'false'}")
         con.execute("SET s3_url_style='path'")
     return con
+
 
 
 def _fetch(con: Any, sql: str) -> list[dict[str, Any]]:
@@ -69,34 +123,45 @@ def fmt_of(path: str) -> str:
                      "otlp:FILE, prometheus:URL, sql:URL#TABLE or mlflow:EXPERIMENT")
 
 
-def aggregate(path: str, thresholds: dict[str, float]) -> Result:
+def aggregate(path: str, thresholds: dict[str, float], window: Window | None = None) -> Result:
+    """The aggregates of a telemetry file; with ``window`` (since, until as seconds since
+    the epoch), records outside it or without a timestamp are bad records."""
+    return prepare(path, window).finish(thresholds)
+
+
+def prepare(path: str, window: Window | None = None, con: Any = None) -> Prepared:
+    """Parse and check a telemetry file (JSONL, CSV: into a temporary table; Parquet: in
+    place); the slow part of an analysis, which needs neither the limits nor MLflow."""
     import duckdb
 
-    con = _connect()
+    con = con if con is not None else connect()
     fmt = fmt_of(path)
     p = _lit(path)
     try:
         if fmt == "parquet":
-            return _in_place(con, f"read_parquet({p})", thresholds)
+            return _in_place(con, f"read_parquet({p})", window, path)
         if fmt == "json":
-            # typed as detected (fast), else every field as text (one type per column
-            # is not guaranteed), else line by line
-            typed = f"read_json({p}, format='newline_delimited')"
+            ts = {"timestamp": "VARCHAR"} if window else {}
+            typed = f"read_json({p}, format='newline_delimited', columns={_struct({**_TYPED, **ts})})"
+            kinds = {f: q.kind_of(t) for f, t in _TYPED.items()}
             try:
-                if _plain(con, typed):
-                    return _materialized(con, typed, thresholds)
+                return materialized(con, typed, window, kinds=kinds, ts_kind="text")
             except (duckdb.InvalidInputException, duckdb.ConversionException):
                 pass
-            src = f"read_json({p}, format='newline_delimited', columns={_JSON_COLUMNS})"
+            texts = {f: "VARCHAR" for f in (*q.FIELDS, *ts)}
+            src = f"read_json({p}, format='newline_delimited', columns={_struct(texts)})"
+            kinds = {f: "text" for f in q.FIELDS}
         else:
             src = f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"')"
+            kinds = None
         try:
-            return _materialized(con, src, thresholds)
+            return materialized(con, src, window, kinds=kinds,
+                                ts_kind="text" if kinds else None)
         except duckdb.InvalidInputException:
             pass  # a malformed line: count the bad ones instead of rejecting the file
         if fmt == "json":
-            return _json_lines(con, p, thresholds)
-        return _csv_rejects(con, p, thresholds)
+            return _json_lines(con, p, window)
+        return _csv_rejects(con, p, window)
     except duckdb.IOException as exc:
         raise InputError(f"{path}: cannot read the telemetry ({_first_line(exc)})") from None
     except duckdb.Error as exc:
@@ -107,28 +172,25 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
+_DESCRIBED: dict[tuple[int, str], dict[str, str]] = {}
+
+
 def _columns(con: Any, src: str) -> dict[str, str]:
-    if src not in _DESCRIBED:
-        _DESCRIBED[src] = {r[0]: r[1] for r in
+    key = (id(con), src)
+    if key not in _DESCRIBED:
+        _DESCRIBED[key] = {r[0]: r[1] for r in
                            con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-    return _DESCRIBED[src]
-
-
-_DESCRIBED: dict[str, dict[str, str]] = {}
-
-
-def _plain(con: Any, src: str) -> bool:
-    """Every field present with a plain SQL type (no JSON/struct: mixed values)."""
-    cols = _columns(con, src)
-    return all(f not in cols or cols[f] in ("VARCHAR", "BOOLEAN", "BIGINT", "DOUBLE", "UBIGINT",
-                                         "INTEGER")
-               for f in q.FIELDS if f not in ("request_id",)) and (
-        cols.get("request_id", "VARCHAR") in ("VARCHAR", "BIGINT", "UBIGINT"))
+    return _DESCRIBED[key]
 
 
 def _kinds(con: Any, src: str) -> dict[str, q.Kind | None]:
     cols = _columns(con, src)
     return {f: (q.kind_of(cols[f]) if f in cols else None) for f in q.FIELDS}
+
+
+def _ts_kind(con: Any, src: str) -> str | None:
+    cols = _columns(con, src)
+    return q.ts_kind(cols["timestamp"]) if "timestamp" in cols else None
 
 
 _RID = "CASE WHEN request_id IS NOT NULL THEN hash(request_id) END AS rid"
@@ -137,11 +199,19 @@ _DUP = ("request_id IS NOT NULL AND row_number() OVER (PARTITION BY CAST(request
         "VARCHAR) ORDER BY _rn) > 1")
 
 
-def _materialized(con: Any, src: str, thresholds: dict[str, float],
-                  extra_total: int = 0, extra_bad: dict[str, int] | None = None) -> Result:
-    kinds = _kinds(con, src)
+def materialized(con: Any, src: str, window: Window | None, extra_total: int = 0,
+                 extra_bad: dict[str, int] | None = None, *,
+                 kinds: dict[str, q.Kind | None] | None = None,
+                 ts_kind: str | None = None) -> Prepared:
+    """Parse ``src`` once into a compact typed temporary table of normalized records
+    (DuckDB spills it to disk past its memory limit), to be aggregated: the canary's
+    second question (how many requests above the stable p95) reads the table, not the
+    file. ``kinds`` given: the column types are known (no DESCRIBE)."""
+    if kinds is None:
+        kinds, ts_kind = _kinds(con, src), (_ts_kind(con, src) if window else None)
     queries = []
-    make = q.normalized("duckdb", kinds, src, extra=(_RID,) if kinds["request_id"] else ())
+    rid = (_RID,) if kinds["request_id"] else ()
+    make = q.normalized("duckdb", kinds, src, extra=rid, window=window, ts_kind=ts_kind)
     con.execute(f"CREATE OR REPLACE TEMP TABLE t AS {make}")
     queries.append(f"CREATE TEMP TABLE t AS {make}")
     if kinds["request_id"]:
@@ -150,13 +220,14 @@ def _materialized(con: Any, src: str, thresholds: dict[str, float],
         if dup:
             # repeated request ids (or a hash collision): the exact rule, first one kept
             con.execute("SET preserve_insertion_order=true")
-            make = q.normalized("duckdb", kinds, _ORDERED.format(src=src), duplicates=_DUP)
+            make = q.normalized("duckdb", kinds, _ORDERED.format(src=src), duplicates=_DUP,
+                                window=window, ts_kind=ts_kind)
             con.execute(f"CREATE OR REPLACE TEMP TABLE t AS {make}")
             queries.append(f"CREATE TEMP TABLE t AS {make}")
-    return _run(con, "SELECT * FROM t", thresholds, queries, extra_total, extra_bad)
+    return Prepared(con, "SELECT * FROM t", queries, extra_total, dict(extra_bad or {}))
 
 
-def _in_place(con: Any, src: str, thresholds: dict[str, float]) -> Result:
+def _in_place(con: Any, src: str, window: Window | None, path: str) -> Prepared:
     kinds = _kinds(con, src)
     queries: list[str] = []
     dup = None
@@ -166,25 +237,12 @@ def _in_place(con: Any, src: str, thresholds: dict[str, float]) -> Result:
         queries.append(check)
         if con.execute(check).fetchone()[0]:
             src, dup = _ORDERED.format(src=src), _DUP
-    rel = q.normalized("duckdb", kinds, src, duplicates=dup)
-    return _run(con, rel, thresholds, queries)
+    rel = q.normalized("duckdb", kinds, src, duplicates=dup, window=window,
+                       ts_kind=_ts_kind(con, src) if window else None)
+    return Prepared(con, rel, queries, where=path)
 
 
-def _run(con: Any, rel: str, thresholds: dict[str, float], queries: list[str],
-         extra_total: int = 0, extra_bad: dict[str, int] | None = None) -> Result:
-    sql = q.aggregate("duckdb", rel, thresholds)
-    queries.append(sql)
-    rows = _fetch(con, sql)
-
-    def counter(version: str, column: str, threshold: float) -> int:
-        stmt = q.count_above(rel, "$1", column, "$2")
-        queries.append(stmt.replace("$1", _lit(version)).replace("$2", repr(threshold)))
-        return int(con.execute(stmt, [version, threshold]).fetchone()[0])
-
-    return Result(rows, counter, queries, extra_total, dict(extra_bad or {}))
-
-
-def _json_lines(con: Any, p: str, thresholds: dict[str, float]) -> Result:
+def _json_lines(con: Any, p: str, window: Window | None) -> Prepared:
     """JSONL with malformed lines: each line is checked, and a bad one counted by reason."""
     lines = (f"(SELECT line, CASE WHEN json_valid(line) THEN json_type(line) END AS jt "
              f"FROM {_LINES.format(path=p)} WHERE line IS NOT NULL AND trim(line) <> '') AS l")
@@ -193,19 +251,19 @@ def _json_lines(con: Any, p: str, thresholds: dict[str, float]) -> Result:
         f"FROM {lines}").fetchone()
     bad = {k: int(v) for k, v in (("invalid JSON", counts[0]),
                                   ("not a JSON object", counts[1])) if v}
-    fields = ", ".join(f"json_extract_string(line, '$.{f}') AS {f}" for f in q.FIELDS)
-    src = f"(SELECT {fields} FROM {lines} WHERE jt = 'OBJECT') AS lines"
-    return _materialized(con, src, thresholds, sum(bad.values()), bad)
+    src = f"(SELECT {', '.join(_EXTRACT)} FROM {lines} WHERE jt = 'OBJECT') AS lines"
+    return materialized(con, src, window, sum(bad.values()), bad,
+                        kinds={f: "text" for f in q.FIELDS}, ts_kind="text")
 
 
-def _csv_rejects(con: Any, p: str, thresholds: dict[str, float]) -> Result:
+def _csv_rejects(con: Any, p: str, window: Window | None) -> Prepared:
     """CSV with ragged lines: DuckDB sets them aside; each is one bad record."""
     src = (f"read_csv({p}, all_varchar=true, header=true, delim=',', quote='\"', "
            "ignore_errors=true, store_rejects=true)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM {src}")
     rejected = con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
     bad = {"malformed CSV line": int(rejected)} if rejected else {}
-    return _materialized(con, "raw", thresholds, int(rejected), bad)
+    return materialized(con, "raw", window, int(rejected), bad)
 
 
 def query_windows(path: str, build: Any) -> dict[str, Any]:
@@ -215,7 +273,7 @@ def query_windows(path: str, build: Any) -> dict[str, Any]:
 
     from govctl.adapters import slo_sql
 
-    con = _connect()
+    con = connect()
     fmt = fmt_of(path)
     p = _lit(path)
     srcs = {"parquet": [f"read_parquet({p})"],

@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from govctl.errors import ExternalError
 
@@ -82,36 +83,6 @@ def _open(root: Path):  # noqa: ANN202 - dvc.repo.Repo
         raise ExternalError(f"cannot open the DVC repo at {root}: {exc}") from None
 
 
-def track(root: Path, rel_path: str) -> dict[str, object]:
-    """``dvc add`` one file or directory; returns its DVC hash record.
-
-    On failure nothing DVC wrote for this path is left behind (``.dvc`` file and its
-    ``.gitignore`` line).
-    """
-    from dvc.exceptions import DvcException
-
-    dvc_file = Path(root) / f"{rel_path}.dvc"
-    gitignore = (Path(root) / rel_path).parent / ".gitignore"
-    had_dvc = dvc_file.exists()
-    old_ignore = gitignore.read_bytes() if gitignore.exists() else None
-    repo = _open(root)
-    try:
-        with quiet(), _cwd(root):
-            stages = repo.add([rel_path])
-        out = stages[0].outs[0]
-        return _record(out.hash_info.value, out.meta.size, out.meta.nfiles)
-    except DvcException as exc:
-        if not had_dvc and dvc_file.exists():
-            dvc_file.unlink()
-        if old_ignore is None and gitignore.exists():
-            gitignore.unlink()
-        elif old_ignore is not None:
-            gitignore.write_bytes(old_ignore)
-        raise ExternalError(f"dvc add {rel_path} failed: {exc}") from None
-    finally:
-        repo.close()
-
-
 def _record(md5: str, size: int | None, nfiles: int | None) -> dict[str, object]:
     return {"hash": "md5", "md5": md5, "size": size, "nfiles": nfiles}
 
@@ -163,23 +134,69 @@ def _reason(exc: BaseException) -> str:
     return ": ".join(parts)[:500] or type(exc).__name__
 
 
-def modified(root: Path, targets: list[str]) -> dict[str, str]:
-    """Outputs whose workspace bytes differ from what DVC recorded: path -> state."""
+def modified(root: Path, targets: list[str] | None) -> dict[str, str]:
+    """Outputs whose workspace bytes differ from what DVC recorded: path -> state.
+    ``targets`` None: every output of the repo (``dvc status`` with no targets)."""
+    if targets == []:
+        return {}
     repo = _open(root)
     try:
         with quiet(), _cwd(root):
-            status = repo.status(targets=targets) if targets else {}
+            status = repo.status(targets=targets)
     except Exception as exc:
-        raise ExternalError(f"dvc status {' '.join(targets)} failed: {_reason(exc)}") from None
+        named = " ".join(targets or [])
+        if len(named) > 200:
+            named = f"of {len(targets or [])} targets"
+        raise ExternalError(f"dvc status {named} failed: {_reason(exc)}".replace("  ", " ")
+                            ) from None
     finally:
         repo.close()
+    return _changed_outs(status)
+
+
+def _changed_outs(status: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for _target, items in status.items():
-        for item in items:
+        for item in items if isinstance(items, list) else []:
             if isinstance(item, dict):
                 for path, state in (item.get("changed outs") or {}).items():
                     out[path] = str(state)
     return out
+
+
+class WholeStatus:
+    """``dvc status`` of the whole repo in a child process, started at once, so that DVC
+    checks the workspace on one core while govctl reads the inventory on the other;
+    :meth:`modified` waits for it (the same answer as :func:`modified` with no targets)."""
+
+    def __init__(self, root: Path) -> None:
+        import subprocess
+        import sys
+
+        self.root = root
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dvc", "status", "--json"], cwd=root,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+
+    def modified(self) -> dict[str, str]:
+        import json
+
+        out, err = self.proc.communicate()
+        lines = [x for x in err.decode("utf-8", "replace").splitlines() if x.strip()]
+        if self.proc.returncode != 0:
+            reason = " ".join(" ".join(lines[-3:]).split())[:500] or f"exit {self.proc.returncode}"
+            raise ExternalError(f"dvc status failed: {reason}")
+        try:
+            status = json.loads(out.decode("utf-8") or "{}")
+        except ValueError:
+            raise ExternalError("dvc status --json printed something that is not JSON") from None
+        return _changed_outs(status if isinstance(status, dict) else {})
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
 
 
 def add_stage(root: Path, name: str, cmd: str, deps: list[str], outs: list[str]) -> None:

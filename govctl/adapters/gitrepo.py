@@ -101,6 +101,8 @@ def dataset_versions(root: Path, files: list[str]) -> list[dict[str, object]]:
         repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise ExternalError(f"{root} is not a git repository") from None
+    if repo.working_tree_dir is None:
+        raise ExternalError(f"{root} is in a bare git repository: it has no files to read")
     if not repo.head.is_valid():
         return []
     # a governed subdirectory of a monorepo: git paths are relative to the git top level

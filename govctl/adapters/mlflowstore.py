@@ -15,11 +15,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from govctl.adapters.mlflowread import (  # noqa: F401 - the read API lives in mlflowread
+    get_aliases,
+    get_model_tags,
+    model_versions,
+    ping,
+    prompt_names,
+    prompt_version,
+    registered_models,
+    run_metrics,
+    version_source,
+)
 from govctl.config import GovernedRepo, redact_text
 from govctl.errors import ExternalError, InputError, NotFound
 
 EXPERIMENT = "govctl"
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, str], Any] = {}
+_registry_clients: dict[tuple[str, str], Any] = {}
 
 
 def _quiet_env() -> None:
@@ -201,13 +213,6 @@ def experiment(repo: GovernedRepo, name: str) -> str:
         return str(c.create_experiment(name, artifact_location=location))
 
 
-def ping(repo: GovernedRepo) -> None:
-    """Fail fast (exit 3) when MLflow is unreachable, before anything is written."""
-    c = client(repo)
-    with errors(f"MLflow at {tracking_uri(repo)}", repo):
-        c.search_registered_models(max_results=1)
-
-
 def has_artifact(repo: GovernedRepo, run_id: str, path: str) -> bool:
     """Whether the run logged anything at ``path`` (a file or a non-empty folder)."""
     c = client(repo)
@@ -268,53 +273,43 @@ def create_model_version(
     return str(mv.version)
 
 
-def registered_models(repo: GovernedRepo) -> list[str]:
-    c = client(repo)
-    with errors("MLflow", repo):
-        return sorted(m.name for m in c.search_registered_models())
+def registry_client(repo: GovernedRepo) -> Any:
+    """The MLflow client's own registry half (what ``MlflowClient._get_registry_client()``
+    returns), for alias and tag writes: they need no tracking store, whose opening (a schema
+    check of the whole store) is about a third of a bare ``MlflowClient(uri)`` call. The
+    checks MlflowClient adds on top (a prompt's name is not a model's) are made with the
+    direct reads."""
+    _quiet_env()
+    uri, reg = tracking_uri(repo), registry_uri(repo)
+    if (uri, reg) in _clients:
+        return _clients[(uri, reg)]._get_registry_client()
+    _check_store(repo, "registry", reg, probe=(uri, reg) not in _registry_clients)
+    if (uri, reg) not in _registry_clients:
+        with errors(f"MLflow at {reg}"):
+            from mlflow.tracking._model_registry.client import ModelRegistryClient
 
-
-def model_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
-    c = client(repo)
-    with errors(f"model {name}", repo):
-        versions = c.search_model_versions(f"name='{name}'")
-    return sorted(
-        (
-            {"version": str(v.version), "run_id": v.run_id, "source": v.source,
-             "tags": dict(v.tags), "status": v.status, "created": v.creation_timestamp}
-            for v in versions
-        ),
-        key=lambda v: int(v["version"]),
-    )
-
-
-def get_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:
-    c = client(repo)
-    with errors(f"model {name}", repo):
-        return {a: str(v) for a, v in c.get_registered_model(name).aliases.items()}
+            _registry_clients[(uri, reg)] = ModelRegistryClient(reg, uri)
+    return _registry_clients[(uri, reg)]
 
 
 def set_alias(repo: GovernedRepo, name: str, alias: str, version: str) -> None:
-    c = client(repo)
+    get_aliases(repo, name)  # NotFound for a prompt's name, as MlflowClient says
+    c = registry_client(repo)
     with errors(f"setting alias {alias} of {name}", repo):
-        c.set_registered_model_alias(name, alias, version)
+        c.set_registered_model_alias(name, alias, str(version))
 
 
 def delete_alias(repo: GovernedRepo, name: str, alias: str) -> None:
-    c = client(repo)
+    if alias not in get_aliases(repo, name):
+        return
+    c = registry_client(repo)
     with errors(f"deleting alias {alias} of {name}", repo):
-        if alias in c.get_registered_model(name).aliases:
-            c.delete_registered_model_alias(name, alias)
-
-
-def get_model_tags(repo: GovernedRepo, name: str) -> dict[str, str]:
-    c = client(repo)
-    with errors(f"model {name}", repo):
-        return dict(c.get_registered_model(name).tags)
+        c.delete_registered_model_alias(name, alias)
 
 
 def set_model_tag(repo: GovernedRepo, name: str, key: str, value: str) -> None:
-    c = client(repo)
+    get_model_tags(repo, name)  # NotFound for a prompt's name, as MlflowClient says
+    c = registry_client(repo)
     with errors(f"tagging {name}", repo):
         c.set_registered_model_tag(name, key, value)
 
@@ -327,44 +322,20 @@ def register_prompt(repo: GovernedRepo, name: str, template: str, tags: dict[str
     return str(pv.version)
 
 
-def prompt_version(repo: GovernedRepo, name: str, version: str) -> dict[str, Any] | None:
-    c = client(repo)
-    with errors(f"prompt {name}", repo):
-        pv = c.get_prompt_version(name, version)
-    if pv is None:
-        return None
-    return {"name": name, "version": str(pv.version), "template": pv.template,
-            "tags": dict(pv.tags or {})}
-
-
-def prompt_names(repo: GovernedRepo) -> list[str]:
-    c = client(repo)
-    with errors("MLflow", repo):
-        return sorted(p.name for p in c.search_prompts())
-
-
 def resolve_artifact_uri(repo: GovernedRepo, source: str) -> str:
     """The storage URI behind ``source``: ``runs:/RUN/PATH`` (the run's artifact folder),
     ``models:/m-ID`` (an MLflow 3 LoggedModel's artifacts) or a storage URI already."""
-    c = client(repo)
+    from govctl.adapters import mlflowread
+
     if source.startswith("runs:/"):
         run_id, _, path = source[len("runs:/"):].partition("/")
-        with errors(f"MLflow run {run_id}"):
-            base = c.get_run(run_id).info.artifact_uri
+        base = mlflowread.run_artifact_uri(repo, run_id)
         return f"{base.rstrip('/')}/{path.strip('/')}" if path.strip("/") else base
     if source.startswith("models:/m-"):
         model_id, _, path = source[len("models:/"):].partition("/")
-        with errors(f"MLflow logged model {model_id}"):
-            base = c.get_logged_model(model_id).artifact_location
+        base = mlflowread.logged_model_location(repo, model_id)
         return f"{base.rstrip('/')}/{path.strip('/')}" if path.strip("/") else base
     return source
-
-
-def version_source(repo: GovernedRepo, name: str, version: str) -> str:
-    """Where MLflow serves ``models:/NAME/VERSION`` from (what a loader downloads)."""
-    c = client(repo)
-    with errors(f"model {name} version {version}"):
-        return str(c.get_model_version_download_uri(name, str(version)))
 
 
 @contextmanager

@@ -57,15 +57,22 @@ def spans_sql(path: str, attrs: dict[str, str]) -> str:
     return f"(SELECT {cols} FROM {spans} WHERE {has}) AS otlp"
 
 
-def aggregate(path: str, thresholds: dict[str, float], attrs: dict[str, str] | None = None
-              ) -> Any:
+def prepare(path: str, attrs: dict[str, str] | None = None,
+            window: tuple[float, float] | None = None, con: Any = None) -> Any:
+    """The spans parsed into the engine's table of normalized records (see
+    :func:`govctl.adapters.duckdb_engine.prepare`)."""
     import duckdb
 
     from govctl.errors import InputError
 
-    con = engine._connect()
+    con = con if con is not None else engine.connect()
     try:
-        return engine._materialized(con, spans_sql(path, {**DEFAULTS, **(attrs or {})}),
-                                    thresholds)
+        return engine.materialized(con, spans_sql(path, {**DEFAULTS, **(attrs or {})}),
+                                   window)
     except duckdb.Error as exc:
         raise InputError(f"{path}: not readable OTLP JSON ({engine._first_line(exc)})") from None
+
+
+def aggregate(path: str, thresholds: dict[str, float], attrs: dict[str, str] | None = None,
+              window: tuple[float, float] | None = None) -> Any:
+    return prepare(path, attrs, window).finish(thresholds)

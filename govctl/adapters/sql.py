@@ -7,6 +7,7 @@ Merkle tree or reuse a sequence number.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,61 +15,30 @@ from typing import Any
 
 from govctl.config import redact_url as _redact
 from govctl.config import scrub
+from govctl.adapters.sql_schema import STATE_MARK, tables
 from govctl.errors import ExternalError, InputError, IntegrityError
 
 _ADVISORY_KEY = 0x60C7_1ED6  # arbitrary constant naming "the govctl ledger append lock"
+_ROWS = ("seq", "body", "sig")
+# url -> the entries read so far (seq order), while a command shares its ledger reads
+_SHARED: contextvars.ContextVar[dict[str, list[Any]] | None] = contextvars.ContextVar(
+    "govctl_shared_ledger_reads", default=None)
 
 
-_TABLES: tuple[Any, ...] | None = None
-
-
-def _tables(sa: Any) -> tuple[Any, ...]:
-    """The ledger's tables, declared once per process (a declaration holds no connection:
-    every store, whatever its engine, shares them)."""
-    global _TABLES
-    if _TABLES is None:
-        _TABLES = _declare(sa)
-    return _TABLES
-
-
-def _declare(sa: Any) -> tuple[Any, ...]:
-    md = sa.MetaData()
-    meta = sa.Table(
-        "govctl_meta",
-        md,
-        sa.Column("key", sa.String(64), primary_key=True),
-        sa.Column("value", sa.Text, nullable=False),
-    )
-    entries = sa.Table(
-        "govctl_entries",
-        md,
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("action", sa.String(64), nullable=False, index=True),
-        sa.Column("phase", sa.String(16), nullable=False),
-        sa.Column("subject_key", sa.String(255), nullable=False, index=True),
-        sa.Column("intent_ref", sa.BigInteger, nullable=True, index=True),
-        sa.Column("key_id", sa.String(64), nullable=False),
-        sa.Column("body", sa.LargeBinary, nullable=False),
-        sa.Column("sig", sa.Text, nullable=False),
-    )
-    checkpoints = sa.Table(
-        "govctl_checkpoints",
-        md,
-        sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("body", sa.LargeBinary, nullable=False),
-        sa.Column("sig", sa.Text, nullable=False),
-        sa.Column("frontier", sa.Text, nullable=False),
-    )
-    locks = sa.Table(
-        "govctl_locks",
-        md,
-        sa.Column("subject_key", sa.String(255), primary_key=True),
-        sa.Column("holder", sa.Text, nullable=False),
-        sa.Column("token", sa.String(64), nullable=False),
-        sa.Column("acquired", sa.String(32), nullable=False),
-        sa.Column("expires", sa.String(32), nullable=False),
-    )
-    return md, meta, entries, checkpoints, locks
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within this block every entry read of a ledger (any store object for the same URL)
+    is answered from one index of its entries, read once and topped up with the entries
+    appended since (so a read sees what the command itself, or anyone, appended): one
+    command reads the log once, however many of its parts ask. ``govctl.context``."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 class LedgerStore:
@@ -77,7 +47,9 @@ class LedgerStore:
 
         self.sa = sa
         self.url = url
-        self.md, self.meta, self.entries, self.checkpoints, self.locks = _tables(sa)
+        self.md, self.meta, self.entries, self.checkpoints, self.locks, self.state = \
+            tables(sa)
+        self._exists = False
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -110,7 +82,9 @@ class LedgerStore:
 
         @event.listens_for(self.engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # readers take a snapshot (WAL) without blocking writers or each other
+            read = conn.get_execution_options().get("govctl_read")
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -138,8 +112,10 @@ class LedgerStore:
             self.md.create_all(self.engine)
 
     def exists(self) -> bool:
-        with self._errors():
-            return self.sa.inspect(self.engine).has_table("govctl_entries")
+        if not self._exists:  # once there, the ledger's tables are never dropped by govctl
+            with self._errors():
+                self._exists = self.sa.inspect(self.engine).has_table("govctl_entries")
+        return self._exists
 
     @contextmanager
     def locked(self) -> Iterator[Any]:
@@ -152,7 +128,7 @@ class LedgerStore:
     @contextmanager
     def reading(self) -> Iterator[Any]:
         with self._errors(), self.engine.connect() as conn:
-            yield conn
+            yield conn.execution_options(govctl_read=True)
 
     def get_meta(self, conn: Any, key: str) -> str | None:
         row = conn.execute(
@@ -177,6 +153,20 @@ class LedgerStore:
             self.sa.select(c.tree_size, c.body, c.sig).where(c.tree_size == size)
         ).first()
 
+    def frontier_before(self, conn: Any, size: int) -> Any:
+        """The newest checkpoint (tree_size, frontier) at or below ``size``, if any."""
+        c = self.checkpoints.c
+        return conn.execute(self.sa.select(c.tree_size, c.frontier).where(c.tree_size <= size)
+                            .order_by(c.tree_size.desc()).limit(1)).first()
+
+    def count_checkpoints(self, conn: Any) -> int:
+        return int(conn.execute(self.sa.select(self.sa.func.count())
+                                .select_from(self.checkpoints)).scalar())
+
+    def next_seq(self, conn: Any, after: int) -> int | None:
+        c = self.entries.c
+        return conn.execute(self.sa.select(self.sa.func.min(c.seq)).where(c.seq > after)).scalar()
+
     def max_seq(self, conn: Any) -> int:
         return int(conn.execute(self.sa.select(self.sa.func.max(self.entries.c.seq))).scalar() or 0)
 
@@ -197,6 +187,19 @@ class LedgerStore:
         columns: tuple[str, ...] = ("seq", "body", "sig"),
         batch: int = 5000,
     ) -> Iterator[Any]:
+        from govctl import probe
+
+        shared = _SHARED.get()
+        if shared is not None and columns == _ROWS:
+            rows = self._shared_rows(conn, shared)
+            for row in rows[:len(rows)]:  # reads made while iterating may top it up
+                if ((not action or row.action == action)
+                        and (not subject_prefix or row.subject_key.startswith(subject_prefix))
+                        and (not since or row.seq > since)):
+                    yield row
+            return
+        if not since:
+            probe.count(probe.LEDGER_SCAN)
         c = self.entries.c
         q = self.sa.select(*(getattr(c, n) for n in columns)).order_by(c.seq)
         if action:
@@ -205,14 +208,110 @@ class LedgerStore:
             q = q.where(c.subject_key.startswith(subject_prefix, autoescape=True))
         if since:
             q = q.where(c.seq > since)
-        result = conn.execution_options(yield_per=batch).execute(q)
-        yield from result
+        yield from conn.execute(q, execution_options={"yield_per": batch})
+
+    def tail(self, conn: Any, limit: int, *, action: str | None = None,
+             subject_prefix: str | None = None) -> list[Any]:
+        """The last ``limit`` matching entries (seq, body), newest first: an index walk
+        backwards from the end, however long the ledger."""
+        c = self.entries.c
+        q = self.sa.select(c.seq, c.body).order_by(c.seq.desc()).limit(limit)
+        if action:
+            q = q.where(c.action == action)
+        if subject_prefix:
+            q = q.where(c.subject_key.startswith(subject_prefix, autoescape=True))
+        return list(conn.execute(q))
+
+    def entries_at(self, conn: Any, seqs: list[int]) -> list[Any]:
+        """The entries (seq, body) with these sequence numbers, in ledger order."""
+        c = self.entries.c
+        out: list[Any] = []
+        for i in range(0, len(seqs), 500):
+            out += conn.execute(self.sa.select(c.seq, c.body).where(c.seq.in_(seqs[i:i + 500])))
+        return sorted(out, key=lambda r: r.seq)
+
+    def iter_rows(self, conn: Any, lo: int, hi: int, *, entries: bool = True,
+                  batch: int = 2000) -> Iterator[Any]:
+        """Rows of entries (all columns) or checkpoints with lo < seq/tree_size <= hi."""
+        t = self.entries if entries else self.checkpoints
+        key = t.c.seq if entries else t.c.tree_size
+        cols = ([t.c.seq, t.c.body, t.c.sig, t.c.action, t.c.phase, t.c.subject_key,
+                 t.c.intent_ref, t.c.key_id] if entries else [t.c.tree_size, t.c.body, t.c.sig])
+        q = self.sa.select(*cols).where(key > lo, key <= hi).order_by(key)
+        # statement options: on the connection they would outlive the statement (in place)
+        yield from conn.execute(q, execution_options={"yield_per": batch})
+
+    def _shared_rows(self, conn: Any, shared: dict[str, list[Any]]) -> list[Any]:
+        from govctl import probe
+
+        c = self.entries.c
+        rows = shared.get(self.url)
+        q = self.sa.select(c.seq, c.body, c.sig, c.action, c.subject_key).order_by(c.seq)
+        if rows is None:
+            probe.count(probe.LEDGER_SCAN)  # the one read of the whole log
+            rows = shared[self.url] = []
+        elif rows:
+            q = q.where(c.seq > rows[-1].seq)  # only what was appended since
+        rows.extend(conn.execute(q))
+        return rows
 
     def iter_checkpoints(self, conn: Any) -> Iterator[Any]:
         c = self.checkpoints.c
-        yield from conn.execution_options(yield_per=5000).execute(
-            self.sa.select(c.tree_size, c.body, c.sig).order_by(c.tree_size)
-        )
+        yield from conn.execute(
+            self.sa.select(c.tree_size, c.body, c.sig).order_by(c.tree_size),
+            execution_options={"yield_per": 5000})
+
+    # --- the derived state (see govctl.ledger.state) ----------------------------------
+
+    def ensure_state_table(self, conn: Any) -> None:
+        self.state.create(conn, checkfirst=True)
+        self._has_state = True
+
+    def state_marks(self, conn: Any) -> dict[str, str]:
+        """What the table was built to (``STATE_MARK`` rows); empty when there is no table
+        (a ledger older than it)."""
+        if not getattr(self, "_has_state", False):
+            self._has_state = self.sa.inspect(conn).has_table("govctl_state")
+            if not self._has_state:
+                return {}
+        c = self.state.c
+        return dict(conn.execute(self.sa.select(c.item, c.value)
+                                 .where(c.kind == STATE_MARK)).all())
+
+    def put_state_marks(self, conn: Any, values: dict[str, str]) -> None:
+        self.state_apply(conn, {(STATE_MARK, "", "", k): (0, v) for k, v in values.items()})
+
+    def state_rows(self, conn: Any, kind: str | None = None, *, subject: str | None = None,
+                   actions: list[str] | None = None, item: str | None = None) -> list[Any]:
+        """Rows (kind, subject, action, item, seq, value), by primary key order."""
+        c = self.state.c
+        q = self.sa.select(c.kind, c.subject, c.action, c.item, c.seq, c.value)
+        q = q.where(c.kind == kind) if kind is not None else q.where(c.kind != STATE_MARK)
+        if subject is not None:
+            q = q.where(c.subject == subject)
+        if actions is not None:
+            q = q.where(c.action.in_(actions))
+        if item is not None:
+            q = q.where(c.item == item)
+        return list(conn.execute(q.order_by(c.kind, c.subject, c.action, c.item)))
+
+    def state_apply(self, conn: Any, changes: dict[tuple[str, str, str, str],
+                                                   tuple[int, str | None] | None]) -> None:
+        """Write folded changes: key -> (seq, value), or None to delete the key."""
+        if not changes:
+            return
+        c, sa = self.state.c, self.sa
+        conn.execute(
+            self.state.delete().where(c.kind == sa.bindparam("k"), c.subject == sa.bindparam("s"),
+                                      c.action == sa.bindparam("a"), c.item == sa.bindparam("i")),
+            [{"k": k, "s": s, "a": a, "i": i} for k, s, a, i in changes])
+        rows = [{"kind": k, "subject": s, "action": a, "item": i, "seq": v[0], "value": v[1]}
+                for (k, s, a, i), v in changes.items() if v is not None]
+        if rows:
+            conn.execute(self.state.insert(), rows)
+
+    def state_clear(self, conn: Any) -> None:
+        conn.execute(self.state.delete())
 
     def try_lock(
         self, subject_key: str, holder: str, token: str, now: str, expires: str
@@ -261,12 +360,3 @@ class LedgerStore:
                 self.locks.delete().where(c.subject_key == subject_key, c.token == token)
             )
 
-    def open_intents(self, conn: Any, subject_key: str) -> list[Any]:
-        e = self.entries.c
-        done = self.sa.select(e.intent_ref).where(e.intent_ref.is_not(None))
-        q = (
-            self.sa.select(e.seq, e.body)
-            .where(e.phase == "intent", e.subject_key == subject_key, e.seq.not_in(done))
-            .order_by(e.seq)
-        )
-        return list(conn.execute(q))

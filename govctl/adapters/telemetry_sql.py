@@ -21,14 +21,34 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 
 # the first reason that applies is the one counted (as in govctl.release.telemetry)
 REASONS = ("duplicate request_id", "missing version", "missing or invalid latency_ms",
-           "missing or invalid error flag", "quality outside 0-1", "negative cost or tokens",
+           "cost, tokens or quality not a finite number", "missing or invalid error flag",
+           "quality outside 0-1", "negative cost or tokens",
            "cost, tokens or quality not a number")
+# with a step window (since, until), after the reasons above
+WINDOW_REASONS = ("missing timestamp", "unreadable timestamp",
+                  "timestamp before this step began", "timestamp after now")
+# ISO 8601 as the in-memory reader takes it: a date, T or space, a time (one-digit hour
+# too), optional fraction, optional Z, +hh:mm or +hhmm (none: UTC)
+_ISO = (r"^[0-9]{4}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])|(0[13-9]|1[0-2])-30|"
+        r"(0[13578]|1[02])-31)[T ]([01]?[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+        r"(Z|[+-][0-9]{2}:?[0-9]{2})?$")
+_ZONED = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 
+_DIGITS = r"[0-9]+(\.[0-9]*)?"  # seconds or milliseconds, as written most of the time
 _NUMBER = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def ts_kind(type_name: str) -> str:
+    """The ``timestamp`` column's kind: ``time`` for a date/time type, else as
+    :func:`kind_of`."""
+    t = type_name.upper()
+    if "TIMESTAMP" in t or t.startswith(("DATE", "TIME")):
+        return "time"
+    return kind_of(type_name)
 
 
 def kind_of(type_name: str) -> Kind:
@@ -67,22 +87,82 @@ def _error(d: Dialect, c: str, kind: Kind | None) -> str:
         return c
     if kind == "int":
         return f"CASE WHEN {c} IN (0, 1) THEN {c} = 1 END"
-    text = f"lower({_text(d, c)})"
-    return f"CASE WHEN {text} IN ('true', '1') THEN TRUE WHEN {text} IN ('false', '0') THEN FALSE END"
+    text = _text(d, c)
+    # as written most of the time first, without lower()'s copy of every value
+    return (f"CASE WHEN {text} IN ('true', '1') THEN TRUE WHEN {text} IN ('false', '0') THEN "
+            f"FALSE WHEN lower({text}) IN ('true', '1') THEN TRUE WHEN lower({text}) IN "
+            "('false', '0') THEN FALSE END")
 
 
 def _isnan(d: Dialect, expr: str) -> str:
     return f"isnan({expr})" if d == "duckdb" else f"({expr} = 'NaN'::double precision)"
 
 
+def _nonfinite(d: Dialect, expr: str) -> str:
+    if d == "duckdb":
+        return f"NOT isfinite({expr})"
+    return (f"({expr} IN ('NaN'::double precision, 'Infinity'::double precision, "
+            f"'-Infinity'::double precision))")
+
+
+def timestamp(d: Dialect, kind: str | None) -> tuple[str, str]:
+    """SQL for the ``timestamp`` column as the in-memory reader reads it: (is it missing,
+    seconds since the epoch or NULL if unreadable). Numbers are seconds, or milliseconds
+    above 1e11 (MLflow); text is ISO 8601 (``Z``, an offset, or none: UTC) or a number;
+    date/time columns are taken as they are (without a zone: UTC). Milliseconds kept."""
+    c = quote("timestamp")
+    if kind is None:
+        return "TRUE", "CAST(NULL AS DOUBLE PRECISION)"
+    if kind in ("int", "num"):
+        x = f"CAST({c} AS DOUBLE PRECISION)"
+        return f"{c} IS NULL", f"CASE WHEN {x} > 1e11 THEN {x} / 1000 ELSE {x} END"
+    if kind == "bool":
+        return f"{c} IS NULL", "CAST(NULL AS DOUBLE PRECISION)"
+    if kind == "time":
+        if d == "duckdb":
+            return f"{c} IS NULL", f"epoch_ms(CAST({c} AS TIMESTAMPTZ)) / 1000.0"
+        return f"{c} IS NULL", f"floor(extract(epoch FROM {c}) * 1000) / 1000.0"
+    if d == "duckdb":
+        def parse(t: str) -> str:
+            x = f"TRY_CAST({t} AS DOUBLE)"
+            return (f"CASE WHEN regexp_full_match({t}, '{_ISO}') THEN epoch_ms(TRY_CAST({t} AS "
+                    f"TIMESTAMPTZ)) / 1000.0 ELSE (CASE WHEN {x} > 1e11 THEN {x} / 1000 ELSE "
+                    f"{x} END) END")
+
+        # the common forms first, as they are; a failed cast to a number costs more than
+        # the expression test, and trimming copies every value
+        t = _text(d, c)
+        x = f"TRY_CAST({t} AS DOUBLE)"
+        epoch = (f"CASE WHEN regexp_full_match({t}, '{_ISO}') THEN epoch_ms(TRY_CAST({t} AS "
+                 f"TIMESTAMPTZ)) / 1000.0 WHEN regexp_full_match({t}, '{_DIGITS}') THEN "
+                 f"(CASE WHEN {x} > 1e11 THEN {x} / 1000 ELSE {x} END) ELSE "
+                 f"{parse(f'trim({t})')} END")
+        return f"({c} IS NULL OR {t} = '')", epoch
+    t = f"trim({_text(d, c)})"
+    num = _double(d, t, "text")
+    zoned = (f"CASE WHEN {t} ~ '{_ZONED}' THEN CAST({t} AS "
+             f"TIMESTAMPTZ) ELSE CAST({t} AS TIMESTAMP) AT TIME ZONE 'UTC' END")
+    iso = (f"CASE WHEN {t} ~ '{_ISO}' THEN floor(extract(epoch FROM {zoned}) * 1000) "
+           "/ 1000.0 END")
+    return (f"({c} IS NULL OR {_text(d, c)} = '')",
+            f"CASE WHEN {num} IS NOT NULL THEN (CASE WHEN {num} > 1e11 THEN {num} / 1000 "
+            f"ELSE {num} END) ELSE {iso} END")
+
+
+Window = tuple[float, float]  # (since, until), seconds since the epoch
+
+
 def normalized(d: Dialect, kinds: dict[str, Kind | None], src: str, *,
                duplicates: str | None = None, where: str | None = None,
-               extra: tuple[str, ...] = ()) -> str:
+               extra: tuple[str, ...] = (), window: Window | None = None,
+               ts_kind: str | None = None) -> str:
     """SELECT over ``src`` yielding ``version, latency_ms, error, cost_usd, tokens_in,
     tokens_out, quality, bad`` (bad: the reason, NULL for a good record).
 
     ``duplicates``: an SQL boolean expression over ``src`` marking a repeated request_id
-    (None: the caller proved there are none)."""
+    (None: the caller proved there are none). ``window`` (since, until): a record without
+    a readable ``timestamp`` (of kind ``ts_kind``) in since <= t <= until is bad, by the
+    reasons of :data:`WINDOW_REASONS`, as in the in-memory reader."""
     c = {f: quote(f) for f in FIELDS}
     num = {f: _double(d, c[f], kinds.get(f)) for f in ("latency_ms", *OPTIONAL)}
     version = _text(d, c["version"]) if kinds.get("version") else "CAST(NULL AS VARCHAR)"
@@ -93,17 +173,26 @@ def normalized(d: Dialect, kinds: dict[str, Kind | None], src: str, *,
     inner = [f"{version} AS version", *(f"{num[f]} AS {f}" for f in ("latency_ms", *OPTIONAL)),
              f"{_error(d, c['error'], kinds.get('error'))} AS error",
              f"{unreadable} AS unreadable_", f"{duplicates or 'FALSE'} AS duplicate_", *extra]
+    present = [f for f in OPTIONAL if kinds.get(f)]
     conds = [
         "duplicate_" if duplicates else "FALSE",
         "version IS NULL OR version = ''",
-        f"latency_ms IS NULL OR latency_ms < 0 OR {_isnan(d, 'latency_ms')}",
+        f"latency_ms IS NULL OR latency_ms < 0 OR {_nonfinite(d, 'latency_ms')}",
+        " OR ".join(_nonfinite(d, f) for f in present) or "FALSE",
         "error IS NULL",
         "quality < 0 OR quality > 1",
         "cost_usd < 0 OR tokens_in < 0 OR tokens_out < 0",
         "unreadable_" if unreadable != "FALSE" else "FALSE",
     ]
+    texts = list(REASONS)
+    if window is not None:
+        missing, epoch = timestamp(d, ts_kind)
+        inner += [f"{missing} AS ts_missing_", f"{epoch} AS ts_"]
+        since, until = (_literal(w) for w in window)
+        conds += ["ts_missing_", "ts_ IS NULL", f"ts_ < {since}", f"ts_ > {until}"]
+        texts += WINDOW_REASONS
     reason = "CASE " + " ".join(f"WHEN {cond} THEN '{text}'" for cond, text in
-                                zip(conds, REASONS, strict=True) if cond != "FALSE") + " END"
+                                zip(conds, texts, strict=True) if cond != "FALSE") + " END"
     names = [e.rsplit(" AS ", 1)[1] for e in extra]
     cols = ["version", "latency_ms", "error", *OPTIONAL, f"{reason} AS bad", *names]
     body = f"SELECT {', '.join(inner)} FROM {src}" + (f" WHERE {where}" if where else "")
@@ -114,12 +203,25 @@ def _literal(x: float) -> str:
     return repr(float(x)) if x == x and abs(x) != float("inf") else "NULL"
 
 
-def aggregate(d: Dialect, rel: str, thresholds: dict[str, float]) -> str:
+def quantiles(rel: str) -> str:
+    """PostgreSQL: the good records' latency quantiles per version, on its own. An
+    ordered-set aggregate makes PostgreSQL sort its input by the groups; sorting only
+    (version, latency_ms) is much cheaper than sorting every column the other aggregates
+    read, which then run as a hash aggregate (:func:`aggregate` with quantiles=False)."""
+    qs = ", ".join(str(q) for q in QUANTILES)
+    return (f"SELECT version, percentile_cont(ARRAY[{qs}]) WITHIN GROUP (ORDER BY "
+            f"latency_ms) AS latency_q FROM ({rel}) AS r WHERE bad IS NULL GROUP BY version")
+
+
+def aggregate(d: Dialect, rel: str, thresholds: dict[str, float], *,
+              with_quantiles: bool = True) -> str:
     """One row per version (good records) and per bad reason, with every statistic the
     checks need, plus ``above_<column>``: how many good records exceed the threshold."""
     good = "bad IS NULL"
     qs = ", ".join(str(q) for q in QUANTILES)
-    if d == "duckdb":
+    if not with_quantiles:
+        quant = "NULL"
+    elif d == "duckdb":
         quant = f"quantile_cont(latency_ms, [{qs}]) FILTER (WHERE {good})"
     else:
         quant = (f"percentile_cont(ARRAY[{qs}]) WITHIN GROUP (ORDER BY latency_ms) "
@@ -138,11 +240,13 @@ def aggregate(d: Dialect, rel: str, thresholds: dict[str, float]) -> str:
         "avg(tokens_out) AS tokens_out_mean, "
         "count(quality) AS quality_n, avg(quality) AS quality_mean"
         + (f", {above}" if above else "")
-        + f" FROM ({rel}) AS r GROUP BY 1, 2")
+        # grouped by the columns themselves (a bad reason's row per version; the caller
+        # adds them up): the planner knows how few versions there are and hashes
+        + f" FROM ({rel}) AS r GROUP BY r.version, r.bad")
 
 
 def count_above(rel: str, version_param: str, column: str, threshold_param: str) -> str:
     """How many good records of a version have ``column`` above a threshold."""
     assert column in ("latency_ms", "tokens_in", "tokens_out", "cost_usd")
-    return (f"SELECT count(*) FROM ({rel}) AS r WHERE bad IS NULL AND version = "
-            f"{version_param} AND {column} > {threshold_param}")
+    return (f"SELECT count(*) FROM ({rel}) AS r WHERE version = {version_param} AND "
+            f"{column} > {threshold_param} AND bad IS NULL")

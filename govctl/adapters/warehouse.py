@@ -9,6 +9,8 @@ aggregates come back. Credentials in the URL are never printed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ class Result:
     queries: list[str] = field(default_factory=list)
     extra_total: int = 0
     extra_bad: dict[str, int] = field(default_factory=dict)
+    counts: dict[tuple[str, str, float], int] = field(default_factory=dict)
 
 
 def _split(spec: str) -> tuple[str, str | None, str]:
@@ -42,7 +45,87 @@ def display(source: str) -> str:
     return re.sub(r"(://[^:/@#]+):[^@/#]*@", r"\1:***@", source)
 
 
-def aggregate(spec: str, thresholds: dict[str, float]) -> Result:
+def aggregate(spec: str, thresholds: dict[str, float],
+              window: tuple[float, float] | None = None) -> Result:
+    """The aggregates of a warehouse table; with ``window`` (since, until as seconds since
+    the epoch), rows outside it or without a timestamp are bad records (the rule is in the
+    query, so the warehouse applies it)."""
+    return prepare(spec, window).finish(thresholds)
+
+
+@contextmanager
+def _errors(sa: Any, where: str) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise ExternalError(f"{where}: cannot reach the warehouse "
+                            f"({str(exc.orig).splitlines()[0][:200]})") from None
+    except sa.exc.DataError as exc:  # e.g. a timestamp the regular expression let through
+        raise InputError(f"{where}: a value the analysis cannot read "
+                         f"({str(exc.orig).splitlines()[0][:200]})") from None
+
+
+@dataclass
+class Prepared:
+    """The table inspected and its quantiles computed (the sort, the slow part, needs no
+    limits); :meth:`finish` runs the rest as one hash aggregate."""
+
+    sa: Any
+    engine: Any
+    rel: str
+    where: str
+    queries: list[str]
+    latency_q: dict[str, list[float]]
+
+    def finish(self, thresholds: dict[str, float], latency_factor: float | None = None
+               ) -> Result:
+        """``latency_factor``: also count each version's good records above each version's
+        p95 x the factor (the canary's comparison with the stable version), in the same
+        pass, so that no further scan asks for it."""
+        sa, engine, rel, queries = self.sa, self.engine, self.rel, self.queries
+        sql = q.aggregate("postgresql", rel, thresholds, with_quantiles=False)
+        relative: dict[str, float] = {}
+        if latency_factor is not None and len(self.latency_q) <= 8:
+            p95 = q.QUANTILES.index(0.95)
+            relative = {f"rel_{i}": float(qs[p95]) * latency_factor
+                        for i, qs in enumerate(self.latency_q.values()) if qs}
+            extra = ", ".join(f"count(*) FILTER (WHERE bad IS NULL AND latency_ms > "
+                              f"{t!r}) AS {name}" for name, t in relative.items())
+            if extra:
+                sql = sql.replace(" FROM (", f", {extra} FROM (", 1)
+        queries.append(sql)
+        try:
+            with _errors(sa, self.where), engine.connect() as conn:
+                _tune(sa, conn)
+                # a handful of versions and reasons: hash them. The planner cannot count
+                # the reasons (an expression) and would sort every row by them instead.
+                conn.execute(sa.text("SET enable_sort = off"))
+                rows = [dict(r._mapping) for r in conn.execute(sa.text(sql))]
+        finally:
+            engine.dispose()
+        counts = {}
+        for r in rows:
+            r["latency_q"] = self.latency_q.get(r["version"], []) if r["bad"] is None else []
+            if r["bad"] is None:
+                for name, t in relative.items():
+                    counts[(str(r["version"]), "latency_ms", t)] = int(r[name])
+
+        def counter(version: str, column: str, threshold: float) -> int:
+            stmt = q.count_above(rel, ":v", column, ":t")
+            queries.append(stmt.replace(":v", "'" + version.replace("'", "''") + "'")
+                           .replace(":t", repr(threshold)))
+            try:
+                with _errors(sa, self.where), engine.connect() as c:
+                    _tune(sa, c)
+                    return int(c.execute(sa.text(stmt), {"v": version, "t": threshold}
+                                         ).scalar())
+            finally:
+                engine.dispose()
+
+        return Result(rows, counter, queries, counts=counts)
+
+
+def prepare(spec: str, window: tuple[float, float] | None = None) -> Prepared:
     import sqlalchemy as sa
 
     url, schema, table = _split(spec)
@@ -57,17 +140,23 @@ def aggregate(spec: str, thresholds: dict[str, float]) -> Result:
                          f"warehouses; {engine.dialect.name} is not one yet (docs/telemetry.md "
                          "shows the mapping)")
     try:
-        with engine.connect() as conn:
-            return _run(sa, conn, schema, table, thresholds, where)
-    except sa.exc.OperationalError as exc:
-        raise ExternalError(f"{where}: cannot reach the warehouse "
-                            f"({str(exc.orig).splitlines()[0][:200]})") from None
+        with _errors(sa, where), engine.connect() as conn:
+            return _prepare(sa, conn, schema, table, where, window)
     finally:
         engine.dispose()
 
 
-def _run(sa: Any, conn: Any, schema: str | None, table: str, thresholds: dict[str, float],
-         where: str) -> Result:
+def _tune(sa: Any, conn: Any) -> None:
+    """PostgreSQL's JIT compiles these one-off aggregate queries for seconds before they
+    run (measured: 3 s of a 7 s query); this session does without it."""
+    try:
+        conn.execute(sa.text("SET jit = off"))
+    except sa.exc.DBAPIError:  # a server without the setting (PostgreSQL < 11, others)
+        conn.rollback()
+
+
+def _prepare(sa: Any, conn: Any, schema: str | None, table: str, where: str,
+             window: tuple[float, float] | None) -> Prepared:
     insp = sa.inspect(conn)
     if not insp.has_table(table, schema=schema):
         raise NotFound(f"{where}: no table {table!r}" + (f" in schema {schema!r}" if schema
@@ -84,20 +173,16 @@ def _run(sa: Any, conn: Any, schema: str | None, table: str, thresholds: dict[st
             order = "timestamp NULLS LAST, ctid" if "timestamp" in cols else "ctid"
             dup = (f"request_id IS NOT NULL AND row_number() OVER (PARTITION BY request_id "
                    f"ORDER BY {order}) > 1")
-    rel = q.normalized("postgresql", kinds, src, duplicates=dup)
-    sql = q.aggregate("postgresql", rel, thresholds)
-    queries.append(sql)
-    rows = [dict(r._mapping) for r in conn.execute(sa.text(sql))]
-    engine = conn.engine
-
-    def counter(version: str, column: str, threshold: float) -> int:
-        stmt = q.count_above(rel, ":v", column, ":t")
-        queries.append(stmt.replace(":v", "'" + version.replace("'", "''") + "'")
-                       .replace(":t", repr(threshold)))
-        with engine.connect() as c:
-            return int(c.execute(sa.text(stmt), {"v": version, "t": threshold}).scalar())
-
-    return Result(rows, counter, queries)
+    ts_kind = q.ts_kind(cols["timestamp"]) if "timestamp" in cols else None
+    rel = q.normalized("postgresql", kinds, src, duplicates=dup, window=window,
+                       ts_kind=ts_kind)
+    _tune(sa, conn)
+    # two statements, each one pass: the quantiles (sorting two columns) and the rest
+    # (a hash aggregate), rather than sorting every column for the ordered-set aggregate
+    quantiles = q.quantiles(rel)
+    queries.append(quantiles)
+    latency_q = {r[0]: list(r[1]) for r in conn.execute(sa.text(quantiles))}
+    return Prepared(sa, conn.engine, rel, where, queries, latency_q)
 
 
 def _unique(insp: Any, schema: str | None, table: str) -> bool:

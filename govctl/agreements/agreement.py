@@ -1,376 +1,55 @@
-"""Signed SLO and budget agreements: the numbers a service must meet and the money it may
-spend, signed by the people accountable for it.
+"""Signed SLO and budget agreements: verifying, signing and comparing them.
 
-``agreements/SERVICE.yaml`` is the document. ``agreements/SERVICE.sig.json`` is a DSSE
-envelope (payload type ``govctl.dsse.AGREEMENT``) over the RFC 8785 canonical JSON of the
-validated document, collecting one signature per signer. When the envelope first meets
-every requirement it is copied to ``agreements/SERVICE.signed.json``: the last fully signed
-version, which ``diff`` compares against. Editing any number makes the signatures fall
-away: they no longer cover the document's bytes.
+The document (:mod:`~govctl.agreements.schema`, read by :mod:`~govctl.agreements.files`)
+counts when signatures by every role the trust policy's ``agreement.sign`` (and, for the
+budget, ``agreement.budget``) requirement names cover the RFC 8785 canonical JSON of its
+validated content (:mod:`~govctl.agreements.signatures`: one DSSE envelope per signer).
+When it is first fully signed the merged envelope is copied to
+``agreements/SERVICE.signed.json``: the last fully signed version, which ``diff`` compares
+against. Editing any number makes the signatures fall away: they no longer cover the bytes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from typing import Any
 
 from govctl import clock, trust
+from govctl.agreements.files import (
+    agreement_envelope,
+    agreement_path,
+    check_service_name,
+    existing_path,
+    load_agreement,
+    services,
+    signed_path,
+)
+from govctl.agreements.schema import Agreement
 from govctl.config import GovernedRepo
-from govctl.documents import DocumentError, Problem, load_model, model_from_data, parse_yaml
 from govctl.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INTEGRITY,
     EXIT_OK,
     CheckFailed,
-    InputError,
+    GovctlError,
     IntegrityError,
-    NotFound,
 )
-from govctl.fsutil import atomic_write
 from govctl.signing import dsse
 from govctl.signing.canonical import canonical_bytes, digest
 from govctl.signing.dsse import Envelope
 from govctl.signing.keys import SigningKey
 
-SCHEMA = "govctl.agreement/v1"
 SIGN = "agreement.sign"
 BUDGET = "agreement.budget"
-SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 EXPIRING_SOON = timedelta(days=30)
 
-DecimalStr = Annotated[
-    str,
-    Field(
-        pattern=r"^(0|[1-9][0-9]*)(\.[0-9]+)?$",
-        description="a non-negative decimal written as a quoted string, e.g. \"0.01\"",
-    ),
-]
-Fraction = DecimalStr
-Count = Annotated[StrictInt, Field(ge=0)]
-PosCount = Annotated[StrictInt, Field(ge=1)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_floats(cls, value: Any) -> Any:
-        if isinstance(value, float):
-            raise ValueError(
-                f"{value!r} is a float; write integers, or decimals as quoted strings "
-                f"(\"{value}\")"
-            )
-        return value
-
-
-class Latency(_Strict):
-    p50: PosCount | None = None
-    p95: PosCount
-    p99: PosCount | None = None
-
-
-class Slo(_Strict):
-    latency_ms: Latency
-    ttft_p95_ms: PosCount | None = Field(None, description="time to first token, if streamed")
-    availability: Fraction
-    error_rate: Fraction
-    peak_requests_per_second: PosCount
-    under_peak: str = Field(min_length=1, description="expected behaviour under traffic spikes")
-
-    @field_validator("availability", "error_rate")
-    @classmethod
-    def _fraction(cls, value: str) -> str:
-        if Decimal(value) > 1:
-            raise ValueError("must be a fraction between 0 and 1")
-        return value
-
-
-class Budget(_Strict):
-    max_cost_per_request_usd: DecimalStr
-    monthly_budget_usd: DecimalStr
-    max_tokens_in: PosCount
-    max_tokens_out: PosCount
-
-
-class Quality(_Strict):
-    eval_dataset: str = Field(min_length=1, description="inventory name of the held-out set")
-    minimums: dict[str, Fraction] = Field(min_length=1)
-    max_regression: dict[str, Fraction] = Field(default_factory=dict)
-
-
-class Governance(_Strict):
-    citations_required: StrictBool
-    allowed_tools: list[str]
-    data_access_scopes: list[str]
-    log_retention_days: Count
-    pii_redaction_required: StrictBool
-
-
-class Fallback(_Strict):
-    modes: list[Literal["sources-only", "smaller-model", "ask-user", "human-handoff"]] = Field(
-        min_length=1
-    )
-    user_message: str = Field(min_length=1)
-
-
-class Ownership(_Strict):
-    rollback_owner: str = Field(min_length=1)
-    incident_contact: str = Field(min_length=1)
-    escalation: list[str] = Field(min_length=1)
-
-
-class Agreement(_Strict):
-    schema_: Literal["govctl.agreement/v1"] = Field(SCHEMA, alias="schema")
-    service: str = Field(pattern=SERVICE_RE.pattern)
-    version: PosCount
-    effective: date
-    expires: date
-    slo: Slo
-    budget: Budget
-    quality: Quality
-    governance: Governance
-    fallback: Fallback
-    ownership: Ownership
-
-    def to_doc(self) -> dict[str, Any]:
-        """The signed form: validated, defaults filled, dates as ISO strings."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-    def limits(self) -> dict[str, Decimal]:
-        """Absolute limits by canonical metric name (the canary and gate read these)."""
-        out = {
-            "latency_p95_ms": Decimal(self.slo.latency_ms.p95),
-            "error_rate": Decimal(self.slo.error_rate),
-            "availability": Decimal(self.slo.availability),
-            "cost_per_request_usd": Decimal(self.budget.max_cost_per_request_usd),
-            "tokens_in_max": Decimal(self.budget.max_tokens_in),
-            "tokens_out_max": Decimal(self.budget.max_tokens_out),
-        }
-        if self.slo.latency_ms.p50 is not None:
-            out["latency_p50_ms"] = Decimal(self.slo.latency_ms.p50)
-        if self.slo.latency_ms.p99 is not None:
-            out["latency_p99_ms"] = Decimal(self.slo.latency_ms.p99)
-        if self.slo.ttft_p95_ms is not None:
-            out["ttft_p95_ms"] = Decimal(self.slo.ttft_p95_ms)
-        return out
-
-    def quality_minimums(self) -> dict[str, Decimal]:
-        return {k: Decimal(v) for k, v in self.quality.minimums.items()}
-
-    def max_regression(self) -> dict[str, Decimal]:
-        return {k: Decimal(v) for k, v in self.quality.max_regression.items()}
-
-
-# Metrics where larger is better; every other limit is an upper bound.
-_AT_LEAST = {"availability"}
-
-
-@dataclass
-class SloCheck:
-    metric: str
-    measured: Decimal | None
-    threshold: Decimal
-    comparator: str  # "<=" or ">="
-    verdict: str  # pass | fail | missing
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "measured": None if self.measured is None else str(self.measured),
-            "threshold": str(self.threshold),
-            "comparator": self.comparator,
-            "verdict": self.verdict,
-        }
-
-    def __str__(self) -> str:
-        shown = "no data" if self.measured is None else str(self.measured)
-        return f"{self.metric}: {shown} (must be {self.comparator} {self.threshold}) {self.verdict}"
-
-
-def check_measurements(
-    agreement: Agreement, measured: Mapping[str, Decimal | int | float]
-) -> list[SloCheck]:
-    """Each limit and quality minimum of the agreement against measured values.
-
-    ``measured`` uses the names of :meth:`Agreement.limits` and the quality metric names.
-    A metric with no measurement is reported as ``missing`` (callers decide whether that
-    blocks); nothing is silently skipped.
-    """
-    checks = []
-    targets: list[tuple[str, Decimal, str]] = [
-        (name, value, ">=" if name in _AT_LEAST else "<=")
-        for name, value in agreement.limits().items()
-    ]
-    targets += [(name, value, ">=") for name, value in agreement.quality_minimums().items()]
-    for name, threshold, comparator in targets:
-        raw = measured.get(name)
-        if raw is None:
-            checks.append(SloCheck(name, None, threshold, comparator, "missing"))
-            continue
-        value = Decimal(str(raw))
-        ok = value >= threshold if comparator == ">=" else value <= threshold
-        checks.append(SloCheck(name, value, threshold, comparator, "pass" if ok else "fail"))
-    return checks
-
-
-# --- files ---------------------------------------------------------------------------------
-
-
-def check_service_name(service: str) -> str:
-    if not SERVICE_RE.match(service or ""):
-        raise InputError(
-            f"invalid service name {service!r}: use letters, digits, '.', '_' or '-' "
-            "(the MLflow registered-model name)"
-        )
-    return service
-
-
-def agreement_path(repo: GovernedRepo, service: str) -> Path:
-    return repo.agreements / f"{check_service_name(service)}.yaml"
-
-
-def signature_path(repo: GovernedRepo, service: str) -> Path:
-    return repo.agreements / f"{service}.sig.json"
-
-
-def signed_path(repo: GovernedRepo, service: str) -> Path:
-    return repo.agreements / f"{service}.signed.json"
-
-
-def services(repo: GovernedRepo) -> list[str]:
-    if not repo.agreements.is_dir():
-        return []
-    return sorted(p.stem for p in repo.agreements.glob("*.yaml"))
-
-
-def _existing(repo: GovernedRepo, service: str) -> Path:
-    path = agreement_path(repo, service)
-    if not path.exists():
-        known = ", ".join(services(repo)) or "none yet"
-        raise NotFound(
-            f"no agreement for service {service!r} (known: {known})",
-            hint=f"create one with 'govctl agreement new {service}'",
-        )
-    return path
-
-
-def load_agreement(path: Path, *, source: str | None = None) -> Agreement:
-    """Read and validate an agreement file; errors name file, line and field."""
-    agreement = load_model(Agreement, path, source=source)
-    expected = Path(path).stem
-    if agreement.service != expected:
-        raise DocumentError(
-            [
-                Problem(
-                    source or str(path), None, "service",
-                    f"{agreement.service!r} does not match the file name {expected!r}",
-                )
-            ]
-        )
-    if agreement.expires <= agreement.effective:
-        raise InputError(f"{source or path}: expires must be after effective")
-    try:
-        canonical_bytes(agreement.to_doc())
-    except InputError as exc:
-        raise InputError(f"{source or path}: {exc.message}") from None
-    return agreement
-
-
-def _load_envelope(path: Path, source: str) -> Envelope | None:
-    if not path.exists():
-        return None
-    return Envelope.loads(path.read_bytes(), source=source)
-
-
-def _agreement_envelope(path: Path, source: str) -> Envelope | None:
-    """An agreement's signature envelope; one of another document kind is tampering."""
-    env = _load_envelope(path, source)
-    if env is not None and env.payload_type != dsse.AGREEMENT:
-        raise IntegrityError(f"{source} holds a {env.payload_type!r} envelope, not an "
-                             "agreement's")
-    return env
-
-
-TEMPLATE = """\
-# Operational service agreement for {service}. Signed: after any change, every role in the
-# trust policy's 'agreement.sign' requirement (default: eng-lead, product-owner,
-# compliance) signs again with 'govctl agreement sign {service} --key NAME'; the budget also
-# needs the 'agreement.budget' role (default: product-owner).
-# Numbers are integers, or decimals written as quoted strings ("0.01") - never floats.
-schema: govctl.agreement/v1
-service: {service}
-version: 1                      # bump when you amend the agreement
-effective: {effective}          # first day the agreement applies
-expires: {expires}              # signatures stop counting after this day
-
-slo:
-  latency_ms:                   # end-to-end request latency, milliseconds
-    p50: 600
-    p95: 1500
-    p99: 3000
-  ttft_p95_ms: 800              # time to first token if streamed (delete if not streamed)
-  availability: "0.995"         # fraction of successful minutes per month
-  error_rate: "0.01"            # maximum fraction of failed requests
-  peak_requests_per_second: 20  # throughput the service must sustain at peak
-  under_peak: "Queue up to 2 s, then answer in sources-only mode; never exceed the budget."
-
-budget:
-  max_cost_per_request_usd: "0.02"   # model + retrieval cost of one request
-  monthly_budget_usd: "3000"
-  max_tokens_in: 4000                # per request, prompt + retrieved context
-  max_tokens_out: 800
-
-quality:
-  eval_dataset: {service}-eval      # inventory name of the held-out evaluation set
-  minimums:                          # eval metrics the model version must reach
-    accuracy: "0.85"
-    groundedness: "0.90"
-  max_regression:                    # tolerated drop against the production version
-    accuracy: "0.02"
-
-governance:
-  citations_required: true           # answers must cite their sources
-  allowed_tools: [search_help_center]
-  data_access_scopes: ["help-center:public"]
-  log_retention_days: 30             # logged prompts and outputs
-  pii_redaction_required: true       # redact PII before anything is stored
-
-fallback:
-  modes: [sources-only, smaller-model, human-handoff]
-  user_message: "We're running in a limited mode right now; here are the most relevant articles."
-
-ownership:
-  rollback_owner: releaser-on-duty
-  incident_contact: oncall@example.com
-  escalation: [eng-lead, product-owner]
-"""
-
-
-def new(repo: GovernedRepo, service: str, *, at: datetime | None = None) -> Path:
-    path = agreement_path(repo, service)
-    if path.exists():
-        raise InputError(f"{repo.rel(path)} already exists", hint="edit it, then sign it again")
-    today = (at or clock.now()).date()
-    text = TEMPLATE.format(
-        service=service, effective=today.isoformat(),
-        expires=today.replace(year=today.year + 1).isoformat(),
-    )
-    # the template must itself be valid
-    data, node = parse_yaml(text, repo.rel(path))
-    model_from_data(Agreement, data, repo.rel(path), node)
-    atomic_write(path, text)
-    return path
-
-
-# --- verification --------------------------------------------------------------------------
+# importable from here as before the split (hooks, checklists, the registry use them)
+__all__ = ["BUDGET", "EXPIRING_SOON", "SIGN", "AgreementReport", "check_service_name", "diff",
+           "load_agreement", "sign", "signature_status", "signed_agreement", "verify_agreement",
+           "verify_all"]
 
 
 @dataclass
@@ -427,7 +106,7 @@ def verify_agreement(
     expired); 4 integrity (bad signature, unknown or removed key, another document kind).
     """
     at = at or clock.now()
-    path = _existing(repo, service)
+    path = existing_path(repo, service)
     agreement = load_agreement(path, source=repo.rel(path))
     policy = policy or trust.load_verified(repo, at=at)
     doc = agreement.to_doc()
@@ -506,6 +185,23 @@ def verify_agreement(
     return report
 
 
+def verify_all(repo: GovernedRepo, service: str | None = None, *, keep_going: bool = False,
+               at: datetime | None = None) -> list[AgreementReport]:
+    """The report of one agreement, or of every agreement (by service name). With
+    ``keep_going`` one that cannot be read or verified is reported as ``invalid`` with
+    the reason, and the others are still verified."""
+    out = []
+    for name in [service] if service else services(repo):
+        try:
+            out.append(verify_agreement(repo, name, at=at))
+        except GovctlError as exc:
+            if not keep_going:
+                raise
+            out.append(AgreementReport(service=name, state="invalid", problems=[exc.message],
+                                       exit_code=exc.exit_code))
+    return out
+
+
 def sign(
     repo: GovernedRepo, service: str, key: SigningKey, *, at: datetime | None = None
 ) -> tuple[AgreementReport, bool]:
@@ -516,7 +212,7 @@ def sign(
     kept in ``SERVICE.signed.json``).
     """
     at = at or clock.now()
-    path = _existing(repo, service)
+    path = existing_path(repo, service)
     agreement = load_agreement(path, source=repo.rel(path))
     policy = trust.load_verified(repo, at=at)
     signer = trust.authorize(policy, _requirements(policy) or [SIGN], key,
@@ -552,10 +248,10 @@ def sign(
 
 def diff(repo: GovernedRepo, service: str) -> dict[str, Any]:
     """What changed since the last fully signed version: field -> {signed, now}."""
-    path = _existing(repo, service)
+    path = existing_path(repo, service)
     current = load_agreement(path, source=repo.rel(path)).to_doc()
     signed_file = signed_path(repo, service)
-    env = _agreement_envelope(signed_file, repo.rel(signed_file))
+    env = agreement_envelope(signed_file, repo.rel(signed_file))
     if env is None:
         return {"service": service, "signed_version": None, "changes": None}
     _check_signed_copy(repo, env, repo.rel(signed_file))
@@ -629,6 +325,6 @@ def signature_status(repo: GovernedRepo, path: Path) -> tuple[bool, list[str]]:
     try:
         policy = trust.read_current(repo)
         roles = sorted({r for a in _requirements(policy) for r in policy.requirement(a).roles})
-    except Exception:
+    except GovctlError:
         roles = ["eng-lead", "product-owner", "compliance"]
     return False, roles

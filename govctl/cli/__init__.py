@@ -9,29 +9,21 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from govctl import __version__
-from govctl.cli import (
-    agreement,
-    attest,
-    audit,
-    checklist,
-    data,
-    demo,
-    keys,
-    lock,
-    model,
-    prompt,
-    release,
-    trust,
-)
+from govctl.cli import _lean_help, checklist, demo, release
 from govctl.cli import history as history_cmd
 from govctl.cli import init as init_cmd
-from govctl.cli import slo as slo_cmd
-from govctl.cli._common import tidy_help
+from govctl.cli._common import reflow, tidy_help
+from govctl.errors import EXIT_CODES
 
+if TYPE_CHECKING:
+    from typer._click.core import Context  # typer vendors click; its groups take this one
+
+_lean_help.install()  # help without rich.markdown and rich.traceback
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -44,8 +36,47 @@ LIFECYCLE = ("init", "config", "keys", "trust", "data", "model", "prompt", "agre
              "audit", "history", "report", "demo")
 
 
+class _LazyGroup:
+    """A command group the root lists (name, help, panel) without building it: its
+    module is imported and its commands built only when something asks for more, e.g.
+    ``govctl data add`` builds ``data`` alone and ``govctl --help`` builds none."""
+
+    hidden = False
+    deprecated = False
+    short_help = None
+
+    def __init__(self, name: str, module: str, attr: str, panel: str, help: str) -> None:
+        self.name, self.rich_help_panel, self.help = name, panel, reflow(help)
+        self._where = (module, attr)
+        self._real: typer.core.TyperGroup | None = None
+
+    def load(self) -> typer.core.TyperGroup:
+        if self._real is None:
+            import importlib
+
+            from typer.main import TyperInfo, get_group_from_info
+
+            sub = getattr(importlib.import_module(f"govctl.cli.{self._where[0]}"),
+                          self._where[1])
+            tidy_help(sub, _TIDIED)
+            self._real = get_group_from_info(
+                TyperInfo(sub, name=self.name, rich_help_panel=self.rich_help_panel),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+                suggest_commands=app.suggest_commands)
+        return self._real
+
+    def __getattr__(self, attr: str) -> object:
+        return getattr(self.load(), attr)
+
+
 class _LifecycleGroup(typer.core.TyperGroup):
-    def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (module, attr, panel, text) in GROUPS.items():
+            self.commands[name] = _LazyGroup(name, module, attr, panel, text)  # type: ignore[assignment]
+
+    def list_commands(self, ctx: Context) -> list[str]:
         names = super().list_commands(ctx)
         return sorted(names, key=lambda n: LIFECYCLE.index(n) if n in LIFECYCLE else len(names))
 
@@ -59,8 +90,7 @@ app = typer.Typer(
         "(MLflow), SLO and budget agreements signed, and releases behind a pre-launch gate "
         "and a canary, with every decision in a signed, tamper-evident ledger.\n\n"
         "Commands act on the governed repo containing the current directory. Exit codes: "
-        "0 ok, 1 check said no, 2 bad input, 3 external system failed, 4 integrity violation, "
-        "5 canary inconclusive (wait for more traffic), 70 a bug in govctl."
+        + ", ".join(f"{code} {words}" for code, words in EXIT_CODES.items()) + "."
     ),
     no_args_is_help=True,
     # rich markup: help panels; tidy_help escapes brackets, so help text prints as written
@@ -71,7 +101,6 @@ app = typer.Typer(
 )
 
 _debug = False
-EXIT_BUG = 70  # an unexpected exception: a bug, reported as such
 
 
 def _version(value: bool) -> None:
@@ -96,34 +125,49 @@ def _root(
 # One help panel per stage of the lifecycle.
 SETUP, DATA, PAPERWORK = "Set up", "Data and models", "Agreements and checklists"
 RELEASE, AUDIT = "Release", "Audit and reports"
+# The command groups, built when used: name -> (module, its typer app, panel, the one-line
+# help the root lists; tests/test_help.py checks it is the group's own help)
+GROUPS: dict[str, tuple[str, str, str, str]] = {
+    "keys": ("keys", "app", SETUP,
+             "Manage your Ed25519 signing keys ($GOVCTL_HOME/keys, private keys mode 0600)."),
+    "trust": ("trust", "app", SETUP,
+              "The trust policy (policies/trust.yaml): signers, roles and who may do what."),
+    "data": ("data", "app", DATA, "Dataset inventory, verification and lineage (DVC "
+             "underneath)."),
+    "model": ("model", "app", DATA, "Register model versions in MLflow with their datasets; "
+              "detect drift."),
+    "prompt": ("prompt", "app", DATA, "Prompts declared in registry/prompts/, registered in "
+               "MLflow, pinned by SHA-256."),
+    "agreement": ("agreement", "app", PAPERWORK,
+                  "Signed SLO and budget agreements (agreements/SERVICE.yaml)."),
+    "checklist": ("checklist", "app", PAPERWORK,
+                  "Release checklists: evidence, role sign-offs and expiring waivers."),
+    "canary": ("release", "canary_app", RELEASE,
+               "Canary analysis and stepping (statistics valid under repeated looks)."),
+    "lock": ("lock", "app", RELEASE, "Leases that serialise state changes per service."),
+    "slo": ("slo", "app", RELEASE, "Error budgets, burn-rate alerts and spend against the "
+            "signed agreement, after launch."),
+    "audit": ("audit", "app", AUDIT, "The tamper-evident ledger of every governance decision."),
+    "attest": ("attest", "app", AUDIT,
+               "Show and verify release attestations (in-toto, DSSE-signed)."),
+}
+_TIDIED: set[int] = set()  # option objects whose help is tidied already (shared ones once)
 app.command("init", rich_help_panel=SETUP)(init_cmd.init)
 app.command("config", rich_help_panel=SETUP)(init_cmd.config)
-app.add_typer(keys.app, name="keys", rich_help_panel=SETUP)
-app.add_typer(trust.app, name="trust", rich_help_panel=SETUP)
-app.add_typer(data.app, name="data", rich_help_panel=DATA)
-app.add_typer(model.app, name="model", rich_help_panel=DATA)
-app.add_typer(prompt.app, name="prompt", rich_help_panel=DATA)
-app.add_typer(agreement.app, name="agreement", rich_help_panel=PAPERWORK)
-app.add_typer(checklist.app, name="checklist", rich_help_panel=PAPERWORK)
 app.command("gate", rich_help_panel=RELEASE)(checklist.gate_command)
 app.command("promote", rich_help_panel=RELEASE)(release.promote)
-app.add_typer(release.canary_app, name="canary", rich_help_panel=RELEASE)
 app.command("rollback", rich_help_panel=RELEASE)(release.rollback)
 app.command("status", rich_help_panel=RELEASE)(release.status)
-app.add_typer(lock.app, name="lock", rich_help_panel=RELEASE)
-app.add_typer(slo_cmd.app, name="slo", rich_help_panel=RELEASE)
-app.add_typer(audit.app, name="audit", rich_help_panel=AUDIT)
-app.add_typer(attest.app, name="attest", rich_help_panel=AUDIT)
 app.command("history", rich_help_panel=AUDIT)(history_cmd.history)
 app.command("report", rich_help_panel=AUDIT)(demo.report)
 app.command("demo", rich_help_panel=AUDIT)(demo.demo)
-tidy_help(app)  # docstrings -> paragraphs that wrap at any width, examples kept verbatim
+tidy_help(app, _TIDIED)  # docstrings -> paragraphs that wrap at any width, examples verbatim
 
 
 _click_command = None
 
 
-def _command():  # type: ignore[no-untyped-def]
+def _command() -> Any:
     """The click command tree, built once per process: typer rebuilds it from every
     command's signature on each ``app()`` call (tens of milliseconds for fifty commands),
     which a process running govctl many times (the test suite, a serving layer's tooling)
@@ -141,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     typer (in standalone mode) reports usage errors itself with exit code 2.
     """
     from govctl.cli._common import neutralise
-    from govctl.errors import EXIT_EXTERNAL, GovctlError
+    from govctl.errors import GovctlError, exit_code_of
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOVCTL_DEBUG", "") not in ("", "0", "false")
@@ -155,17 +199,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"error: {neutralise(exc.message)}\n")
         if exc.hint:
             sys.stderr.write(f"hint: {neutralise(exc.hint)}\n")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+        sys.exit(exit_code_of(exc))
+    except KeyboardInterrupt as exc:
         sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        sys.exit(exit_code_of(exc))
     except OSError as exc:  # the file system said no: a path, a permission, a full disk
         if debug:
             raise
         where = exc.filename2 or exc.filename
         sys.stderr.write(neutralise(f"error: {f'{where}: ' if where else ''}"
                                     f"{exc.strerror or exc}") + "\n")
-        sys.exit(EXIT_EXTERNAL)
+        sys.exit(exit_code_of(exc))
     except Exception as exc:
         if debug:
             raise
@@ -173,4 +217,4 @@ def main(argv: list[str] | None = None) -> None:
             f"error: unexpected {type(exc).__name__}: {neutralise(str(exc))}\n"
             "hint: this is a bug in govctl; rerun with --debug for the traceback and report it\n"
         )
-        sys.exit(EXIT_BUG)
+        sys.exit(exit_code_of(exc))

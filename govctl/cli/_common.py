@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, Literal
 
 import typer
@@ -142,7 +143,7 @@ def _safe_console(**kw: Any) -> Any:
     from rich.console import Console
     from rich.text import Text
 
-    class SafeConsole(Console):  # type: ignore[misc]
+    class SafeConsole(Console):
         def print(self, *objects: Any, **kwargs: Any) -> None:
             objs = [Text(neutralise(o)) if isinstance(o, str) else o for o in objects]
             kwargs.pop("markup", None)
@@ -223,6 +224,14 @@ def load_key(name: str) -> Any:
     return KeyStore().load(name)
 
 
+def load_keys(names: list[str]) -> list[Any]:
+    """Each named key from the key store, in order (for a threshold of signers)."""
+    from govctl.signing.keys import KeyStore
+
+    store = KeyStore()
+    return [store.load(n) for n in names]
+
+
 def report_findings(findings: list[Any], *, as_json: bool, key: str, clean: str,
                     exit_code: int) -> None:
     """Print a verify command's findings (or ``clean`` when there are none) and exit with
@@ -236,3 +245,18 @@ def report_findings(findings: list[Any], *, as_json: bool, key: str, clean: str,
         ok(clean)
     if findings:
         raise typer.Exit(exit_code)
+
+
+def hash_progress(what: str) -> Callable[[int, int], None]:
+    """A progress callback printing to stderr every 10% of a large (>= 64 MiB) hash."""
+    shown = [-1]
+
+    def cb(done: int, total: int) -> None:
+        if total < 64 << 20:
+            return
+        tenth = done * 10 // total
+        if tenth != shown[0]:
+            shown[0] = tenth
+            err_console().print(f"{what}: {done >> 20} / {total >> 20} MiB ({tenth * 10}%)",
+                                markup=False)
+    return cb

@@ -102,9 +102,7 @@ def verify(
     """
     from govctl import agreements
 
-    r = repo()
-    names = [service] if service else agreements.services(r)
-    reports = [agreements.verify_agreement(r, s) for s in names]
+    reports = agreements.verify_all(repo(), service)
     if as_json:
         emit_json(reports[0].to_json() if service else [x.to_json() for x in reports])
     else:
@@ -125,15 +123,8 @@ def status(as_json: bool = JSON_OPT) -> None:
     govctl agreement status
     """
     from govctl import agreements
-    from govctl.errors import GovctlError
 
-    r = repo()
-    rows = []
-    for s in agreements.services(r):
-        try:
-            rows.append(agreements.verify_agreement(r, s).to_json())
-        except GovctlError as exc:
-            rows.append({"service": s, "ok": False, "state": "invalid", "problems": [exc.message]})
+    rows = [x.to_json() for x in agreements.verify_all(repo(), keep_going=True)]
     if as_json:
         emit_json(rows)
         return

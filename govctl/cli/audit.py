@@ -26,12 +26,11 @@ def log(
     govctl audit log --subject service:support-bot
     govctl audit log --action release.promote -n 0 --json
     """
-    from collections import deque
-
     from govctl.ledger.log import Ledger
 
-    entries = Ledger.for_repo(repo()).entries(action=action, subject_prefix=subject)
-    rows = list(deque(entries, maxlen=limit or None))
+    ledger = Ledger.for_repo(repo())
+    rows = (ledger.tail(limit, action=action, subject_prefix=subject) if limit
+            else list(ledger.entries(action=action, subject_prefix=subject)))
     if as_json:
         emit_json([e.to_json() for e in rows])
         return

@@ -67,7 +67,7 @@ def add(
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
         bar = Progress("hashing", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                       console=err_console(), transient=True)
+                       console=err_console(), transient=True, refresh_per_second=5)
         task = bar.add_task("hash", total=None)
         bar.start()
 

@@ -33,8 +33,7 @@ def history(
 
     r = repo()
     if at is not None:
-        when = hist.parse_at(at)
-        served = hist.served_at(r, service, when, env or "production")
+        served = hist.served_at(r, service, at, env or "production")
         if as_json:
             emit_json(served.to_json())
             return

@@ -80,9 +80,9 @@ def config(as_json: bool = JSON_OPT) -> None:
     govctl config
     govctl config --json
     """
-    from govctl.config import describe, find_repo
+    from govctl.config import describe
 
-    info = describe(find_repo())
+    info = describe()
     if as_json:
         emit_json(info)
         return

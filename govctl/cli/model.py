@@ -8,6 +8,7 @@ from govctl.cli._common import (
     JSON_OPT,
     console,
     emit_json,
+    hash_progress,
     key_option,
     ok,
     repo,
@@ -158,23 +159,6 @@ def alias(
         emit_json({"name": name, "alias": alias_name, "version": None if delete else version})
         return
     ok(f"{name}@{alias_name} → {'(removed)' if delete else version}")
-
-
-def hash_progress(what: str) -> object:
-    """A progress callback printing to stderr every 10% of a large (>= 64 MiB) hash."""
-    from govctl.cli._common import err_console
-
-    shown = [-1]
-
-    def cb(done: int, total: int) -> None:
-        if total < 64 << 20:
-            return
-        tenth = done * 10 // total
-        if tenth != shown[0]:
-            shown[0] = tenth
-            err_console().print(f"{what}: {done >> 20} / {total >> 20} MiB ({tenth * 10}%)",
-                                markup=False)
-    return cb
 
 
 @app.command("verify")

@@ -35,18 +35,10 @@ def lint(files: list[Path] = typer.Argument(..., metavar="FILE...", help="Prompt
     Example:
     govctl prompt lint registry/prompts/*.yaml
     """
-    from govctl.documents import DocumentError, Problem
-    from govctl.errors import EXIT_CHECK_FAILED, InputError
-    from govctl.registry import prompt_specs as prompts
+    from govctl.errors import EXIT_CHECK_FAILED
+    from govctl.registry.promptlint import lint_files
 
-    problems: list[Problem] = []
-    for f in files:
-        try:
-            problems += prompts.lint_file(f, str(f))
-        except DocumentError as exc:
-            problems += exc.problems
-        except InputError as exc:
-            problems.append(Problem(str(f), None, "", exc.message))
+    problems = lint_files(files)
     if as_json:
         emit_json([{"path": p.path, "line": p.line, "field": p.field, "message": p.message}
                    for p in problems])

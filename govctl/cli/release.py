@@ -98,22 +98,10 @@ def status(
     govctl status
     govctl status support-bot --env staging --json
     """
-    from govctl import registry, release
-    from govctl.adapters import mlflowstore as ml
     from govctl.errors import EXIT_INTEGRITY
-    from govctl.release import locks
+    from govctl.release.overview import services_status
 
-    r = repo()
-    names = [service] if service else ml.registered_models(r)
-    rows = []
-    for name in names:
-        st = release.state(r, name, env).to_json()
-        drifts = registry.verify_drift(r, name)
-        st["drift"] = [d.to_json() for d in drifts]
-        st["tampered"] = any(d.tampering for d in drifts)
-        lease = locks.held(r, name)
-        st["lease"] = lease.to_json() if lease else None
-        rows.append(st)
+    rows = services_status(repo(), service, env)
     if as_json:
         emit_json(rows[0] if service else rows)
     else:

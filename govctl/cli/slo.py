@@ -50,18 +50,15 @@ def status(
     govctl slo status support-bot \\
       --telemetry requests.jsonl --record --key otto
     """
-    from govctl import clock
     from govctl.errors import EXIT_CHECK_FAILED, InputError
     from govctl.release import slo
 
     if record and not key:
         raise InputError("--record needs --key NAME (the entry is signed)")
-    r = repo()
-    result = slo.status(r, service, telemetry, window, clock.parse_time(at) if at else None)
-    if record:
-        entry = slo.record(r, load_key(key), result)
-        if not as_json:
-            ok(f"recorded slo.status as ledger entry {entry.seq}")
+    result, entry = slo.check(repo(), service, telemetry, window, at,
+                              record_with=load_key(key) if record else None)
+    if entry is not None and not as_json:
+        ok(f"recorded slo.status as ledger entry {entry.seq}")
     if as_json:
         emit_json(result.to_json())
     else:

@@ -12,6 +12,7 @@ from govctl.cli._common import (
     console,
     emit_json,
     fail,
+    load_keys,
     ok,
     repo,
     table,
@@ -101,21 +102,9 @@ def add(
       --public-key carol.pem --key alice
     """
     from govctl import trust
-    from govctl.errors import InputError
-    from govctl.signing.keys import KeyStore, check_name, parse_public_key
 
-    check_name(name)
-    if public_key is not None:
-        try:
-            text = public_key.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            why = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise InputError(f"cannot read {public_key}: {why}") from None
-        raw = parse_public_key(text, source=str(public_key))
-    else:
-        raw = KeyStore().public(name).public_raw
-    signing = [KeyStore().load(k) for k in keys]
-    change = trust.add_signer(repo(), name, list(roles), raw, signing, valid_until=valid_until)
+    change = trust.add_signer(repo(), name, list(roles), load_keys(keys),
+                              public_key=public_key, valid_until=valid_until)
     if as_json:
         emit_json({"version": change.new.version, "signer": change.signer})
         return
@@ -137,9 +126,8 @@ def remove(
     govctl trust remove bob --key alice
     """
     from govctl import trust
-    from govctl.signing.keys import KeyStore
 
-    change = trust.remove_signer(repo(), name, [KeyStore().load(k) for k in keys])
+    change = trust.remove_signer(repo(), name, load_keys(keys))
     if as_json:
         emit_json({"version": change.new.version, "removed": name})
         return
@@ -158,9 +146,8 @@ def renew(
     govctl trust renew --expires 2027-12-31 --key alice
     """
     from govctl import trust
-    from govctl.signing.keys import KeyStore
 
-    change = trust.renew(repo(), expires, [KeyStore().load(k) for k in keys])
+    change = trust.renew(repo(), expires, load_keys(keys))
     if as_json:
         emit_json({"version": change.new.version, "expires": change.new.expires})
         return

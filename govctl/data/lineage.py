@@ -7,13 +7,14 @@ registry adds model-version nodes (:func:`govctl.registry.models.lineage`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from govctl import probe
 from govctl.config import GovernedRepo
 
 
@@ -80,6 +81,9 @@ def data_id(path: str) -> str:
     return f"data:{path.strip('/')}"
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
+
+
 def _load_yaml(path: Path) -> Any:
     """A DVC file as plain YAML; a file DVC could not read either is named, not a crash."""
     from govctl.errors import InputError
@@ -87,8 +91,7 @@ def _load_yaml(path: Path) -> Any:
     if not path.exists():
         return None
     try:
-        return yaml.load(path.read_text("utf-8"),  # noqa: S506 (a safe loader)
-                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml.load(path.read_text("utf-8"), Loader=_Loader)  # noqa: S506 - a safe loader
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f":{where.line + 1}" if where is not None else ""
@@ -96,12 +99,32 @@ def _load_yaml(path: Path) -> Any:
         raise InputError(f"{path}{line}: invalid YAML ({reason})") from None
 
 
+SKIP_DIRS = frozenset({".dvc", ".git", ".govctl", ".venv", "node_modules"})
+
+
+def _dvc_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """Every ``.dvc`` file and every ``dvc.yaml`` of the repo (the root pipeline first, as
+    DVC reads them all), in one walk that never enters .git, .dvc or a directory a
+    ``.dvc`` file tracks (its content is DVC's, however many files it holds)."""
+    import os
+
+    dvc_files: list[Path] = []
+    pipelines: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        names = set(filenames)
+        dirnames[:] = sorted(d for d in dirnames
+                             if d not in SKIP_DIRS and f"{d}.dvc" not in names)
+        here = Path(dirpath)
+        dvc_files += [here / f for f in filenames if f.endswith(".dvc")]
+        if "dvc.yaml" in names:
+            pipelines.append(here / "dvc.yaml")
+    return (sorted(p for p in dvc_files if p.is_file()),
+            sorted(pipelines, key=lambda p: (len(p.relative_to(root).parts), str(p))))
+
+
 def _pipeline_files(root: Path) -> list[Path]:
     """Every ``dvc.yaml`` of the repo, the root one first (DVC reads them all)."""
-    skip = {".dvc", ".git", ".govctl", ".venv", "node_modules"}
-    found = [p for p in root.rglob("dvc.yaml")
-             if not skip & set(p.relative_to(root).parts[:-1])]
-    return sorted(found, key=lambda p: (len(p.relative_to(root).parts), str(p)))
+    return _dvc_files(root)[1]
 
 
 def _expanded(stages: dict[str, Any], lock: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -115,7 +138,8 @@ def _expanded(stages: dict[str, Any], lock: dict[str, Any]) -> list[tuple[str, d
         if "foreach" not in stage and "matrix" not in stage:
             out.append((name, stage))
             continue
-        do = stage.get("do") if isinstance(stage.get("do"), dict) else stage
+        body = stage.get("do")
+        do: dict[str, Any] = body if isinstance(body, dict) else stage
         for lock_name, locked in sorted(lock.items()):
             if not lock_name.startswith(f"{name}@") or not isinstance(locked, dict):
                 continue
@@ -163,43 +187,58 @@ def _add_pipeline(g: LineageGraph, root: Path, dvc_yaml: Path) -> None:
             g.link(sid, data_id(path))
 
 
-def build(repo: GovernedRepo) -> LineageGraph:
+def build(repo: GovernedRepo, focus: Iterable[str] | None = None) -> LineageGraph:
     """The data graph of the repo: DVC-tracked data and pipeline stages. Model versions
-    are added by :func:`govctl.registry.models.lineage` (the registry sits above data)."""
-    g = LineageGraph()
+    are added by :func:`govctl.registry.models.lineage` (the registry sits above data).
+
+    ``focus`` (paths): read only the ``PATH.dvc`` files of those paths and of the paths
+    the pipelines name, enough for the lineage of those paths; the gate asks this for a
+    model's datasets, so its cost does not grow with the size of the inventory."""
+    probe.count(probe.LINEAGE)
     root = repo.root
-    for dvc_file in sorted(root.rglob("*.dvc")):
-        if ".dvc" in dvc_file.relative_to(root).parts[:-1] or dvc_file.is_dir():
+    dvc_files, pipelines = _dvc_files(root)
+    pipe = LineageGraph()
+    for dvc_yaml in pipelines:
+        _add_pipeline(pipe, root, dvc_yaml)
+    wanted = None if focus is None else (
+        {p.strip("/") for p in focus} | {n.label for n in pipe.nodes.values()
+                                         if n.kind == "data"})
+    g = LineageGraph()
+    for dvc_file in dvc_files:
+        name = dvc_file.relative_to(root).as_posix()
+        if wanted is not None and name[: -len(".dvc")] not in wanted:
             continue
         data = _load_yaml(dvc_file) or {}
         if not isinstance(data, dict):
             continue
-        origin = _import_origin(data)
+        source = _import_source(data)
         for out in data.get("outs") or []:
             if not isinstance(out, dict) or not isinstance(out.get("path"), str):
                 continue
             rel = (dvc_file.parent / out["path"]).relative_to(root).as_posix()
-            attrs = {"tracked_by": dvc_file.relative_to(root).as_posix()}
-            if origin:
-                attrs["imported_from"] = origin
+            attrs: dict[str, Any] = {"tracked_by": name}
+            if source is not None:
+                attrs["imported_from"] = source
             g.add(Node(data_id(rel), "data", rel, out.get("md5"), attrs))
-    for dvc_yaml in _pipeline_files(root):
-        _add_pipeline(g, root, dvc_yaml)
+    for node in pipe.nodes.values():  # after the .dvc records: their hashes come first
+        g.add(node)
+    g.edges |= pipe.edges
     connect_directories(g)
     return g
 
 
-def _import_origin(dvc_file: dict[str, Any]) -> str | None:
-    """Where a ``dvc import`` (``URL@REV:PATH``) or ``dvc import-url`` (the URL) ``.dvc``
-    file's data comes from; None for a ``dvc add`` file (no deps)."""
-    deps = dvc_file.get("deps") or []
-    dep = deps[0] if isinstance(deps, list) and deps and isinstance(deps[0], dict) else None
-    if dep is None:
+def _import_source(data: dict[str, Any]) -> str | None:
+    """Where a ``dvc import`` / ``import-url`` ``.dvc`` file's data comes from
+    (``URL@REV:PATH`` or the URL), or None for a plain ``dvc add`` file."""
+    deps = data.get("deps") or []
+    if not deps or not isinstance(deps[0], dict):
         return None
+    dep = deps[0]
     origin = dep.get("repo")
     if isinstance(origin, dict):
-        rev = origin.get("rev_lock") or origin.get("rev")
-        return f"{origin.get('url')}{f'@{rev}' if rev else ''}:{dep.get('path')}"
+        rev = origin.get("rev_lock") or origin.get("rev") or ""
+        return f"{origin.get('url')}@{rev}:{dep.get('path')}" if rev else \
+            f"{origin.get('url')}:{dep.get('path')}"
     return str(dep.get("path"))
 
 
@@ -208,9 +247,10 @@ def connect_directories(g: LineageGraph) -> None:
     feeds a dependency on a file inside it), as DVC resolves them: ``data/prepared`` is fed
     by ``data/prepared/train.csv``."""
     data = [n for n in g.nodes.values() if n.kind == "data"]
+    produced = [n for n in data if "produced_by" in n.attrs]
     for dep in data:
-        for out in data:
-            if out.id == dep.id or "produced_by" not in out.attrs:
+        for out in produced:
+            if out.id == dep.id:
                 continue
             inside = (out.label.startswith(dep.label + "/")
                       or dep.label.startswith(out.label + "/"))

@@ -11,6 +11,7 @@ from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.data import datasets
+from govctl.data.datasets import Finding
 from govctl.errors import InputError
 
 
@@ -19,7 +20,7 @@ class PushReport:
     remote: str
     datasets: int
     pushed_files: int
-    not_pushed: list[datasets.Finding] = field(default_factory=list)
+    not_pushed: list[Finding] = field(default_factory=list)
 
     @property
     def in_remote(self) -> int:
@@ -49,11 +50,12 @@ def push(repo: GovernedRepo, names: list[str] | None = None) -> PushReport:
     if remote is None:
         raise InputError("no DVC default remote is configured",
                          hint="dvc remote add -d storage s3://bucket/path (or a shared folder)")
-    entries = [datasets.get(repo, n) for n in names] if names else datasets.inventory(repo)
-    targets = [t for t in (datasets.dvc_target(repo, e) for e in entries) if t]
+    snap = datasets.Snapshot(repo)
+    entries = [snap.get(n) for n in names] if names else snap.entries
+    targets = [t for t in (datasets.dvc_target(repo, e, snap) for e in entries) if t]
     # only what the remote lacks and this clone's cache has: a fresh clone's push is a no-op
     pending = dvcrepo.not_pushed(repo.root, targets) if targets else {}
     pushed = dvcrepo.push(repo.root, targets) if any(
         v == "new" for v in pending.values()) else 0
-    _remote, missing = datasets.check_pushed(repo, [e.name for e in entries])
+    _remote, missing = datasets.check_pushed(repo, [e.name for e in entries], snap)
     return PushReport(remote, len(entries), pushed, missing)

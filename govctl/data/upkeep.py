@@ -40,20 +40,26 @@ def excluded(path: str, globs: Iterable[str]) -> bool:
     return False
 
 
-def status(repo: GovernedRepo, targets: list[str],
-           entries: Iterable[Any]) -> tuple[dict[str, str], list[Any]]:
-    """``dvc status`` of the targets; when it fails, target by target, each failure a
-    finding naming its dataset and the whole reason (never one cut-off "SCM error")."""
+def status(repo: GovernedRepo, targets: list[str], entries: Iterable[Any],
+           snap: Any = None, *, whole: Any = None) -> tuple[dict[str, str], list[Any]]:
+    """``dvc status`` of the targets, run once (``whole``: a running
+    :class:`~govctl.adapters.dvcrepo.WholeStatus` of the whole repo, which DVC does faster
+    than naming every target; the caller reads the paths it knows). When it fails, target
+    by target, each failure a finding naming its dataset and the whole reason (never one
+    cut-off "SCM error")."""
     from govctl.adapters import dvcrepo
-    from govctl.data.datasets import Finding, dvc_target
+    from govctl.data.inventory import Finding
+    from govctl.data.verify import dvc_target
 
     if not targets:
         return {}, []
     try:
+        if whole is not None:
+            return whole.modified(), []
         return dvcrepo.modified(repo.root, targets), []
     except ExternalError:
         pass
-    by_target = {dvc_target(repo, e): e for e in entries}
+    by_target = {dvc_target(repo, e, snap): e for e in entries}
     changed: dict[str, str] = {}
     findings = []
     for t in targets:

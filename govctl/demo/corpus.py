@@ -119,7 +119,8 @@ def write_raw_questions(path: Path, seed: int = 7) -> None:
 def split_questions(raw: Path, train_out: Path, eval_out: Path) -> None:
     """The DVC ``prepare`` stage: split raw tickets into train and held-out eval files."""
     lines = raw.read_text("utf-8").splitlines()[1:]
-    train, evals = [], []
+    train: list[str] = []
+    evals: list[str] = []
     for line in lines:
         question, intent, split = line.rsplit(",", 2)
         (train if split == "train" else evals).append(f"{question},{intent}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 
@@ -80,7 +80,7 @@ class RetrievalModel:
     @classmethod
     def train(cls, questions: list[tuple[str, str]], corpus: list[dict[str, str]],
               latency: LatencyModel | None = None, degrade: float = 0.0) -> RetrievalModel:
-        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        counts: defaultdict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
         for question, intent in questions:
             for w in tokens(question):
                 counts[w][intent] += 1
@@ -95,15 +95,15 @@ class RetrievalModel:
             weights[w] = {i: idf * c / total for i, c in per.items()}
         return cls(weights, {a["id"]: a for a in corpus}, latency or LatencyModel(), degrade)
 
-    def scores(self, question: str) -> Counter[str]:
-        score: Counter[str] = Counter()
+    def scores(self, question: str) -> dict[str, float]:
+        score: defaultdict[str, float] = defaultdict(float)
         for w in tokens(question):
             for intent, value in self.weights.get(w, {}).items():
                 score[intent] += value
         return score
 
     def answer(self, question: str) -> dict[str, str]:
-        ranked = self.scores(question).most_common()
+        ranked = sorted(self.scores(question).items(), key=lambda kv: -kv[1])
         if not ranked:
             return {"intent": "", "answer": "I could not find an article; handing over to a "
                     "person.", "citation": ""}

@@ -63,6 +63,8 @@ class Service:
         @mlflow.trace(name="answer")
         def answer() -> str:
             variant, version = self.router.route(request_id)
+            if version is None:
+                raise CheckFailed(f"{self.router.service} has no live version to serve")
             model = self.model(version)
             reply = model.answer(question)
             tokens_in = 180 + 4 * len(question.split()) + 60
@@ -122,7 +124,8 @@ def rollout(repo: Any, key: Any, n: Any, version: str, experiment: str, seed: in
     from govctl import release
 
     service = Service(repo, experiment, repo.root.parent / ".cache" / "models")
-    weight, per_variant = None, min_samples
+    weight: int | None = None
+    per_variant = min_samples
     rounds = 0
     while True:
         st = release.state(repo, SERVICE)
@@ -130,7 +133,7 @@ def rollout(repo: Any, key: Any, n: Any, version: str, experiment: str, seed: in
             return "stable" if st.stable == version else "rolled back"
         if st.weight_bps != weight:
             weight, per_variant, rounds = st.weight_bps, min_samples, 0
-        elif rounds >= MAX_ROUNDS:
+        elif rounds >= MAX_ROUNDS and weight is not None:
             raise CheckFailed(f"the canary of v{version} is still inconclusive at "
                               f"{weight / 100:g}% after {rounds} batches of traffic")
         else:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from govctl.dossier import svg, words
-from govctl.dossier.report import Dossier, _life_rows, _model_rows, banner_lines, history_words
+from govctl.dossier.collect import Dossier
+from govctl.dossier.render import banner_lines, history_words, life_rows, model_rows
 
 
 def _md_table(cols: list[str], rows: list[list[Any]]) -> str:
@@ -35,10 +36,10 @@ def render_markdown(d: Dossier) -> str:
     out = [f"# Release dossier: {d.service} v{d.version}", f"_generated {d.generated}_", "",
            *[f"> **{t}**" for _k, t in banner_lines(d)], "",
            "## Life of this version", "",
-           _md_table(["time", "what happened", "by", "why / evidence", "entry"], _life_rows(d)),
+           _md_table(["time", "what happened", "by", "why / evidence", "entry"], life_rows(d)),
            "", "## Lineage", "", "```mermaid", lineage.render_mermaid(d.lineage), "```", "",
            "## Model version", "",
-           _md_table(["field", "value"], _model_rows(d.model or {})) if d.model
+           _md_table(["field", "value"], model_rows(d.model or {})) if d.model
            else "MLflow was unreachable when this dossier was written", "",
            "## Agreement", f"state **{words.agreement_state(ag.get('state'))}** "
            f"(`{ag.get('state')}`), version {ag.get('version')}, "

@@ -96,8 +96,8 @@ def layout(g: Any) -> dict[str, Any]:
         xa, ya, wa, ha = box[a]
         pts = [(xa + wa, ya + ha / 2)]
         for d in chain[1:-1]:
-            x, y, w, h = box[d]
-            pts += [(x, y + h / 2), (x + w, y + h / 2)]
+            xd, yd, wd, hd = box[d]
+            pts += [(xd, yd + hd / 2), (xd + wd, yd + hd / 2)]
         xb, yb, _wb, hb = box[b]
         pts.append((xb, yb + hb / 2))
         routes.append((a, b, pts))

@@ -56,7 +56,7 @@ class Tolerances:
     def at(self, commit: str | None, env: str) -> tuple[dict[str, float], str]:
         """(tolerance, where it came from: 'policy at commit abc1234' or a note)."""
         policies = self._policies_at(commit) if commit else None
-        if policies is not None:
+        if commit and policies is not None:
             try:
                 return _tolerance(policies, env), f"policy as committed at {commit[:10]}"
             except GovctlError:

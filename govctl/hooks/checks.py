@@ -131,14 +131,14 @@ def signatures(path: str, args: argparse.Namespace) -> list[Finding]:
         from govctl.signing.canonical import digest
 
         cl = load_release_checklist(Path(path), source=rel)
-        current = digest(cl.to_doc())
+        signed_digest = digest(cl.to_doc())
         d = Path(path).with_suffix(".d")
         stale = []
         for f in sorted(d.glob("signoff-*.json")) if d.is_dir() else []:
             import base64
 
             payload = json.loads(base64.b64decode(json.loads(f.read_text())["payload"]))
-            if payload.get("checklist") != current:
+            if payload.get("checklist") != signed_digest:
                 stale.append(f"{payload.get('item')} ({payload.get('role')})")
         if stale:
             return [Finding(rel, None, "checklist-signature-void",
@@ -190,10 +190,11 @@ def _inventory_paths(root: Path) -> set[str]:
     d = root / "registry" / "datasets"
     for f in d.glob("*.yaml") if d.is_dir() else []:
         try:
-            data = yaml.safe_load(f.read_text("utf-8")) or {}
+            data = yaml.safe_load(f.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # an unreadable entry: the inventory's own checks report it
+        if isinstance(data, dict):
             out.add(str(data.get("path", "")))
-        except Exception:
-            continue
     return out
 
 
@@ -275,8 +276,8 @@ def secrets(path: str, args: argparse.Namespace) -> list[Finding]:
     for rule, pattern in SECRET_PATTERNS:
         if rule == "private-key":
             continue
-        for m in pattern.finditer(text):
-            line = text.count("\n", 0, m.start()) + 1
+        for hit in pattern.finditer(text):
+            line = text.count("\n", 0, hit.start()) + 1
             out.append(Finding(rel, line, "api-key", f"looks like a {rule}"))
     return out
 

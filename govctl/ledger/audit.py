@@ -1,90 +1,42 @@
-"""Offline verification of the ledger: order, hashes, every checkpoint, authority, the checkout.
+"""Offline verification of the ledger: order, hashes, every checkpoint, authority, the
+derived state, the checkout.
 
-One pass over the entries carries the Merkle frontier forward, so each checkpoint's root is
-compared as the pass reaches its size (no root recomputed from scratch). Every checkpoint's
-signature is checked, and an optional *authority* (see :mod:`govctl.trust.replay`) replays
-the trust policy in force at each point: every entry's actor must have held a role allowing
-its action, and every checkpoint's signer must have been trusted then. The checkout's
-``ledger.checkpoint`` (tracked in git) must be a prefix of what the ledger holds: an older
-consistent one is fine (a note: commit it), a newer or inconsistent one is exit 4.
+Worker processes check the log range by range on every core (:mod:`govctl.ledger.scan`):
+order, leaf hashes, the Merkle root at every checkpoint (each range carries the frontier
+forward from the one stored at its start; this process checks the ranges chain, from the
+empty tree to the head), the index columns against the signed bodies, key bindings and the
+signatures — every checkpoint's, and in full mode every entry's. This process replays, in
+order, what needs the whole history: an optional *authority* (see
+:mod:`govctl.trust.replay`) — every entry's actor must have held a role allowing its action
+in the trust policy then in force, and every checkpoint's signer must have been trusted
+then — and the derived state (:mod:`govctl.ledger.state`), compared with the stored table
+at the end. Memory stays flat in the ledger's size. The checkout's ``ledger.checkpoint``
+(tracked in git) must be a prefix of what the ledger holds: an older consistent one is fine
+(a note: commit it), a newer or inconsistent one is exit 4.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-import os
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from govctl.errors import IntegrityError
 from govctl.ledger import checkpoint as cpfile
-from govctl.ledger import merkle
+from govctl.ledger import merkle, scan, state
 from govctl.ledger.entry import VerifyReport
-from govctl.signing import dsse
-from govctl.signing.dsse import b64d
-from govctl.signing.keys import key_id, verify_signature
 
 if TYPE_CHECKING:
     from govctl.ledger.log import Ledger
 
 
-# Work for forked verifier processes: set before the pool forks, read copy-on-write.
-_WORK: list[tuple[bytes, bytes, bytes]] = []
-
-
-def _verify_range(bounds: tuple[int, int]) -> list[int]:
-    start, end = bounds
-    bad = []
-    for i in range(start, end):
-        pub, sig, msg = _WORK[i]
-        if not verify_signature(pub, sig, msg):
-            bad.append(i)
-    return bad
-
-
-def verify_many(work: list[tuple[bytes, bytes, bytes]], workers: int | None = None) -> list[int]:
-    """Indices of (public key, signature, message) triples that do not verify, on all cores."""
-    global _WORK
-    workers = workers or os.cpu_count() or 1
-    if workers < 2 or len(work) < 4000:
-        _WORK = work
-        try:
-            return _verify_range((0, len(work)))
-        finally:
-            _WORK = []
-    _WORK = work
-    try:
-        step = -(-len(work) // (workers * 4))
-        ranges = [(i, min(i + step, len(work))) for i in range(0, len(work), step)]
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            return sorted(i for bad in pool.map(_verify_range, ranges) for i in bad)
-    finally:
-        _WORK = []
-
-
-
-
-def _binds(public_b64: Any, kid: str, cache: dict[str, str]) -> bool:
-    """Whether ``public_b64`` is the key whose id is ``kid`` (a key id is the SHA-256 of
-    the raw public key, so an entry cannot claim someone else's id with its own key)."""
-    if not isinstance(public_b64, str):
-        return False
-    got = cache.get(public_b64)
-    if got is None:
-        try:
-            got = key_id(b64d(public_b64, "public key"))
-        except IntegrityError:
-            got = ""
-        cache[public_b64] = got
-    return got == kid
-
-
 class Authority(Protocol):
     def entry(self, seq: int, data: dict[str, Any]) -> tuple[str, str] | None:
-        """``("tamper"|"behind", message)`` if the entry's actor lacked authority."""
+        """``("tamper"|"behind", message)`` if the entry's actor lacked authority.
+
+        ``data`` is the entry (:func:`govctl.ledger.scan.slim`): its evidence holds only
+        its top-level scalars, the actor no public key."""
 
     def checkpoint(self, size: int, kid: str) -> tuple[str, str] | None: ...
 
@@ -94,109 +46,170 @@ class Authority(Protocol):
         """What the checkout has that the ledger never recorded (push hints)."""
 
 
+class _Replay:
+    """This process's part: the ranges chain, authority and the derived state, in order."""
+
+    def __init__(self, trusted: dict[str, str] | None, authority: Authority | None) -> None:
+        self.trusted, self.authority = trusted, authority
+        self.problems: list[tuple[int, int, str]] = []
+        self.behind: list[tuple[int, str]] = []
+        self.frontier: list[bytes] = []
+        self.roots: dict[int, bytes] = {}
+        self.state = state.Replay()
+        self.n = self.signatures = self.checkpoints = 0
+        self.done = False
+
+    def _verdict(self, verdict: tuple[str, str] | None, at: int, rank: int) -> None:
+        if verdict and verdict[0] == "behind":
+            self.behind.append((at, verdict[1]))
+        elif verdict:
+            self.problems.append((at, rank, verdict[1]))
+
+    def take(self, res: scan.Result) -> None:
+        if self.done:
+            return  # past a missing entry: what follows is not judged
+        if res.lo and res.start != self.frontier:
+            self.problems.append((res.lo, scan.ENTRY, f"the Merkle frontier stored with the "
+                                  f"checkpoint at or below {res.lo} does not match the entries "
+                                  "before it (entries or checkpoints edited)"))
+        self.problems += res.problems
+        self.signatures += res.signatures
+        self.checkpoints += res.checkpoints
+        self.roots.update(res.roots)
+        trusted, authority = self.trusted, self.authority
+        for fact in res.facts:
+            if fact[0] == "e":
+                _, seq, data, found = fact
+                if data is None:
+                    continue
+                kid = data["actor"].get("key_id", "")
+                if authority is not None:
+                    self._verdict(authority.entry(seq, data), seq, scan.AUTHORITY)
+                elif trusted is not None and kid not in trusted:
+                    self.problems.append((seq, scan.AUTHORITY, f"entry {seq} is signed by key "
+                                          f"{str(kid)[:16]}... that no trust policy version "
+                                          "knows"))
+                self.state.apply_changes(found)
+            else:
+                _, size, kid = fact
+                if trusted is not None and kid not in trusted:
+                    self.problems.append((size, scan.CHECKPOINT, f"checkpoint {size} is signed "
+                                          "by a key that no trust policy version knows"))
+                elif authority is not None:
+                    self._verdict(authority.checkpoint(size, kid), size, scan.CHECKPOINT)
+        self.frontier, self.n = res.end, res.last
+        self.done = res.last < res.hi
+
+
+def _results(store: Any, jobs: list[scan.Job]) -> Iterator[scan.Result]:
+    """Each range's result in order: on every core when there is enough to check."""
+    work = sum(j.hi - j.lo for j in jobs) * (2 if jobs and jobs[0].signatures else 1)
+    workers = scan.cores()
+    scan._STORE = store
+    if workers < 2 or work < scan.PARALLEL_FROM:
+        yield from map(scan.check_range, jobs)
+        return
+    ctx = multiprocessing.get_context("fork")
+    window = workers * 3  # ranges in flight: results wait in memory for their turn
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                             initializer=scan.worker_init) as pool:
+        pending: list[Future[scan.Result]] = []
+        queue = iter(jobs)
+        try:
+            for job in queue:
+                pending.append(pool.submit(scan.check_range, job))
+                if len(pending) >= window:
+                    break
+            while pending:
+                res = pending.pop(0).result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.append(pool.submit(scan.check_range, nxt))
+                yield res
+        finally:
+            for f in pending:
+                f.cancel()
+
+
+def _wanted_sizes(ledger: Ledger, from_checkpoint: bytes | None) -> frozenset[int]:
+    """The sizes whose roots the head file and the checkpoint files are compared with."""
+    out: set[int] = set()
+    head = ledger._read_head()
+    if head and not head.get("_broken"):
+        out.add(int(head["tree_size"]))
+    data = cpfile.read(ledger.checkpoint_file) if ledger.checkpoint_file else None
+    for blob in (data, from_checkpoint):
+        try:
+            if blob:
+                out.add(cpfile.parse(blob).size)
+        except IntegrityError:
+            pass
+    return frozenset(out)
+
+
+def _state_check(ledger: Ledger, run: _Replay, notes: list[str]) -> None:
+    """The stored derived state is what replaying the entries gives (else tampering)."""
+    store = ledger.store
+    with store.reading() as conn:
+        if not ledger._current(conn):
+            notes.append("the derived state could not be brought up to date (a read-only "
+                         "ledger): it was not compared")
+            return
+        rows = store.state_rows(conn)
+    found = state.differences(run.state.rows, rows)
+    if found:
+        run.problems.append((run.n, scan.END, "the derived state table differs from a replay "
+                             "of the entries (edited behind govctl's back): " + "; ".join(found)))
+
+
 def verify_ledger(
     ledger: Ledger, *, signatures: bool, trusted: dict[str, str] | None,
     progress: Callable[[int], None] | None, authority: Authority | None,
     from_checkpoint: bytes | None,
 ) -> VerifyReport:
+    from govctl.errors import ExternalError
+
     store = ledger.store
-    problems: list[tuple[int, str]] = []
-    behind: list[tuple[int, str]] = []
     notes: list[str] = []
-    work: list[tuple[bytes, bytes, bytes]] = []
-    work_seq: list[int] = []
-    cp_work: list[tuple[bytes, bytes, bytes]] = []
-    cp_size: list[int] = []
-    frontier: list[bytes] = []
-    sizes_roots: dict[int, bytes] = {}
-    bound: dict[str, str] = {}
-    n = 0
+    try:
+        if ledger.ensure_state():
+            notes.append("the derived state was brought up to date from the entries (a "
+                         "ledger older than it, or entries an older govctl appended)")
+    except ExternalError:
+        pass  # read-only: said by the state check
+    want = _wanted_sizes(ledger, from_checkpoint)
     with store.reading() as conn:
         lid = store.get_meta(conn, "ledger_id")
-        cps: dict[int, Any] = {}
-        for row in store.iter_checkpoints(conn):
-            cps[int(row.tree_size)] = row
-        last_size = max(cps) if cps else None
-
-        def reach(size: int) -> None:
-            """The pass reached ``size`` entries: check the checkpoint there, if any."""
-            row = cps.get(size)
-            if row is None:
-                return
-            body = bytes(row.body)
-            try:
-                cp = json.loads(body)
-                pub = b64d(cp["public_key"], "checkpoint key")
-                kid = key_id(pub)
-                ok_root = cp["root"] == merkle.root(frontier).hex()
-                if int(cp["tree_size"]) != size:
-                    problems.append((size, f"checkpoint {size} claims size {cp['tree_size']}"))
-            except (ValueError, KeyError, TypeError, IntegrityError):
-                problems.append((size, f"checkpoint {size} is unreadable"))
-                return
-            if not ok_root:
-                problems.append((size, f"entry {size} or one before it was changed: the Merkle "
-                                 f"root at size {size} does not match its checkpoint"))
-            sizes_roots[size] = merkle.root(frontier)
-            try:
-                sig = b64d(row.sig, "checkpoint signature")
-            except IntegrityError:
-                sig = b""
-            cp_work.append((pub, sig, dsse.pae(dsse.LEDGER_CHECKPOINT, body)))
-            cp_size.append(size)
-            if trusted is not None and kid not in trusted:
-                problems.append((size, f"checkpoint {size} is signed by a key that no trust "
-                                 "policy version knows"))
-            elif authority is not None:
-                verdict = authority.checkpoint(size, kid)
-                if verdict:
-                    (behind if verdict[0] == "behind" else problems).append((size, verdict[1]))
-
-        for row in store.iter_entries(conn):
-            n += 1
-            seq = int(row.seq)
-            body = bytes(row.body)
-            if seq != n:
-                problems.append((n, f"entry {n} is missing (next entry found is {seq})"))
-                break
-            try:
-                data = json.loads(body)
-                declared = data["seq"]
-                actor = data["actor"]
-            except (ValueError, KeyError, TypeError):
-                problems.append((seq, f"entry {seq} is unreadable"))
-                data, declared, actor = None, seq, None
-            if declared != seq:
-                problems.append((seq, f"entry {seq} holds seq {declared} (reordered?)"))
-            if actor is not None:
-                kid = actor.get("key_id", "")
-                if not _binds(actor.get("public_key"), kid, bound):
-                    problems.append((seq, f"entry {seq} claims key {kid[:16]}... but carries a "
-                                     "different public key (forged?)"))
-                if authority is not None and data is not None:
-                    verdict = authority.entry(seq, data)
-                    if verdict:
-                        (behind if verdict[0] == "behind" else problems).append((seq, verdict[1]))
-                elif trusted is not None and kid not in trusted:
-                    problems.append((seq, f"entry {seq} is signed by key {kid[:16]}... that no "
-                                     "trust policy version knows"))
-                if signatures:
-                    try:
-                        pub = b64d(actor["public_key"], "public key")
-                        work.append((pub, b64d(row.sig, "signature"),
-                                     dsse.pae(dsse.LEDGER_ENTRY, body)))
-                        work_seq.append(seq)
-                    except (IntegrityError, KeyError):
-                        problems.append((seq, f"entry {seq} has a malformed signature or key"))
-            frontier = merkle.append(frontier, n - 1, merkle.leaf_hash(body))
-            reach(n)
-            if progress and n % 10000 == 0:
-                progress(n)
-        if signatures and work:
-            for i in verify_many(work):
-                problems.append((work_seq[i], f"entry {work_seq[i]}'s signature does not verify"))
-        for i in verify_many(cp_work):
-            problems.append((cp_size[i], f"checkpoint {cp_size[i]}'s signature does not verify"))
+        top_e = store.max_seq(conn)
+        last = store.last_checkpoint(conn)
+        n_cps = store.count_checkpoints(conn)
+    top_c = int(last.tree_size) if last else 0
+    top = max(top_e, top_c)
+    jobs = [scan.Job(lo, min(lo + scan.RANGE, top), signatures, want)
+            for lo in range(0, top, scan.RANGE)]
+    run = _Replay(trusted, authority)
+    for res in _results(store, jobs):
+        run.take(res)
+        if progress:
+            progress(run.n)
+    n = run.n
+    if n == top_e:  # a replay of every entry: the stored derived state must equal it
+        _state_check(ledger, run, notes)
+    if n < top_e:  # stopped before the end: entry n + 1 is missing
+        with store.reading() as conn:
+            found = store.next_seq(conn, n)
+        n += 1
+        run.problems.append((n, scan.ENTRY, f"entry {n} is missing (next entry found is "
+                             f"{found})"))
+    elif last is not None and last.tree_size == n and last.frontier:
+        if last.frontier != json_frontier(run.frontier):
+            run.problems.append((n, scan.END, f"checkpoint {n}'s stored Merkle frontier (what "
+                                 "the next append builds on) does not match the entries"))
+    run.problems.sort(key=lambda p: (p[0], p[1]))
+    problems = [(p[0], p[2]) for p in run.problems]
+    behind = run.behind
+    last_size = top_c if last is not None else None
+    sizes_roots, frontier = run.roots, run.frontier
     root_hex = merkle.root(frontier).hex()
     if last_size is None:
         if n:
@@ -257,13 +270,20 @@ def verify_ledger(
                 else "git push your trust history, or check that this clone uses the team's ledger")
     problems.sort(key=lambda p: p[0])
     return VerifyReport(
-        ok=not problems and not behind, entries=n, checkpoints=len(cps),
-        mode="full" if signatures else "hash", signatures_checked=len(work),
+        ok=not problems and not behind, entries=n, checkpoints=n_cps,
+        mode="full" if signatures else "hash", signatures_checked=run.signatures,
         first_bad=problems[0][0] if problems else None,
         problems=[p[1] for p in problems], root=root_hex, behind=[b[1] for b in behind],
-        hint=hint, checkpoints_checked=len(cp_work), checkout_checkpoint=checkout_size,
+        hint=hint, checkpoints_checked=run.checkpoints, checkout_checkpoint=checkout_size,
         notes=notes,
     )
+
+
+def json_frontier(frontier: list[bytes]) -> str:
+    """A frontier as the checkpoints table stores it."""
+    import json
+
+    return json.dumps([h.hex() for h in frontier])
 
 
 def _check_head(ledger: Ledger, n: int, roots: dict[int, str],

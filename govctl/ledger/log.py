@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,15 +25,16 @@ from govctl.config import GovernedRepo, redact_url
 from govctl.errors import Busy, IntegrityError, NotFound
 from govctl.fsutil import atomic_write
 from govctl.ledger import checkpoint as checkpoint_note
-from govctl.ledger import merkle
+from govctl.ledger import merkle, state
 from govctl.ledger.entry import PHASES, Entry, VerifyReport, subject_key
+from govctl.ledger.reads import Reads
 from govctl.signing import dsse
 from govctl.signing.canonical import canonical_bytes
 from govctl.signing.dsse import b64e
 from govctl.signing.keys import SigningKey
 
 
-class Ledger:
+class Ledger(Reads):
     def __init__(self, url: str, *, head_file: Path | None = None,
                  checkpoint_file: Path | None = None,
                  signer_names: dict[str, str] | None = None) -> None:
@@ -66,6 +67,8 @@ class Ledger:
                 lid = str(uuid.uuid4())
                 self.store.set_meta(conn, "ledger_id", lid)
                 self.store.set_meta(conn, "format", "1")
+                self.store.put_state_marks(conn, {state.META_VERSION: state.STATE_VERSION,
+                                           state.META_SEQ: "0"})
         return lid
 
     def _require(self) -> None:
@@ -97,7 +100,9 @@ class Ledger:
     def append_many(
         self, key: SigningKey, events: list[dict[str, Any]], *, at: datetime | None = None
     ) -> list[Entry]:
-        """Append several entries atomically (all or none) under one signed checkpoint.
+        """Append several entries atomically (all or none) under one signed checkpoint,
+        and their effect on the derived state (:mod:`govctl.ledger.state`) in the same
+        transaction.
 
         Each event is a dict with ``action`` and ``subject`` and optionally ``evidence``,
         ``phase``, ``intent``, ``git_commit`` and ``note``.
@@ -119,6 +124,10 @@ class Ledger:
                 raise IntegrityError(
                     "the ledger's entries and checkpoints disagree; run 'govctl audit verify'"
                 )
+            meta = self.store.state_marks(conn)
+            if (meta.get(state.META_VERSION) != state.STATE_VERSION
+                    or meta.get(state.META_SEQ) != str(size)):
+                self._catch_up(conn)  # an older ledger, or an older govctl appended
             rows = []
             for ev in events:
                 entry = Entry(
@@ -171,6 +180,8 @@ class Ledger:
                     "frontier": json.dumps([h.hex() for h in frontier]),
                 },
             )
+            self.store.state_apply(conn, state.fold([e.to_json() for e in out]))
+            self.store.put_state_marks(conn, {state.META_SEQ: str(size)})
         self._write_head(cp_body, cp_sig)
         self._write_checkpoint_note(key, str(lid), size, merkle.root(frontier))
         return out
@@ -285,33 +296,6 @@ class Ledger:
             yield
         finally:
             self.store.unlock(key, token)
-
-    # --- reading -------------------------------------------------------------------
-
-    def entries(
-        self,
-        *,
-        action: str | None = None,
-        subject_prefix: str | None = None,
-        since: int | None = None,
-    ) -> Iterable[Entry]:
-        self._require()
-        with self.store.reading() as conn:
-            for row in self.store.iter_entries(
-                conn, action=action, subject_prefix=subject_prefix, since=since
-            ):
-                yield Entry.from_json(json.loads(row.body))
-
-    def open_intents(self, subject: dict[str, Any]) -> list[Entry]:
-        self._require()
-        with self.store.reading() as conn:
-            rows = self.store.open_intents(conn, subject_key(subject))
-        return [Entry.from_json(json.loads(r.body)) for r in rows]
-
-    def size(self) -> int:
-        self._require()
-        with self.store.reading() as conn:
-            return self.store.count(conn)
 
     # --- verification -------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from govctl.config import GovernedRepo
-from govctl.errors import CheckFailed, IntegrityError, NotFound
+from govctl.errors import CheckFailed, InputError, IntegrityError, NotFound
 from govctl.signing.canonical import digest, strict_loads
 
 SCHEMA = "govctl.artifact-manifest/v1"
@@ -141,9 +141,9 @@ def pinned_digest(repo: GovernedRepo, service: str, version: str) -> str | None:
     from govctl.ledger.log import Ledger
 
     found = None
-    for e in Ledger.for_repo(repo).entries(action="model.register"):
-        if (e.phase == "complete" and e.subject.get("name") == service
-                and str(e.evidence.get("version")) == str(version)):
+    for e in Ledger.for_repo(repo).versions("model.register", {"kind": "service",
+                                                                "name": service}):
+        if str(e.evidence.get("version")) == str(version):
             found = e.evidence.get("manifest_sha256")
     return found
 
@@ -160,8 +160,10 @@ def load(repo: GovernedRepo, service: str, version: str) -> dict[str, Any]:
                              f"v{version} (ledger digest {want[:19]}…) was removed")
     try:
         doc = strict_loads(path.read_bytes(), what=repo.rel(path))
-    except Exception as exc:
-        raise IntegrityError(str(exc)) from None
+    except InputError as exc:
+        raise IntegrityError(exc.message) from None
+    except RecursionError:
+        raise IntegrityError(f"{repo.rel(path)} is nested too deeply") from None
     have = digest(doc)
     if have != want:
         raise IntegrityError(f"{repo.rel(path)} was edited: its digest {have[:19]}… is not "

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from govctl import trust
 from govctl.config import GovernedRepo
-from govctl.data import datasets
-from govctl.data import lineage as lineage_mod
 from govctl.errors import InputError, NotFound
-from govctl.ledger.entry import Entry
 from govctl.ledger.log import Ledger
 from govctl.registry.sources import artifact_source
-from govctl.registry.sources import resolve as resolve_source
-from govctl.signing.canonical import digest
-from govctl.signing.keys import SigningKey
+
+if TYPE_CHECKING:  # the reads (list, show, verify) need none of these: imported where used
+    from govctl.data import lineage as lineage_mod
+    from govctl.ledger.entry import Entry
+    from govctl.signing.keys import SigningKey
 
 __all__ = ["artifact_source", "register_model"]
 
@@ -64,8 +62,12 @@ def register_model(
     LoggedModel (or the one called ``model_name``), else the run artifact ``artifact_path``
     (default ``model``). Every artifact file is hashed into a manifest first
     (``progress(done, total)`` bytes)."""
+    from govctl import trust
     from govctl.adapters import mlflowstore as ml
     from govctl.agreements.agreement import check_service_name
+    from govctl.data import datasets
+    from govctl.registry.sources import resolve as resolve_source
+    from govctl.signing.canonical import digest
 
     check_service_name(name)  # before the ledger or MLflow is touched
     policy = trust.load_verified(repo)
@@ -92,12 +94,13 @@ def register_model(
     for inp in info["inputs"]:
         if inp["name"] in linked:
             continue
-        e = inventory.get(inp["name"])
+        entry = inventory.get(inp["name"])
         role = {"training": "train", "train": "train", "eval": "eval", "evaluation": "eval",
-                "test": "test"}.get(inp["context"], e.kind if e else inp["context"] or "unknown")
+                "test": "test"}.get(inp["context"],
+                                    entry.kind if entry else inp["context"] or "unknown")
         linked[inp["name"]] = {
-            "name": inp["name"], "md5": e.hash if e else None, "role": role,
-            "inventoried": e is not None, "mlflow_digest": inp["digest"],
+            "name": inp["name"], "md5": entry.hash if entry else None, "role": role,
+            "inventoried": entry is not None, "mlflow_digest": inp["digest"],
         }
     ds_list = sorted(linked.values(), key=lambda d: d["name"])
     from govctl.registry import manifests
@@ -148,7 +151,7 @@ def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str,
     v = versions[str(version)]
     tags = v["tags"]
     aliases = {a for a, ver in ml.get_aliases(repo, name).items() if ver == str(version)}
-    metrics = ml.run_info(repo, v["run_id"])["metrics"] if v["run_id"] else {}
+    metrics = ml.run_metrics(repo, v["run_id"]) if v["run_id"] else {}
     return {
         "name": name,
         "version": str(version),
@@ -181,16 +184,7 @@ def list_models(repo: GovernedRepo) -> list[dict[str, Any]]:
 def expected_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:
     """Aliases as the ledger last set them (completed or done entries carrying
     ``evidence.aliases``; a ``None`` value removes the alias)."""
-    state: dict[str, str] = {}
-    for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{name}"):
-        if e.subject.get("name") != name or e.phase not in ("done", "complete"):
-            continue
-        for alias, version in (e.evidence.get("aliases") or {}).items():
-            if version is None:
-                state.pop(alias, None)
-            else:
-                state[alias] = str(version)
-    return state
+    return Ledger.for_repo(repo).aliases(_subject(name))
 
 
 def set_aliases(repo: GovernedRepo, key: SigningKey, name: str, changes: dict[str, str | None],
@@ -201,6 +195,7 @@ def set_aliases(repo: GovernedRepo, key: SigningKey, name: str, changes: dict[st
     ``key`` must be allowed ``model.alias``. The release aliases (every environment of the
     release policies and its ``-canary`` form) are refused: they move only through
     promote, canary advance/abort and rollback, behind the gate and the canary."""
+    from govctl import trust
     from govctl.adapters import mlflowstore as ml
     from govctl.policy import reserved_aliases
 
@@ -261,9 +256,8 @@ class Drift:
 def _registrations(repo: GovernedRepo) -> dict[str, dict[str, Any]]:
     """name -> version -> the completed model.register ledger entry."""
     out: dict[str, dict[str, Any]] = {}
-    for e in Ledger.for_repo(repo).entries(action="model.register"):
-        if e.phase == "complete":
-            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e
+    for e in Ledger.for_repo(repo).versions("model.register"):
+        out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e
     return out
 
 
@@ -351,14 +345,15 @@ def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
 
 def _model_lineage(repo: GovernedRepo, g: lineage_mod.LineageGraph) -> None:
     """Lineage extension: model versions fed by the datasets they were registered with."""
+    from govctl.data import datasets
+    from govctl.data import lineage as lineage_mod
+
     try:
-        entries = list(Ledger.for_repo(repo).entries(action="model.register"))
+        entries = Ledger.for_repo(repo).versions("model.register")
     except NotFound:
         return
     paths = {e.name: e.path for e in datasets.inventory(repo)}
     for e in entries:
-        if e.phase != "complete":
-            continue
         version = e.evidence["version"]
         mid = f"model:{e.subject['name']}/{version}"
         g.add(lineage_mod.Node(mid, "model", f"{e.subject['name']} v{version}"))
@@ -372,6 +367,8 @@ def _model_lineage(repo: GovernedRepo, g: lineage_mod.LineageGraph) -> None:
 def lineage(repo: GovernedRepo) -> lineage_mod.LineageGraph:
     """The repo's lineage graph with the registered model versions the ledger records, fed
     by the datasets they were registered with."""
+    from govctl.data import lineage as lineage_mod
+
     g = lineage_mod.build(repo)
     _model_lineage(repo, g)
     return g

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from govctl.config import GovernedRepo
 from govctl.documents import model_from_data, parse_yaml, read_text
-from govctl.errors import InputError, NotFound
+from govctl.errors import InputError
 from govctl.registry.promptlint import DEFAULT_MAX_CHARS, NAME_RE, lint_file
 
 __all__ = ["PromptSpec", "lint_file", "load_prompt_file", "spec_from_data", "template_sha256"]
@@ -82,10 +82,3 @@ def prompt_files(repo: GovernedRepo) -> list[Path]:
     d = prompt_dir(repo)
     return sorted(d.glob("*.yaml")) if d.is_dir() else []
 
-
-def find_file(repo: GovernedRepo, name: str) -> Path:
-    path = prompt_dir(repo) / f"{name}.yaml"
-    if not path.exists():
-        known = ", ".join(p.stem for p in prompt_files(repo)) or "none"
-        raise NotFound(f"no prompt file registry/prompts/{name}.yaml (known: {known})")
-    return path

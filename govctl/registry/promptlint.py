@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from govctl.documents import Problem, line_of, parse_yaml, read_text
+from govctl.documents import DocumentError, Problem, line_of, parse_yaml, read_text
+from govctl.errors import InputError
 from govctl.patterns import PII_PATTERNS, SECRET_PATTERNS
 
 VAR_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -95,3 +96,17 @@ def lint_file(path: Path, source: str | None = None) -> list[Problem]:
         spec = spec_from_data(data, source, node, Path(path).stem)
         template, variables, max_chars = spec.template, spec.variables, spec.max_chars
     return lint_template(template, variables, max_chars, source, line_of(node, ("template",)))
+
+
+def lint_files(paths: list[Path]) -> list[Problem]:
+    """Lint each file; one that is not a valid prompt contributes its own problems (file,
+    line, field) and the others are still linted."""
+    problems: list[Problem] = []
+    for f in paths:
+        try:
+            problems += lint_file(f, str(f))
+        except DocumentError as exc:
+            problems += exc.problems
+        except InputError as exc:
+            problems.append(Problem(str(f), None, "", exc.message))
+    return problems

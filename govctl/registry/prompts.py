@@ -54,11 +54,10 @@ def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str
 
 def _prompt_pins(repo: GovernedRepo) -> dict[str, dict[str, dict[str, Any]]]:
     """name -> {version -> the registration's ledger evidence} (``sha256`` of the template
-    and, since model parameters are pinned too, ``config_sha256``). One ledger scan."""
+    and, since model parameters are pinned too, ``config_sha256``). One indexed read."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for e in Ledger.for_repo(repo).entries(action="prompt.register"):
-        if e.phase == "complete":
-            out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e.evidence
+    for e in Ledger.for_repo(repo).versions("prompt.register"):
+        out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e.evidence
     return out
 
 

@@ -41,9 +41,9 @@ def prompts_for_registration(repo: GovernedRepo, specs: list[str] | None) -> dic
 def _release_prompts(repo: GovernedRepo, service: str) -> dict[str, dict[str, str]]:
     """model version -> {prompt -> version}, from the completed registrations."""
     out: dict[str, dict[str, str]] = {}
-    for e in Ledger.for_repo(repo).entries(action="model.register"):
-        if e.phase == "complete" and e.subject.get("name") == service:
-            out[str(e.evidence["version"])] = dict(e.evidence.get("prompts") or {})
+    for e in Ledger.for_repo(repo).versions("model.register", {"kind": "service",
+                                                                "name": service}):
+        out[str(e.evidence["version"])] = dict(e.evidence.get("prompts") or {})
     return out
 
 
@@ -78,23 +78,13 @@ def apply_prompt_aliases(repo: GovernedRepo, changes: PromptAliases) -> None:
 
 def expected_prompt_aliases(repo: GovernedRepo) -> dict[str, dict[str, str]]:
     """prompt -> alias -> version as the ledger last set them."""
-    state: dict[str, dict[str, str]] = {}
-    for e in Ledger.for_repo(repo).entries():
-        if e.phase not in ("done", "complete") or "prompt_aliases" not in e.evidence:
-            continue
-        for prompt, moves in (e.evidence.get("prompt_aliases") or {}).items():
-            for alias, version in moves.items():
-                if version is None:
-                    state.setdefault(prompt, {}).pop(alias, None)
-                else:
-                    state.setdefault(prompt, {})[alias] = str(version)
-    return state
+    return Ledger.for_repo(repo).prompt_aliases()
 
 
 def _pending(repo: GovernedRepo) -> dict[tuple[str, str], str | None]:
     out: dict[tuple[str, str], str | None] = {}
-    for e in Ledger.for_repo(repo).entries():
-        if e.phase == "intent" and "prompt_aliases" in e.evidence:
+    for e in Ledger.for_repo(repo).open_intents():
+        if "prompt_aliases" in e.evidence:
             for prompt, moves in e.evidence["prompt_aliases"].items():
                 for alias, version in moves.items():
                     out[(prompt, alias)] = None if version is None else str(version)

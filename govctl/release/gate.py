@@ -11,21 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from govctl import __version__, clock, trust
+from govctl import clock, trust
 from govctl.config import GovernedRepo
-from govctl.errors import GovctlError
+from govctl.context import Context, use
+from govctl.errors import ExternalError, GovctlError
 from govctl.policy import Policies
 from govctl.release import checklists, waivers
+from govctl.release.gate_report import OK_STATUSES, GateReport, ItemResult  # noqa: F401
 from govctl.signing.canonical import digest
 
-SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
-# statuses that do not block: "n/a" is an automatic item that does not apply here (e.g.
-# data-pushed with no DVC remote where policy does not require one) — not a pass
-OK_STATUSES = ("pass", "waived", "n/a")
-SARIF_KIND = {"pass": "pass", "waived": "informational", "pending": "open", "fail": "fail",
-              "n/a": "notApplicable"}
+if TYPE_CHECKING:
+    from govctl.data.inventory import Snapshot
 
 
 @dataclass
@@ -37,15 +35,36 @@ class Check:
 
 
 @dataclass
-class Context:
+class Release:
+    """What the checks judge: one version for one environment, with the command's
+    :class:`~govctl.context.Context` (trust policy, policies, inventory, lineage)."""
+
     repo: GovernedRepo
     service: str
     version: str
     env: str
-    at: datetime
-    policies: Policies
     checklist: checklists.ReleaseChecklist
-    trust_policy: trust.TrustPolicy
+    cmd: Context
+
+    @property
+    def at(self) -> datetime:
+        return self.cmd.at
+
+    @property
+    def policies(self) -> Policies:
+        return self.cmd.policies
+
+    @property
+    def trust_policy(self) -> trust.TrustPolicy:
+        return self.cmd.trust_policy
+
+    @property
+    def data(self) -> Snapshot:
+        """The command's inventory and lineage, the lineage narrowed to this model's
+        datasets (the gate's cost does not grow with the inventory)."""
+        snap = self.cmd.data
+        snap.focus(e.path for e in map(snap.entry, self.dataset_names()) if e is not None)
+        return snap
 
     @cached_property
     def model(self) -> dict[str, Any]:
@@ -63,18 +82,18 @@ class Context:
         return [d["name"] for d in self.model["datasets"] if roles is None or d["role"] in roles]
 
 
-CHECKS: dict[str, Callable[[Context], Check]] = {}
+CHECKS: dict[str, Callable[[Release], Check]] = {}
 
 
-def check(check_id: str) -> Callable[[Callable[[Context], Check]], Callable[[Context], Check]]:
-    def deco(fn: Callable[[Context], Check]) -> Callable[[Context], Check]:
+def check(check_id: str) -> Callable[[Callable[[Release], Check]], Callable[[Release], Check]]:
+    def deco(fn: Callable[[Release], Check]) -> Callable[[Release], Check]:
         CHECKS[check_id] = fn
         return fn
     return deco
 
 
 @check("agreement.signed")
-def _agreement(ctx: Context) -> Check:
+def _agreement(ctx: Release) -> Check:
     from govctl import agreements
 
     rep = agreements.verify_agreement(ctx.repo, ctx.service, at=ctx.at, policy=ctx.trust_policy)
@@ -90,13 +109,13 @@ def _agreement(ctx: Context) -> Check:
 
 
 @check("data.inventoried")
-def _inventoried(ctx: Context) -> Check:
+def _inventoried(ctx: Release) -> Check:
     from govctl.data import datasets
 
     names = ctx.dataset_names()
     if not names:
         return Check(False, "the model version records no datasets")
-    missing = [f.dataset for f in datasets.check_inventoried(ctx.repo, names)]
+    missing = [f.dataset for f in datasets.check_inventoried(ctx.repo, names, ctx.data)]
     missing += [d["name"] for d in ctx.model["datasets"] if not d.get("inventoried", True)
                 and d["name"] not in missing]
     ev = {"datasets": {d["name"]: d.get("md5") for d in ctx.model["datasets"]}}
@@ -107,17 +126,17 @@ def _inventoried(ctx: Context) -> Check:
 
 
 @check("data.verified")
-def _verified(ctx: Context) -> Check:
+def _verified(ctx: Release) -> Check:
     from govctl.data import datasets
 
     problems = []
-    inventory = {e.name for e in datasets.inventory(ctx.repo)}
+    snap = ctx.data
     for name in ctx.dataset_names():
-        if name in inventory:
-            problems += [str(f) for f in datasets.verify(ctx.repo, name)]
+        if snap.entry(name) is not None:
+            problems += [str(f) for f in datasets.verify(ctx.repo, name, snap=snap)]
     recorded = {d["name"]: d.get("md5") for d in ctx.model["datasets"]}
-    for e in datasets.inventory(ctx.repo):
-        if e.name in recorded and recorded[e.name] and recorded[e.name] != e.hash:
+    for e in (x for x in map(snap.entry, recorded) if x is not None):
+        if recorded[e.name] and recorded[e.name] != e.hash:
             problems.append(f"{e.name}: the model was trained on {recorded[e.name][:12]} but the "
                             f"inventory now holds {e.hash[:12]}")
     if problems:
@@ -126,11 +145,11 @@ def _verified(ctx: Context) -> Check:
 
 
 @check("data.pushed")
-def _pushed(ctx: Context) -> Check:
+def _pushed(ctx: Release) -> Check:
     from govctl.data import datasets
 
     required = bool(ctx.policies.param("GOV-DATA-REMOTE", "required", ctx.env, default=False))
-    remote, found = datasets.check_pushed(ctx.repo, ctx.dataset_names())
+    remote, found = datasets.check_pushed(ctx.repo, ctx.dataset_names(), ctx.data)
     if remote is None:
         if required:
             return Check(False, f"policy GOV-DATA-REMOTE requires a DVC remote for {ctx.env}; "
@@ -144,14 +163,14 @@ def _pushed(ctx: Context) -> Check:
 
 
 @check("data.eval-disjoint")
-def _disjoint(ctx: Context) -> Check:
+def _disjoint(ctx: Release) -> Check:
     from govctl.data import datasets
 
     train = ctx.dataset_names({"train", "raw", "retrieval"})
     held = ctx.dataset_names({"eval", "test"})
     if not held:
         return Check(False, "the model version records no eval or test dataset")
-    found = datasets.check_leakage(ctx.repo, train, held)
+    found = datasets.check_leakage(ctx.repo, train, held, ctx.data)
     if found:
         return Check(False, "; ".join(f.message for f in found))
     return Check(True, f"held-out {', '.join(held)} not in the lineage of {', '.join(train)}",
@@ -159,23 +178,22 @@ def _disjoint(ctx: Context) -> Check:
 
 
 @check("data.allowed")
-def _allowed(ctx: Context) -> Check:
+def _allowed(ctx: Release) -> Check:
     from govctl.data import datasets
 
     rule = "GOV-DATA-ALLOWED"
-    params = {
-        "allowed_sensitivity": ctx.policies.param(rule, "allowed_sensitivity"),
-        "allowed_pii": ctx.policies.param(rule, "allowed_pii"),
-    }
-    params = {k: v for k, v in params.items() if v}
-    found = datasets.check_allowed(ctx.repo, ctx.dataset_names(), ctx.env, params)
+    params = {k: ctx.policies.param(rule, k) for k in ("allowed_sensitivity", "allowed_pii")}
+    # not in force in this environment: the built-in (strictest) lists apply
+    params = {k: v for k, v in params.items() if v and ctx.policies.applies(rule, ctx.env)}
+    found = datasets.check_allowed(ctx.repo, ctx.dataset_names(), ctx.env, params,
+                                   ctx.data)
     if found:
         return Check(False, "; ".join(f.message for f in found), {"rule": rule})
     return Check(True, f"every dataset is allowed in {ctx.env} ({rule})", {"rule": rule})
 
 
 @check("eval.metrics")
-def _metrics(ctx: Context) -> Check:
+def _metrics(ctx: Release) -> Check:
     from decimal import Decimal
 
     from govctl import agreements, registry
@@ -213,7 +231,7 @@ def _metrics(ctx: Context) -> Check:
 
 
 @check("prompts.pinned")
-def _prompts(ctx: Context) -> Check:
+def _prompts(ctx: Release) -> Check:
     from govctl import registry
 
     rows = registry.prompt_status(ctx.repo)
@@ -231,14 +249,14 @@ def _prompts(ctx: Context) -> Check:
 
 
 @check("artifacts.integrity")
-def _artifacts(ctx: Context) -> Check:
+def _artifacts(ctx: Release) -> Check:
     from govctl.registry import manifests
 
     return Check(*manifests.gate_check(ctx.repo, ctx.service, ctx.version))
 
 
 @check("release.rollback-target")
-def _rollback(ctx: Context) -> Check:
+def _rollback(ctx: Release) -> Check:
     stable = ctx.aliases.get(ctx.env)
     if stable and stable != ctx.version:
         return Check(True, f"{ctx.env} is v{stable}: the rollback target", {"stable": stable})
@@ -249,92 +267,18 @@ def _rollback(ctx: Context) -> Check:
                  "declare a first release (checklist new --first-release)")
 
 
-@dataclass
-class ItemResult:
-    id: str
-    kind: str
-    severity: str
-    description: str
-    status: str  # pass | fail | pending | waived | n/a
-    reason: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "severity": self.severity,
-                "status": self.status, "reason": self.reason, "description": self.description,
-                "evidence": self.evidence}
-
-
-@dataclass
-class GateReport:
-    service: str
-    version: str
-    env: str
-    time: str
-    results: list[ItemResult]
-    checklist_path: str
-    digests: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return all(r.status in OK_STATUSES for r in self.results)
-
-    @property
-    def tampered(self) -> list[ItemResult]:
-        """Failed items that are integrity violations (the gate exits 4 on these)."""
-        return [r for r in self.results if r.evidence.get("integrity") is False]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"service": self.service, "version": self.version, "env": self.env,
-                "passed": self.passed, "time": self.time,
-                "items": [r.to_json() for r in self.results], "digests": self.digests}
-
-    def to_sarif(self) -> dict[str, Any]:
-        rules = [{
-            "id": r.id,
-            "shortDescription": {"text": r.description[:200]},
-            "fullDescription": {"text": r.description},
-            "defaultConfiguration": {"level": SEVERITY_LEVEL[r.severity]},
-            "properties": {"kind": r.kind, "severity": r.severity},
-        } for r in self.results]
-        results = []
-        for i, r in enumerate(self.results):
-            kind = SARIF_KIND[r.status]
-            results.append({
-                "ruleId": r.id,
-                "ruleIndex": i,
-                "kind": kind,
-                "level": SEVERITY_LEVEL[r.severity] if kind == "fail" else "none",
-                "message": {"text": f"{r.status}: {r.reason}"},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": self.checklist_path}}}],
-                **({"suppressions": [{"kind": "external", "status": "accepted",
-                                      "justification": r.reason}]}
-                   if r.status == "waived" else {}),
-            })
-        return {
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [{
-                "tool": {"driver": {"name": "govctl", "version": __version__,
-                                    "informationUri": "https://example.invalid/govctl",
-                                    "rules": rules}},
-                "properties": {"service": self.service, "version": self.version,
-                               "environment": self.env, "passed": self.passed},
-                "results": results,
-            }],
-        }
-
-
 def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "production", *,
-             at: datetime | None = None) -> GateReport:
+             at: datetime | None = None, ctx: Context | None = None) -> GateReport:
     """Run every automatic check and read every sign-off and waiver. Records nothing."""
-    at = at or clock.now()
-    version = str(version)
-    policy = trust.load_verified(repo, at=at)
+    with use(repo, ctx, at=at) as cmd:
+        return _evaluate(repo, service, str(version), env, cmd)
+
+
+def _evaluate(repo: GovernedRepo, service: str, version: str, env: str,
+              cmd: Context) -> GateReport:
+    at, policy, policies = cmd.at, cmd.trust_policy, cmd.policies
     cl = checklists.load(repo, service, version)
-    policies = Policies.load(repo)
-    ctx = Context(repo, service, version, env, at, policies, cl, policy)
+    ctx = Release(repo, service, version, env, cl, cmd)
     evidence = checklists.collect(repo, cl, policy, at,
                                   grant_roles=checklists.waiver_roles(policies))
     max_days = policies.number("GOV-WAIVERS", "max_days", default=30, integer=True, low=1)
@@ -349,7 +293,7 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 try:
                     res = fn(ctx)
                 except GovctlError as exc:
-                    if exc.exit_code == 3:  # MLflow/DVC down: the whole gate cannot run
+                    if isinstance(exc, ExternalError):  # MLflow/DVC down: the gate cannot run
                         raise
                     res = Check(False, f"{exc.message}")
             status = ("n/a" if not res.applicable else "pass") if res.passed else "fail"
@@ -376,7 +320,8 @@ def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "product
                 details.setdefault("rejected_waivers", []).append(verdict.reason)
             if status == "fail" and ev.problems and item.kind == "automatic":
                 details["problems"] = ev.problems
-        results.append(ItemResult(item.id, item.kind, item.severity, item.description, status,
+        severity = policies.severity(details.get("rule"), item.severity)
+        results.append(ItemResult(item.id, item.kind, severity, item.description, status,
                                   reason, details))
     digests = {"checklist": digest(cl.to_doc()),
                "results": digest([r.to_json() for r in results])}

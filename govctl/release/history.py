@@ -182,8 +182,8 @@ def history(repo: GovernedRepo, service: str) -> History:
     from govctl.ledger.log import Ledger
 
     ledger = Ledger.for_repo(repo)
-    entries = sorted([*ledger.entries(subject_prefix=f"service:{service}"),
-                      *ledger.entries(action="prompt.register")], key=lambda e: e.seq)
+    entries = sorted([*ledger.moves({"kind": "service", "name": service}),
+                      *ledger.versions("prompt.register")], key=lambda e: e.seq)
     return from_entries(service, entries)
 
 
@@ -195,8 +195,12 @@ def parse_at(text: str) -> datetime:
                          "(UTC unless it names an offset)") from None
 
 
-def served_at(repo: GovernedRepo, service: str, when: datetime,
+def served_at(repo: GovernedRepo, service: str, when: datetime | str,
               env: str = "production") -> Served:
+    """What served ``env`` at ``when`` (a time, or ISO 8601 text) and the change that made
+    it so."""
+    if isinstance(when, str):
+        when = parse_at(when)
     h = history(repo, service)
     if not h.changes:
         raise NotFound(f"the ledger records no release of {service}")

@@ -58,13 +58,19 @@ def _above(buckets: list[tuple[float, float]], x: float) -> float:
     return 0.0
 
 
-def aggregate(spec: str, repo: Any, limits_at: dict[str, float]) -> Aggregates:
+def aggregate(spec: str, repo: Any, limits_at: dict[str, float],
+              span: tuple[float, float] | None = None) -> Aggregates:
+    """``span`` (since, until; seconds since the epoch), a canary step's window: the
+    queries' range is the step (``at`` = until, range = until - since, whole seconds
+    rounded up), whatever ``window=``/``at=`` say."""
     from govctl import clock
     from govctl.adapters import prometheus
     from govctl.release.sources import _options
 
     url, _, query = spec.partition("?")
     o = {**DEFAULTS, **_options("prometheus:" + spec, query, DEFAULTS)}
+    if span is not None:
+        o["at"], o["window"] = repr(span[1]), f"{max(1, math.ceil(span[1] - span[0]))}s"
     at = float(o["at"]) if o["at"] else clock.now().timestamp()
     qs = queries(o)
     v = o["version_label"]

@@ -230,3 +230,17 @@ def record(repo: GovernedRepo, key: Any, result: SloStatus) -> Any:
     }
     return ledger.record(repo, key, "slo.status", {"kind": "service", "name": result.service},
                          evidence=evidence, note="ok" if not result.firing else "burning")
+
+
+def check(repo: GovernedRepo, service: str, source: str, window: str = "30d",
+          at: str | None = None, *, record_with: Any = None) -> tuple[SloStatus, Any]:
+    """:func:`status` at ``at`` (an ISO 8601 time; default now) and, given a signing key,
+    the signed ``slo.status`` ledger entry :func:`record` writes (else None)."""
+    when = None
+    if at is not None:
+        try:
+            when = clock.parse_time(at)
+        except ValueError:
+            raise InputError(f"at {at!r} is not an ISO 8601 time") from None
+    result = status(repo, service, source, window, when)
+    return result, record(repo, record_with, result) if record_with is not None else None

@@ -204,7 +204,9 @@ def _read_lines(path: Path) -> tuple[Any, int, dict[str, int]]:
     import orjson
     import polars as pl
 
-    rows, bad, total = [], {}, 0
+    rows: list[Any] = []
+    bad: dict[str, int] = {}
+    total = 0
     with path.open("rb") as fh:
         for line in fh:
             if not line.strip():

@@ -13,15 +13,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from govctl import clock, trust
+from govctl import clock
 from govctl.config import GovernedRepo
+from govctl.context import Context, use
 from govctl.errors import CheckFailed, InputError, NotFound
 from govctl.ledger import leases
 from govctl.ledger.log import Ledger
 from govctl.policy import Policies
-from govctl.signing.keys import SigningKey
+
+if TYPE_CHECKING:  # and trust is imported where a change is authorized: state() needs neither
+    from govctl.signing.keys import SigningKey
 
 RELEASE_ACTIONS = ("release.promote", "canary.step", "canary.promote", "canary.rollback",
                    "canary.abort", "release.rollback")
@@ -57,8 +60,8 @@ class State:
                 "step": self.step, "plan": self.plan, "last_decision": self.last}
 
 
-def plan_for(repo: GovernedRepo, env: str) -> list[int]:
-    plan = Policies.load(repo).param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
+def plan_for(repo: GovernedRepo, env: str, policies: Policies | None = None) -> list[int]:
+    plan = (policies or Policies.load(repo)).param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
     bad = InputError(f"policy GOV-CANARY-PLAN: the {env} plan must be rising whole "
                      f"percentages ending at 100, got {plan!r}")
     if not isinstance(plan, list) or not plan:
@@ -72,10 +75,6 @@ def plan_for(repo: GovernedRepo, env: str) -> list[int]:
     return steps
 
 
-def _history(repo: GovernedRepo, service: str, env: str) -> list[Any]:
-    return [e for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}")
-            if e.subject.get("name") == service and e.action in RELEASE_ACTIONS
-            and e.evidence.get("env") == env]
 
 
 def state(repo: GovernedRepo, service: str, env: str = "production") -> State:
@@ -85,9 +84,8 @@ def state(repo: GovernedRepo, service: str, env: str = "production") -> State:
     tags = ml.get_model_tags(repo, service)
     st = State(service, env, aliases.get(env), aliases.get(canary_alias(env)),
                int(tags.get(weight_tag(env), "0") or 0))
-    hist = [e for e in _history(repo, service, env) if e.phase in ("complete", "done")]
-    if hist:
-        last = hist[-1]
+    last = Ledger.for_repo(repo).last(_subject(service), RELEASE_ACTIONS, env)
+    if last is not None:
         st.last = {"action": last.action, "time": last.time, "by": last.actor["name"],
                    "note": last.note, "seq": last.seq}
         if st.canary:
@@ -105,9 +103,7 @@ def stable_history(repo: GovernedRepo, service: str, env: str) -> tuple[list[str
     """
     stack: list[str] = []
     ever: set[str] = set()
-    for e in Ledger.for_repo(repo).entries(subject_prefix=f"service:{service}"):
-        if e.subject.get("name") != service or e.phase not in ("complete", "done"):
-            continue
+    for e in Ledger.for_repo(repo).moves(_subject(service)):
         v = (e.evidence.get("aliases") or {}).get(env)
         if not v:
             continue
@@ -220,27 +216,35 @@ class Outcome:
         return out
 
 
-def _promote_action(repo: GovernedRepo, env: str) -> str:
-    actions = Policies.load(repo).param("GOV-PROMOTE-ROLES", "actions") or {}
+def _promote_action(repo: GovernedRepo, env: str, policies: Policies | None = None) -> str:
+    actions = (policies or Policies.load(repo)).param("GOV-PROMOTE-ROLES", "actions") or {}
     return actions.get(env, f"promote.{env}")
 
 
 def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
-            env: str = "production", *, no_canary: bool = False) -> Outcome:
+            env: str = "production", *, no_canary: bool = False,
+            ctx: Context | None = None) -> Outcome:
+    """Gate, then start the canary (or, where policy allows, make it stable at once); one
+    :class:`~govctl.context.Context` serves the whole command."""
+    with use(repo, ctx) as cmd:
+        return _promote(repo, key, service, str(version), env, no_canary, cmd)
+
+
+def _promote(repo: GovernedRepo, key: SigningKey, service: str, version: str, env: str,
+             no_canary: bool, cmd: Context) -> Outcome:
+    from govctl import trust
     from govctl.adapters import mlflowstore as ml
     from govctl.registry import manifests
     from govctl.release import gate
 
-    version = str(version)
-    policy = trust.load_verified(repo)
-    trust.authorize(policy, _promote_action(repo, env), key)
+    trust.authorize(cmd.trust_policy, _promote_action(repo, env, cmd.policies), key)
     ml.ping(repo)
     ledger = Ledger.for_repo(repo)
     with leases.hold(ledger, _subject(service), key, key.name):
         messages = recover(repo, key, service)
         if messages:  # recovery finishes, then stops: the caller decides the next step
             return Outcome("promote", state(repo, service, env), messages)
-        report = gate.evaluate(repo, service, version, env)
+        report = gate.evaluate(repo, service, version, env, ctx=cmd)
         gate.record(repo, key, report)
         manifests.require_intact(repo, report)  # tampered bytes: exit 4, never waived
         if not report.passed:
@@ -255,7 +259,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
         if st.stable == version:
             raise InputError(f"{service} v{version} is already stable in {env}")
         if no_canary:
-            allowed = Policies.load(repo).param("GOV-CANARY-PLAN", "allow_no_canary", env)
+            allowed = cmd.policies.param("GOV-CANARY-PLAN", "allow_no_canary", env)
             if not allowed:
                 raise CheckFailed(f"policy GOV-CANARY-PLAN does not allow --no-canary in {env}")
             done = _transition(repo, key, service, env, "release.promote",
@@ -266,7 +270,7 @@ def promote(repo: GovernedRepo, key: SigningKey, service: str, version: str,
             messages.append(f"{service} v{version} is now stable in {env} (no canary); "
                             f"attestation {_attest(repo, key, service, version, env, done)}")
         else:
-            plan = plan_for(repo, env)
+            plan = plan_for(repo, env, cmd.policies)
             _transition(repo, key, service, env, "release.promote",
                         {canary_alias(env): version}, plan[0] * 100,
                         {"version": version, "previous_stable": st.stable, "step": 0,
@@ -293,7 +297,7 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
     began (its ledger entry) or without a timestamp are bad records. ``canary advance``
     calls this with the same defaults, so the two always agree."""
     from govctl import clock
-    from govctl.release import aggregates, canary, sources, telemetry
+    from govctl.release import sources
 
     if st is None and (baseline is None or candidate is None):
         st = state(repo, service, env)  # both named: the versions need not be in MLflow
@@ -309,17 +313,16 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
         # at 100% (or on a first release) the stable version gets no traffic to compare
         require_baseline = bool(baseline) and not (
             running and st is not None and st.weight_bps >= 10_000)
-    limits = _limits(repo, service)
-    if window is not None and not sources.pushed_down(source):
-        # local files and MLflow traces with a step window: the reader applies the window
-        batch: Any = aggregates.from_batch(telemetry.read(source, repo, window))
-    else:
-        batch = sources.aggregate(source, repo, limits)
+    with sources.start(source, repo, window) as pending:  # read while the rest loads
+        limits = _limits(repo, service)
+        from govctl.release import canary  # SciPy, while the telemetry is read
+
+        cfg = canary.Config.from_policies(Policies.load(repo), env)
+        batch = pending.result(limits, 1 + cfg.max_latency_increase)  # the same window
     notes = getattr(batch, "notes", None)
     if window is None and notes is not None:
         notes.append(f"v{candidate} is not the running canary: every record counted, "
                      "whatever its time")
-    cfg = canary.Config.from_policies(Policies.load(repo), env)
     result = canary.analyze(batch, baseline, candidate, limits, cfg,
                             require_baseline=require_baseline)
     result.explain = getattr(batch, "explain", [])
@@ -331,6 +334,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
     """Analyse; pass → next step (or make the candidate stable after the last step);
     fail → roll the canary back automatically; inconclusive → change nothing."""
     from govctl import ledger as ledger_mod
+    from govctl import trust
 
     policy = trust.load_verified(repo)
     trust.authorize(policy, "canary.advance", key)
@@ -389,6 +393,8 @@ def abort(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
           env: str = "production") -> Outcome:
     if not reason.strip():
         raise InputError("--reason must say why the canary is aborted")
+    from govctl import trust
+
     policy = trust.load_verified(repo)
     trust.authorize(policy, "canary.advance", key)
     ledger = Ledger.for_repo(repo)
@@ -408,6 +414,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
              env: str = "production", to_version: str | None = None) -> Outcome:
     """The emergency path: no gate, no analysis. ENV goes back to the previous stable
     version from the ledger (or ``to_version``), any canary ends; signed and logged."""
+    from govctl import trust
     from govctl.adapters import mlflowstore as ml
 
     if not reason.strip():

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from govctl.errors import IntegrityError
+from govctl.errors import InputError, IntegrityError
 from govctl.signing.canonical import _no_duplicates, strict_loads
 
 # Payload types, one per document kind.
@@ -105,5 +105,7 @@ class Envelope:
         """Parse the payload; call only after the signatures were verified."""
         try:
             return strict_loads(self.payload, what=f"{source} payload")
-        except Exception as exc:
-            raise IntegrityError(str(exc)) from None
+        except InputError as exc:
+            raise IntegrityError(exc.message) from None
+        except RecursionError:
+            raise IntegrityError(f"{source} payload is nested too deeply") from None

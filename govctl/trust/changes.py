@@ -1,21 +1,23 @@
 """Trust policy changes (add, remove, renew) and what the history says about past signers.
 
 Each change is validated here, signed by a threshold of admins and recorded in the ledger
-by :func:`govctl.trust.policy.amend`; the CLI only renders the result.
+by :func:`govctl.trust.adopt.amend`; the CLI only renders the result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from govctl import clock
 from govctl.config import GovernedRepo
-from govctl.errors import InputError
+from govctl.errors import GovctlError, InputError
 from govctl.signing.dsse import b64e
-from govctl.signing.keys import SigningKey, check_name, key_id
-from govctl.trust.policy import ROLES, Signer, TrustPolicy, amend, history, read_current
+from govctl.signing.keys import KeyStore, SigningKey, check_name, key_id, parse_public_key
+from govctl.trust.adopt import amend
+from govctl.trust.policy import ROLES, Signer, TrustPolicy, history, read_current
 
 
 def known_roles(policy: TrustPolicy) -> set[str]:
@@ -33,12 +35,29 @@ class Change:
     dropped_roles: list[str] | None = None
 
 
-def add_signer(repo: GovernedRepo, name: str, roles: list[str], public_raw: bytes,
-               keys: list[SigningKey], *, valid_until: str | None = None,
+def _public_key(name: str, public_key: bytes | Path | None) -> bytes:
+    """Raw Ed25519 public key bytes: as given, read from a file (``govctl keys export``
+    output, PEM or base64), or the key store's key called ``name``."""
+    if isinstance(public_key, bytes):
+        return public_key
+    if public_key is None:
+        return KeyStore().public(name).public_raw
+    try:
+        text = public_key.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise InputError(f"cannot read {public_key}: {why}") from None
+    return parse_public_key(text, source=str(public_key))
+
+
+def add_signer(repo: GovernedRepo, name: str, roles: list[str], keys: list[SigningKey], *,
+               public_key: bytes | Path | None = None, valid_until: str | None = None,
                at: datetime | None = None) -> Change:
-    """Add a signer, or replace an existing signer's roles (and key, and expiry)."""
+    """Add a signer, or replace an existing signer's roles (and key, and expiry).
+    ``public_key``: raw bytes, a public key file, or None for the key store's key ``name``."""
     at = at or clock.now()
     check_name(name)
+    public_raw = _public_key(name, public_key)
     if not roles:
         raise InputError("give at least one --role; nothing was changed")
     if valid_until:
@@ -110,7 +129,7 @@ def former_signers(repo: GovernedRepo, current: TrustPolicy) -> dict[str, Former
     to another key), for every key of the signed history that ``current`` no longer lists."""
     try:
         chain = [p for p, _env in history(repo)]
-    except Exception:  # an unreadable history is reported by trust verification itself
+    except (GovctlError, OSError):  # an unreadable history: trust verification reports it
         return {}
     out: dict[str, Former] = {}
     listed: dict[str, Signer] = {}

@@ -1,0 +1,223 @@
+"""Commands at a year's scale: the same service with a ledger of ~100, 1k, 10k and 100k
+entries, and a full audit at 200k.
+
+The ledgers come from ``bench/ledgers.py`` (documented there): ``govctl demo``'s support-bot
+service with its real MLflow store, grown through the library with a realistic mix — 55 %
+canary analyses, 30 % gate evaluations (~7 KB each), 8 % sign-offs, 4 % transitions (intent
++ completion), 2 % dataset additions, 1 % registrations — one signed checkpoint per append;
+each smaller size is an exact prefix of the largest. At each size the commands are timed in
+rounds, one of each per round with the floors, so load changes hit all alike.
+
+Targets (issue 22 / 25):
+
+- ``status``, ``audit log -n 10``, ``canary status``, ``checklist status`` at 100k entries
+  <= 1.1x their time at ~100 entries;
+- ``audit log -n 10`` <= 1.5x ``keys list`` (a command that reads no ledger);
+- ``audit verify --fast`` >= 100,000 entries/s (it verifies every checkpoint's signature,
+  one per entry here: its floor, every core verifying one signature per entry, is printed
+  beside it);
+- full ``audit verify`` at 200k: peak RSS <= 150 MiB (the largest process; the sampled sum
+  over the verifier's process tree is printed too) and a signature rate >= 0.8 x cores x
+  the one-core bare Ed25519 rate, measured round by round on the same ledger's signatures.
+
+Run: python bench/bench_ledger_scale.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import ledgers
+from _common import ROOT, env, report, time_interleaved
+
+sys.path.insert(0, str(ROOT))
+
+FLOOR = """
+import sqlite3, sys, time, json, base64
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+n = int(sys.argv[2])
+def pae(t, b):
+    return b"DSSEv1 %d %b %d %b" % (len(t), t, len(b), b)
+work, keys = [], {}
+for table, kind, t in (("govctl_entries", "seq", b"application/vnd.govctl.ledger-entry+json"),
+                       ("govctl_checkpoints", "tree_size",
+                        b"application/vnd.govctl.ledger-checkpoint+json")):
+    for body, sig in db.execute(f"select body, sig from {table} order by {kind} desc limit ?",
+                                (n // 2,)):
+        d = json.loads(body)
+        pub = (d.get("actor") or d)["public_key"]
+        key = keys.get(pub) or keys.setdefault(pub, Ed25519PublicKey.from_public_bytes(
+            base64.b64decode(pub)))
+        work.append((key, base64.b64decode(sig), pae(t, bytes(body))))
+start = time.perf_counter()
+for key, sig, msg in work:
+    key.verify(sig, msg)
+print(len(work) / (time.perf_counter() - start))
+"""
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _check_payload_types() -> None:
+    from govctl.signing import dsse
+
+    assert dsse.LEDGER_ENTRY == "application/vnd.govctl.ledger-entry+json", dsse.LEDGER_ENTRY
+    assert dsse.LEDGER_CHECKPOINT == "application/vnd.govctl.ledger-checkpoint+json"
+
+
+def _commands(version: str) -> dict[str, list[str]]:
+    py = [sys.executable, "-m", "govctl"]
+    return {
+        "keys list": [*py, "keys", "list"],
+        "status": [*py, "status"],
+        "audit log -n 10": [*py, "audit", "log", "-n", "10"],
+        "canary status": [*py, "canary", "status", ledgers.DEMO_SERVICE],
+        "checklist status": [*py, "checklist", "status", ledgers.DEMO_SERVICE, "--version",
+                             version],
+    }
+
+
+def _environ(home: Path) -> dict[str, str]:
+    return env(GOVCTL_HOME=str(home), GOVCTL_NOW="",
+               DVC_SITE_CACHE_DIR=os.environ.get("DVC_SITE_CACHE_DIR", ""))
+
+
+def _sizes(quick: bool) -> tuple[list[int], int]:
+    return ([100, 1000, 2000], 2000) if quick else ([100, 1000, 10_000, 100_000], 200_000)
+
+
+def _verify(repo: Path, e: dict[str, str], fast: bool) -> tuple[float, dict, float, float]:
+    """One ``audit verify [--fast] --json`` run: wall seconds, its report, the peak RSS of
+    its largest process and the peak of its process tree's summed RSS (MiB)."""
+    argv = [sys.executable, "-m", "govctl", "audit", "verify", "--json"] + (
+        ["--fast"] if fast else [])
+    wrapper = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], "
+               "capture_output=True); sys.stdout.buffer.write(p.stdout); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)"
+               "; sys.exit(p.returncode)")
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, *argv], cwd=repo, env=e,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tree_peak = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.1):
+            tree_peak[0] = max(tree_peak[0], _tree_rss(proc.pid))
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    t.join()
+    if proc.returncode != 0:
+        sys.exit(f"audit verify failed ({proc.returncode}):\n{out.decode()[-2000:]}"
+                 f"{err.decode()[-2000:]}")
+    maxrss_mib = int(err.decode().strip().splitlines()[-1]) / 1024
+    return elapsed, json.loads(out), maxrss_mib, tree_peak[0]
+
+
+def _tree_rss(pid: int) -> float:
+    """Summed RSS (MiB) of ``pid`` and its descendants, from /proc (0 where there is none)."""
+    try:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(d.name))
+                rss[int(d.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, ValueError, IndexError):
+                continue
+        total, todo = 0, [pid]
+        while todo:
+            p = todo.pop()
+            total += rss.get(p, 0)
+            todo += children.get(p, [])
+        return total / 2**20
+    except OSError:
+        return 0.0
+
+
+def _floor_rate(repo: Path, sample: int) -> float:
+    out = subprocess.run([sys.executable, "-c", FLOOR, str(repo / ".govctl" / "ledger.db"),
+                          str(sample)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    args = ap.parse_args()
+    _check_payload_types()
+    sizes, top = _sizes(args.quick)
+    runs = 3 if args.quick else 7
+    ok = True
+    times: dict[int, dict[str, float]] = {}
+    fast_rate = 0.0
+    for n in sizes:
+        t0 = time.perf_counter()
+        repo, home = ledgers.cached(n, base=top)
+        e = _environ(home)
+        version = ledgers.demo_versions()["v3"]
+        print(f"{n:,} entries ready in {time.perf_counter() - t0:.0f}s", flush=True)
+        times[n] = time_interleaved(_commands(version), runs=runs, cwd=repo, environ=e)
+        fast = [_verify(repo, e, True) for _ in range(1 if n < 10_000 else 2)]
+        times[n]["audit verify --fast"] = statistics.median(f[0] for f in fast)
+        full = _verify(repo, e, False)
+        times[n]["audit verify"] = full[0]
+        print(f"  at {n:,}: " + ", ".join(f"{k} {v:.2f}s" for k, v in times[n].items()),
+              flush=True)
+        fast_rate = n / times[n]["audit verify --fast"]
+    base, big = sizes[0], sizes[-1]
+    for name in ("status", "audit log -n 10", "canary status", "checklist status"):
+        ok &= report(f"{name} at {big:,} entries vs ~{base}", times[big][name], times[base][name],
+                     1.1)
+    ok &= report(f"audit log -n 10 vs keys list at {big:,} entries", times[big]["audit log -n 10"],
+                 times[big]["keys list"], 1.5)
+    repo, home = ledgers.cached(top, base=top)
+    e = _environ(home)
+    rounds = 1 if args.quick else 3
+    floors, rates, rss, tree = [], [], [], []
+    _verify(repo, e, True)  # warm the page cache
+    for _ in range(rounds):
+        floors.append(_floor_rate(repo, 4000 if args.quick else 20_000))
+        elapsed, rep, maxrss, tree_peak = _verify(repo, e, False)
+        rates.append((rep["signatures_checked"] + rep["checkpoints_checked"]) / elapsed)
+        rss.append(maxrss)
+        tree.append(tree_peak)
+    floor = statistics.median(floors)
+    cores = _cores()
+    ok_fast = fast_rate >= 100_000
+    print(f"{'PASS' if ok_fast else 'MISS'}  audit verify --fast at {big:,} entries: "
+          f"{fast_rate:,.0f} entries/s (target >= 100,000/s; its floor, one checkpoint "
+          f"signature per entry on {cores} cores: {cores * floor:,.0f}/s)")
+    ok &= ok_fast
+    print(f"  full verify at {top:,}: peak RSS {max(rss):.0f} MiB (largest process), "
+          f"{max(tree):.0f} MiB summed over its process tree (workers share the parent's "
+          f"pages); bare Ed25519 {floor:,.0f}/s on one core")
+    ok &= report(f"audit verify peak RSS at {top:,} entries", max(rss), 150.0, 1.0, unit=" MiB")
+    ok &= report(f"audit verify signature rate at {top:,} vs {cores} cores x one-core Ed25519",
+                 statistics.median(rates), cores * floor, 0.8, unit="/s", higher_is_better=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

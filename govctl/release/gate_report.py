@@ -1,0 +1,93 @@
+"""The gate's report: each checklist item as decided, its JSON and its SARIF 2.1.0 form
+(code-scanning tools read the gate's result like any other analysis)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from govctl import __version__
+
+SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+# statuses that do not block: "n/a" is an automatic item that does not apply here (e.g.
+# data-pushed with no DVC remote where policy does not require one) — not a pass
+OK_STATUSES = ("pass", "waived", "n/a")
+SARIF_KIND = {"pass": "pass", "waived": "informational", "pending": "open", "fail": "fail",
+              "n/a": "notApplicable"}
+
+
+@dataclass
+class ItemResult:
+    id: str
+    kind: str
+    severity: str
+    description: str
+    status: str  # pass | fail | pending | waived | n/a
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "severity": self.severity,
+                "status": self.status, "reason": self.reason, "description": self.description,
+                "evidence": self.evidence}
+
+
+@dataclass
+class GateReport:
+    service: str
+    version: str
+    env: str
+    time: str
+    results: list[ItemResult]
+    checklist_path: str
+    digests: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.status in OK_STATUSES for r in self.results)
+
+    @property
+    def tampered(self) -> list[ItemResult]:
+        """Failed items that are integrity violations (the gate exits 4 on these)."""
+        return [r for r in self.results if r.evidence.get("integrity") is False]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.service, "version": self.version, "env": self.env,
+                "passed": self.passed, "time": self.time,
+                "items": [r.to_json() for r in self.results], "digests": self.digests}
+
+    def to_sarif(self) -> dict[str, Any]:
+        rules = [{
+            "id": r.id,
+            "shortDescription": {"text": r.description[:200]},
+            "fullDescription": {"text": r.description},
+            "defaultConfiguration": {"level": SEVERITY_LEVEL[r.severity]},
+            "properties": {"kind": r.kind, "severity": r.severity},
+        } for r in self.results]
+        results = []
+        for i, r in enumerate(self.results):
+            kind = SARIF_KIND[r.status]
+            results.append({
+                "ruleId": r.id,
+                "ruleIndex": i,
+                "kind": kind,
+                "level": SEVERITY_LEVEL[r.severity] if kind == "fail" else "none",
+                "message": {"text": f"{r.status}: {r.reason}"},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": self.checklist_path}}}],
+                **({"suppressions": [{"kind": "external", "status": "accepted",
+                                      "justification": r.reason}]}
+                   if r.status == "waived" else {}),
+            })
+        return {
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {"name": "govctl", "version": __version__,
+                                    "informationUri": "https://example.invalid/govctl",
+                                    "rules": rules}},
+                "properties": {"service": self.service, "version": self.version,
+                               "environment": self.env, "passed": self.passed},
+                "results": results,
+            }],
+        }
