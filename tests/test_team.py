@@ -163,6 +163,8 @@ def test_rest_reads_agree_with_the_client_on_the_postgres_server(team, mlflow_se
     assert differences(direct, client) == []
     assert direct["aliases support-bot"][1]["production-canary"] == v1
     assert direct[f"version_source support-bot {v1}"][0] == "ok"
+    # the server is shared with the next tests: leave no canary running on it
+    ok(cli("canary", "abort", "support-bot", "--reason", "reads compared", "--key", "rita"))
 
 
 def test_eight_concurrent_operators(team, mlflow_server, signers, repo, cli, govctl_home,
