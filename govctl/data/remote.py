@@ -11,6 +11,7 @@ from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.data import datasets
+from govctl.data.inventory import Finding
 from govctl.errors import InputError
 
 
@@ -19,7 +20,7 @@ class PushReport:
     remote: str
     datasets: int
     pushed_files: int
-    not_pushed: list[datasets.Finding] = field(default_factory=list)
+    not_pushed: list[Finding] = field(default_factory=list)
 
     @property
     def in_remote(self) -> int:

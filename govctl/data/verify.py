@@ -158,9 +158,9 @@ def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapsh
                 if found is not None:
                     findings.append(found)
     for path, state in sorted(changed.items()):
-        e = by_path.get(path)
-        if e is not None and path not in missing:  # a missing file is reported once
-            findings.append(Finding(e.name, "bytes-changed",
+        hit = by_path.get(path)
+        if hit is not None and path not in missing:  # a missing file is reported once
+            findings.append(Finding(hit.name, "bytes-changed",
                                     f"{path} was {state}: its bytes no longer match the DVC hash"))
     if name is None:
         known = {e.path for e in entries}
