@@ -11,7 +11,7 @@ from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.data import datasets
-from govctl.data.datasets import Finding
+from govctl.data.inventory import Finding
 from govctl.errors import InputError
 
 
