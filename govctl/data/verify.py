@@ -121,7 +121,7 @@ def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapsh
             if rec is None:
                 findings.append(Finding(e.name, "untracked", f"{e.path}.dvc is missing"))
                 continue
-            if "import" in rec.attrs:
+            if "imported_from" in rec.attrs:
                 imports.append(e)  # checked here: dvc status would reach for the source
             else:
                 targets.append(f"{e.path}.dvc")
