@@ -101,26 +101,6 @@ def read_dvc_file(path: Path) -> dict[str, object] | None:
     return _record(str(out.get("md5", "")), out.get("size"), out.get("nfiles"))
 
 
-def import_source(path: Path) -> str | None:
-    """Where a ``dvc import`` / ``import-url`` ``.dvc`` file's data comes from
-    (``URL@REV:PATH`` or the URL), or None for a plain ``dvc add`` file."""
-    import yaml
-
-    if not path.exists():
-        return None
-    data = yaml.safe_load(path.read_text("utf-8")) or {}
-    deps = data.get("deps") or []
-    if not deps or not isinstance(deps[0], dict):
-        return None
-    dep = deps[0]
-    origin = dep.get("repo")
-    if isinstance(origin, dict):
-        rev = origin.get("rev_lock") or origin.get("rev") or ""
-        return f"{origin.get('url')}@{rev}:{dep.get('path')}" if rev else \
-            f"{origin.get('url')}:{dep.get('path')}"
-    return str(dep.get("path"))
-
-
 def _reason(exc: BaseException) -> str:
     """An exception with its causes ("SCM error: ... : git clone failed ..."), one line."""
     parts, seen = [], set()

@@ -204,7 +204,7 @@ def add_many(repo: GovernedRepo, key: SigningKey, items: list[NewDataset], *,
     records: list[tuple[dict[str, Any], str] | None] = []
     for rel, f in zip(rels, fields, strict=True):
         pipeline = _pipeline_out(snap, rel)
-        imported = dvcrepo.import_source(repo.root / f"{rel}.dvc")
+        imported = lineage.import_source_of(repo.root / f"{rel}.dvc")
         if pipeline is not None:
             records.append((pipeline, "pipeline"))
         elif imported is not None:  # dvc import: its .dvc is DVC's record of the source, kept

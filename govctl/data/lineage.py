@@ -227,6 +227,12 @@ def build(repo: GovernedRepo, focus: Iterable[str] | None = None) -> LineageGrap
     return g
 
 
+def import_source_of(dvc_file: Path) -> str | None:
+    """:func:`_import_source` of the ``.dvc`` file at ``dvc_file`` (None if there is none)."""
+    data = _load_yaml(dvc_file)
+    return _import_source(data) if isinstance(data, dict) else None
+
+
 def _import_source(data: dict[str, Any]) -> str | None:
     """Where a ``dvc import`` / ``import-url`` ``.dvc`` file's data comes from
     (``URL@REV:PATH`` or the URL), or None for a plain ``dvc add`` file."""
