@@ -248,7 +248,7 @@ def test_bad_records_are_counted(first, cli, tmp_path):
                         "2,1,120,false,@,lots", "3,1,90,false,@,"))
     res = cli("canary", "analyze", "support-bot", "--telemetry", csv, "--json")
     assert res.json["telemetry"]["bad_records"] == {
-        "duplicate request_id": 1, "cost, tokens or quality not a number": 1}
+        "duplicate request_id": 1, "cost, tokens or quality not a number": 1}, res.json
     assert res.json["telemetry"]["per_version"] == {"1": 2}
     # one ragged line is one bad record, not a rejected file
     csv.write_text(rows("request_id,version,latency_ms,error,timestamp", "1,1,100,false,@",

@@ -116,14 +116,11 @@ def _window_reasons(window: Window | None) -> list[tuple[str, Any]]:
     since, until = (w.timestamp() for w in window)
     ts = pl.col("_ts")
     raw = pl.col("_ts_raw")
-    # govctl's clock (and the ledger's times) have a resolution of one second: "now" is the
-    # whole second it names, so a record from 12:00:05.4 is not "after" a now of 12:00:05
-    # (it was: a serving layer's last second of traffic was dropped from every step)
     return [
         ("missing timestamp", raw.is_null() | (raw == "")),
         ("unreadable timestamp", ts.is_null()),
         ("timestamp before this step began", ts < since),
-        ("timestamp after now", ts >= until + 1),
+        ("timestamp after now", ts > until),
     ]
 
 

@@ -307,7 +307,12 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
     if baseline is None:
         baseline = (st.stable if st else None) or ""
     running = st is not None and candidate == st.canary and st.last is not None
-    window = (clock.parse_time(st.last["time"]), clock.now()) if st and running and st.last \
+    # govctl's clock (and the ledger's times) have a resolution of one second: a step's
+    # window ends with the last instant of the second "now" names, so a record from
+    # 12:00:05.4 is not "after" a now of 12:00:05 in any source (a serving layer's last
+    # second of traffic was dropped from every step)
+    window = (clock.parse_time(st.last["time"]),
+              clock.now().replace(microsecond=999_999)) if st and running and st.last \
         else None
     if require_baseline is None:
         # at 100% (or on a first release) the stable version gets no traffic to compare
