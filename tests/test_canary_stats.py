@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import integrate
 
 from govctl.release import stats as cs
-from govctl.release.canary import Config, analyze
+from govctl.release.canary import Config, Verdict, analyze
 from govctl.release.telemetry import TelemetryBatch, Variant
 
 
@@ -90,8 +92,11 @@ def test_too_little_data_is_inconclusive():
         "1": _variant("1", rng.lognormal(5, 0.5, 10), np.zeros(10, bool)),
         "2": _variant("2", rng.lognormal(5, 0.5, 10), np.zeros(10, bool))}, 20)
     result = analyze(batch, "1", "2", {"latency_p95_ms": 10000, "error_rate": 0.01})
-    assert result.verdict == "inconclusive"
+    assert result.verdict is Verdict.INCONCLUSIVE
     assert "needs 200 requests" in result.reason()
+    # a verdict is a closed set of values, serialized as its plain string
+    assert all(isinstance(c.verdict, Verdict) for c in result.checks)
+    assert json.loads(json.dumps(result.to_json()))["verdict"] == "inconclusive"
 
 
 def test_fixed_sample_test_rerun_at_every_look_would_not_be_valid():

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
@@ -146,13 +147,21 @@ class Agreement(_Strict):
 _AT_LEAST = {"availability"}
 
 
+class SloVerdict(StrEnum):
+    """A measured value against one SLO (a ``str``: compares and serializes as its value)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    MISSING = "missing"  # the measurement has no value for this metric
+
+
 @dataclass
 class SloCheck:
     metric: str
     measured: Decimal | None
     threshold: Decimal
     comparator: str  # "<=" or ">="
-    verdict: str  # pass | fail | missing
+    verdict: SloVerdict
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -186,9 +195,10 @@ def check_measurements(
     for name, threshold, comparator in targets:
         raw = measured.get(name)
         if raw is None:
-            checks.append(SloCheck(name, None, threshold, comparator, "missing"))
+            checks.append(SloCheck(name, None, threshold, comparator, SloVerdict.MISSING))
             continue
         value = Decimal(str(raw))
         ok = value >= threshold if comparator == ">=" else value <= threshold
-        checks.append(SloCheck(name, value, threshold, comparator, "pass" if ok else "fail"))
+        checks.append(SloCheck(name, value, threshold, comparator,
+                              SloVerdict.PASS if ok else SloVerdict.FAIL))
     return checks

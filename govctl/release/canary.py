@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import numpy as np
@@ -61,11 +62,20 @@ class Config:
         return c
 
 
+class Verdict(StrEnum):
+    """A check's or an analysis's outcome (a ``str``: compares and serializes as its
+    value)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"  # too little data: wait, never promote or roll back on it
+
+
 @dataclass
 class CheckResult:
     metric: str
     kind: str  # "limit" (against the agreement) or "baseline" (against stable)
-    verdict: str  # pass | fail | inconclusive
+    verdict: Verdict
     canary: float | None
     baseline: float | None
     threshold: float | None
@@ -83,7 +93,7 @@ class CheckResult:
 class Analysis:
     baseline_version: str
     canary_version: str
-    verdict: str
+    verdict: Verdict
     checks: list[CheckResult]
     telemetry: dict[str, Any]
     config: Config = field(default_factory=Config)
@@ -91,14 +101,14 @@ class Analysis:
 
     @property
     def failed(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.verdict == "fail"]
+        return [c for c in self.checks if c.verdict is Verdict.FAIL]
 
     def reason(self) -> str:
-        if self.verdict == "fail":
+        if self.verdict is Verdict.FAIL:
             return "; ".join(f"{c.metric}: {c.detail}" for c in self.failed)
-        if self.verdict == "inconclusive":
+        if self.verdict is Verdict.INCONCLUSIVE:
             return "; ".join(f"{c.metric}: {c.detail}" for c in self.checks
-                             if c.verdict == "inconclusive")
+                             if c.verdict is Verdict.INCONCLUSIVE)
         return "every check passed"
 
     def to_json(self) -> dict[str, Any]:
@@ -148,7 +158,7 @@ def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_ve
     short = (f"needs {cfg.min_samples} requests per variant "
              f"(canary {can.n}, stable {base.n})")
 
-    def add(metric: str, kind: str, verdict: str, canary: float | None, baseline: float | None,
+    def add(metric: str, kind: str, verdict: Verdict, canary: float | None, baseline: float | None,
             threshold: float | None, test: str, detail: str, nb: int | None = None) -> None:
         checks.append(CheckResult(metric, kind, verdict, canary, baseline, threshold, can.n,
                                   base.n if nb is None else nb, test, detail))
@@ -162,8 +172,8 @@ def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_ve
         limit = float(limits["latency_p95_ms"])
         p95 = can.quantile(0.95)
         rejected, x = exceed("latency_ms", can.n, limit, 0.05) if can.n else (False, 0)
-        verdict = ("fail" if rejected else "inconclusive" if not enough
-                   else "pass" if p95 <= limit else "inconclusive")
+        verdict = (Verdict.FAIL if rejected else Verdict.INCONCLUSIVE if not enough
+                   else Verdict.PASS if p95 <= limit else Verdict.INCONCLUSIVE)
         add("latency_p95_ms", "limit", verdict, p95, base.quantile(0.95), limit,
             "mSPRT: share of requests above the limit > 5%",
             f"{x} of {can.n} canary requests above {limit:g} ms" if enough or rejected
@@ -173,8 +183,8 @@ def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_ve
         errs = can.errors
         rate = errs / can.n if can.n else float("nan")
         rejected = bool(st.rejects(errs, can.n, limit, cfg.alpha)) if can.n else False
-        verdict = ("fail" if rejected else "inconclusive" if not enough
-                   else "pass" if rate <= limit else "inconclusive")
+        verdict = (Verdict.FAIL if rejected else Verdict.INCONCLUSIVE if not enough
+                   else Verdict.PASS if rate <= limit else Verdict.INCONCLUSIVE)
         add("error_rate", "limit", verdict, rate,
             base.errors / base.n if base.n else None, limit,
             "mSPRT: error rate > limit", f"{errs} errors in {can.n} canary requests"
@@ -183,11 +193,11 @@ def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_ve
         limit = float(limits["cost_per_request_usd"])
         mean = can.cost_mean if can.cost_n else float("nan")
         if can.cost_n < cfg.min_samples:
-            verdict, detail = "inconclusive", f"{can.cost_n} requests report cost; {short}"
+            verdict, detail = Verdict.INCONCLUSIVE, f"{can.cost_n} requests report cost; {short}"
         else:
             lo, _hi = st.always_valid_mean_bounds(mean, can.cost_n, can.cost_std or 1e-9,
                                                   cfg.alpha)
-            verdict = "fail" if lo > limit else "pass" if mean <= limit else "inconclusive"
+            verdict = Verdict.FAIL if lo > limit else Verdict.PASS if mean <= limit else Verdict.INCONCLUSIVE
             detail = f"mean over {can.cost_n} requests, always-valid lower bound {lo:.6g}"
         add("cost_per_request_usd", "limit", verdict, mean,
             base.cost_mean if base.n and base.cost_n else None, limit,
@@ -201,8 +211,8 @@ def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_ve
         if not n_vals:
             continue
         rejected, x = exceed(column, n_vals, limit, 0.01)
-        verdict = ("fail" if rejected else "inconclusive" if n_vals < cfg.min_samples
-                   else "pass" if x <= 0.01 * n_vals else "inconclusive")
+        verdict = (Verdict.FAIL if rejected else Verdict.INCONCLUSIVE if n_vals < cfg.min_samples
+                   else Verdict.PASS if x <= 0.01 * n_vals else Verdict.INCONCLUSIVE)
         add(metric, "limit", verdict, float(vmax), None, limit,
             "mSPRT: share of requests over the token limit > 1%",
             f"{x} of {n_vals} canary requests over {limit:g} tokens")
@@ -212,8 +222,8 @@ def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_ve
         base_p95, can_p95 = base.quantile(0.95), can.quantile(0.95)
         bound = base_p95 * (1 + cfg.max_latency_increase)
         rejected, x = exceed("latency_ms", can.n, bound, 0.05) if can.n else (False, 0)
-        verdict = ("fail" if rejected else "inconclusive" if not enough_both
-                   else "pass" if can_p95 <= bound else "inconclusive")
+        verdict = (Verdict.FAIL if rejected else Verdict.INCONCLUSIVE if not enough_both
+                   else Verdict.PASS if can_p95 <= bound else Verdict.INCONCLUSIVE)
         add("latency_p95_ms", "baseline", verdict, can_p95, base_p95, bound,
             f"mSPRT: share of canary above stable p95 x {1 + cfg.max_latency_increase:g} > 5%",
             f"{x} of {can.n} canary requests above {bound:.1f} ms" if enough_both or rejected
@@ -224,8 +234,8 @@ def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_ve
         # the observed share of errors that hit the canary, against the share the
         # tolerated ratio allows (no errors at all: within)
         within = e_c == 0 or e_c / (e_c + e_b) <= p0
-        verdict = ("fail" if rejected else "inconclusive" if not enough_both
-                   else "pass" if within else "inconclusive")
+        verdict = (Verdict.FAIL if rejected else Verdict.INCONCLUSIVE if not enough_both
+                   else Verdict.PASS if within else Verdict.INCONCLUSIVE)
         add("error_rate", "baseline", verdict, e_c / can.n if can.n else None,
             e_b / base.n, cfg.max_error_rate_ratio,
             f"mSPRT on errors conditional on their total: rate ratio > "
@@ -235,25 +245,25 @@ def analyze(batch: TelemetryBatch | Aggregates, baseline_version: str, canary_ve
             qc, qb = can.quality_mean, base.quality_mean
             _lo, hi = st.always_valid_mean_bounds(qc, can.quality_n, 0.5, cfg.alpha)
             floor = qb - cfg.max_quality_drop
-            verdict = ("fail" if hi < floor else "inconclusive"
+            verdict = (Verdict.FAIL if hi < floor else Verdict.INCONCLUSIVE
                        if min(can.quality_n, base.quality_n) < cfg.min_samples or qc < floor
-                       else "pass")
+                       else Verdict.PASS)
             add("quality", "baseline", verdict, qc, qb, floor,
                 "confidence sequence on the canary mean vs stable mean - tolerance",
                 f"upper bound {hi:.3f} over {can.quality_n} scores", nb=base.quality_n)
         if can.tokens_out_n and base.tokens_out_n:
             tc, tb = can.tokens_out_mean, base.tokens_out_mean
             ratio = float(tc / tb) if tb else float("nan")
-            add("tokens_out", "baseline", "pass" if enough_both else "inconclusive",
+            add("tokens_out", "baseline", Verdict.PASS if enough_both else Verdict.INCONCLUSIVE,
                 tc, tb, None, "reported, not judged", f"mean tokens out ratio {ratio:.2f}")
     elif require_baseline:
-        add("baseline", "baseline", "inconclusive", None, None, None,
+        add("baseline", "baseline", Verdict.INCONCLUSIVE, None, None, None,
             "the stable version must be in the window to compare against",
             f"no telemetry records for the stable version v{baseline_version}"
             if baseline_version else "no stable version to compare against", nb=0)
     verdicts = {c.verdict for c in checks}
-    verdict = ("fail" if "fail" in verdicts else "inconclusive"
-               if "inconclusive" in verdicts or not checks or not enough else "pass")
+    verdict = (Verdict.FAIL if Verdict.FAIL in verdicts else Verdict.INCONCLUSIVE
+               if Verdict.INCONCLUSIVE in verdicts or not checks or not enough else Verdict.PASS)
     summary = agg.summary()
     summary["variants"] = {"baseline": variant_stats(base), "canary": variant_stats(can)}
     return Analysis(str(baseline_version), str(canary_version), verdict, checks, summary, cfg)
