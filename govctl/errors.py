@@ -43,10 +43,21 @@ class GovctlError(Exception):
 
     exit_code = EXIT_INPUT
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None,
+                 field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: the parameter at fault, by its library name (``valid_until``); a message about it
+        #: starts with that name, which the CLI shows as the option (``--valid-until``)
+        self.field = field
+
+    def cli_message(self) -> str:
+        """The message as the CLI shows it: a field named first becomes its option."""
+        f = self.field
+        if f and self.message.startswith(f):
+            return "--" + f.replace("_", "-") + self.message[len(f):]
+        return self.message
 
 
 class CheckFailed(GovctlError):

@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"error: {neutralise(exc.message)}\n")
+        sys.stderr.write(f"error: {neutralise(exc.cli_message())}\n")
         if exc.hint:
             sys.stderr.write(f"hint: {neutralise(exc.hint)}\n")
         sys.exit(exit_code_of(exc))

@@ -130,12 +130,12 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
     from govctl.signing.keys import KeyStore
 
     if regression not in ("latency", "none"):
-        raise InputError("--regression must be 'latency' or 'none'")
+        raise InputError("regression must be 'latency' or 'none'", field="regression")
     directory = directory.expanduser().resolve()
     if directory.exists() and not directory.is_dir():
-        raise InputError(f"{directory} is a file, not a directory; choose another --dir")
+        raise InputError(f"{directory} is a file, not a directory; choose another directory")
     if directory.exists() and any(directory.iterdir()):
-        raise InputError(f"{directory} exists and is not empty; choose another --dir")
+        raise InputError(f"{directory} exists and is not empty; choose another directory")
     n = Narrator(quiet=quiet)
     import logging
 

@@ -18,7 +18,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 def browser() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        raise ExternalError("--out FILE.pdf needs headless Chromium, and no 'chromium' is on "
+        raise ExternalError("a PDF dossier needs headless Chromium, and no 'chromium' is on "
                             "PATH; install it (Debian: apt-get install chromium) or write "
                             ".html and print that")
     return found

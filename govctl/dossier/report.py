@@ -26,7 +26,7 @@ def write_report(repo: GovernedRepo, service: str, version: str, out: Path,
 
     out = Path(out)
     if out.suffix not in (".html", ".md", ".pdf"):
-        raise InputError(f"--out {out}: use a .html, .md or .pdf file name")
+        raise InputError(f"out {out}: use a .html, .md or .pdf file name", field="out")
     if out.suffix == ".pdf":
         pdf.browser()  # no Chromium: say so before any work
     d = collect(repo, service, version)

@@ -191,8 +191,8 @@ def parse_at(text: str) -> datetime:
     try:
         return clock.parse_time(text.strip())
     except ValueError:
-        raise InputError(f"--at {text!r}: not a time; use ISO 8601, e.g. 2026-03-03T14:05 "
-                         "(UTC unless it names an offset)") from None
+        raise InputError(f"at {text!r}: not a time; use ISO 8601, e.g. 2026-03-03T14:05 "
+                         "(UTC unless it names an offset)", field="at") from None
 
 
 def served_at(repo: GovernedRepo, service: str, when: datetime | str,

@@ -19,7 +19,7 @@ def status(repo: GovernedRepo) -> list[leases.Lease]:
 def break_lease(repo: GovernedRepo, key: SigningKey, service: str, reason: str) -> leases.Lease:
     """Break the lease on SERVICE: an admin or on-call, with a reason, in the ledger."""
     if not reason.strip():
-        raise InputError("--reason must say why the lease is broken")
+        raise InputError("reason must say why the lease is broken", field="reason")
     policy = trust.load_verified(repo)
     trust.authorize(policy, LOCK_BREAK, key)  # admin or oncall unless the policy says
     return leases.break_lease(Ledger.for_repo(repo), key, {"kind": "service", "name": service},

@@ -42,7 +42,8 @@ def parse_window(text: str) -> timedelta:
     units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
     t = text.strip().lower()
     if len(t) < 2 or t[-1] not in units or not t[:-1].isdigit() or int(t[:-1]) == 0:
-        raise InputError(f"--window {text!r}: use a whole number and a unit, e.g. 30d, 12h")
+        raise InputError(f"window {text!r}: use a whole number and a unit, e.g. 30d, 12h",
+                         field="window")
     return timedelta(seconds=int(t[:-1]) * units[t[-1]])
 
 

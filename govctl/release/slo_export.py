@@ -107,7 +107,7 @@ def openslo(service: str, ag: Any, digest: str, m: Metrics, window: str) -> list
 def export(repo: GovernedRepo, service: str, fmt: str, out: Path,
            metrics: Metrics | None = None, window: str = "30d") -> list[Path]:
     if fmt not in ("prometheus", "openslo"):
-        raise InputError(f"--format {fmt!r}: use prometheus or openslo")
+        raise InputError(f"format {fmt!r}: use prometheus or openslo", field="format")
     slo.parse_window(window)
     ag, digest = slo._agreement(repo, service)
     m = metrics or Metrics()

@@ -178,9 +178,9 @@ class KeyStore:
         if allow_unencrypted is None:
             allow_unencrypted = passphrase_env in (None, PASSPHRASE_ENV)
         if not passphrase and not allow_unencrypted:
-            raise InputError(f"--passphrase-env {passphrase_env}: that environment variable "
+            raise InputError(f"passphrase_env {passphrase_env}: that environment variable "
                              "is not set (or empty); no key was written, unencrypted or "
-                             "otherwise")
+                             "otherwise", field="passphrase_env")
         private = Ed25519PrivateKey.generate()
         encryption: serialization.KeySerializationEncryption
         if passphrase:

@@ -119,7 +119,7 @@ def amend(
     if not res.met:
         raise CheckFailed(
             f"changing the trust policy needs {res.describe_missing() or 'valid signatures'} "
-            f"of version {old.version}; pass --key once per admin"
+            f"of version {old.version}; sign with one key per admin"
             + (f" ({'; '.join(res.integrity)})" if res.integrity else "")
         )
     _write(repo, new, env)

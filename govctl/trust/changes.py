@@ -59,14 +59,16 @@ def add_signer(repo: GovernedRepo, name: str, roles: list[str], keys: list[Signi
     check_name(name)
     public_raw = _public_key(name, public_key)
     if not roles:
-        raise InputError("give at least one --role; nothing was changed")
+        raise InputError("role: give at least one; nothing was changed", field="role")
     if valid_until:
         try:
             when = clock.parse_time(valid_until)
         except ValueError:
-            raise InputError(f"--valid-until {valid_until!r} is not an ISO date") from None
+            raise InputError(f"valid_until {valid_until!r} is not an ISO date",
+                             field="valid_until") from None
         if when <= at:
-            raise InputError(f"--valid-until {valid_until} is not in the future")
+            raise InputError(f"valid_until {valid_until} is not in the future",
+                             field="valid_until")
         valid_until = clock.to_iso(when)
     current = read_current(repo)
     known = known_roles(current)
@@ -105,9 +107,9 @@ def renew(repo: GovernedRepo, expires: str, keys: list[SigningKey], *,
     try:
         when = clock.parse_time(expires)
     except ValueError:
-        raise InputError(f"--expires {expires!r} is not an ISO date") from None
+        raise InputError(f"expires {expires!r} is not an ISO date", field="expires") from None
     if when <= at:
-        raise InputError(f"--expires {expires} is in the past")
+        raise InputError(f"expires {expires} is in the past", field="expires")
     old, new = amend(repo, {"expires": clock.to_iso(when)}, keys, at=at,
                      note=f"renew until {clock.to_iso(when)}")
     return Change(old, new)
