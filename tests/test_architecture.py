@@ -57,18 +57,6 @@ RENDERING = {"govctl.release.history.words", "govctl.data.lineage.render_tree",
              "govctl.data.lineage.render_dot", "govctl.data.lineage.render_mermaid"}
 # Modules a command may call freely: the CLI's own plumbing and the error types it raises.
 PLUMBING = ("govctl.cli", "govctl.errors")
-# Commands still making more than one library call, each in a module another branch is
-# changing. This list only shrinks: move the logic into the library, then drop the entry
-# (the test fails on a stale entry too).
-SEVERAL_CALLS = {
-    "checklist new": "checklists.new should return the path it wrote (release/checklists.py)",
-    "data add": "datasets.add should return the entry's path (data/datasets.py)",
-    "data lineage": "the cut of the graph around a dataset belongs in data/lineage.py",
-    "data show": "datasets.get and used_by: one 'describe' call (data/datasets.py)",
-    "gate": "gate.evaluate then gate.record: one 'run' call (release/gate.py)",
-    "model show": "reads MLflow through the adapter beside the registry (registry read paths)",
-    "model verify": "drift and artifact verification: one registry call (registry read paths)",
-}
 
 
 def _cli_commands():
@@ -161,9 +149,7 @@ def test_every_command_is_one_library_call_and_rendering():
         calls = _library_calls(funcs[callback.__name__], funcs, {callback.__name__})
         if len(calls) > 1:
             over[name] = calls
-    assert set(over) - set(SEVERAL_CALLS) == set(), {k: over[k] for k in set(over) - set(SEVERAL_CALLS)}
-    stale = set(SEVERAL_CALLS) - set(over)
-    assert not stale, f"one call each now: remove them from SEVERAL_CALLS: {stale}"
+    assert over == {}, f"move the work into one library call: {over}"
 
 
 # --- errors: decided by type, caught where they can be handled --------------------------

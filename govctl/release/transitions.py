@@ -244,8 +244,7 @@ def _promote(repo: GovernedRepo, key: SigningKey, service: str, version: str, en
         messages = recover(repo, key, service)
         if messages:  # recovery finishes, then stops: the caller decides the next step
             return Outcome("promote", state(repo, service, env), messages)
-        report = gate.evaluate(repo, service, version, env, ctx=cmd)
-        gate.record(repo, key, report)
+        report = gate.run(repo, key, service, version, env, ctx=cmd)
         manifests.require_intact(repo, report)  # tampered bytes: exit 4, never waived
         if not report.passed:
             blocked = [f"{r.id} ({r.status}: {r.reason})" for r in report.results
