@@ -12,7 +12,7 @@ from typing import Any
 
 from govctl.config import find_repo
 from govctl.ledger.log import Ledger
-from govctl.release.transitions import RELEASE_ACTIONS
+from govctl.release.standing import RELEASE_ACTIONS
 
 DONE = ("done", "complete")
 

@@ -11,13 +11,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 400
 
-# Modules still over MAX_LINES, each being split on another branch. This list only shrinks:
-# remove an entry once its module is under the limit (the test below fails on a stale entry
-# too, so nothing can hide behind it).
-OVER_LIMIT = {
-    "govctl/release/transitions.py",
-}
-
 
 def test_import_contracts_are_kept():
     lint = Path(sys.executable).with_name("lint-imports")
@@ -45,9 +38,7 @@ def test_no_module_is_over_the_line_limit():
     lengths = {p.relative_to(ROOT).as_posix(): len(p.read_text("utf-8").splitlines())
                for p in sorted((ROOT / "govctl").rglob("*.py"))}
     over = {p: n for p, n in lengths.items() if n > MAX_LINES}
-    assert set(over) - OVER_LIMIT == set(), f"split these by responsibility: {over}"
-    stale = {p for p in OVER_LIMIT if lengths.get(p, 0) <= MAX_LINES}
-    assert not stale, f"under {MAX_LINES} lines now: remove them from OVER_LIMIT: {stale}"
+    assert over == {}, f"split these by responsibility: {over}"
 
 
 # --- every CLI command: one library call, then rendering --------------------------------
@@ -57,18 +48,6 @@ RENDERING = {"govctl.release.history.words", "govctl.data.lineage.render_tree",
              "govctl.data.lineage.render_dot", "govctl.data.lineage.render_mermaid"}
 # Modules a command may call freely: the CLI's own plumbing and the error types it raises.
 PLUMBING = ("govctl.cli", "govctl.errors")
-# Commands still making more than one library call, each in a module another branch is
-# changing. This list only shrinks: move the logic into the library, then drop the entry
-# (the test fails on a stale entry too).
-SEVERAL_CALLS = {
-    "checklist new": "checklists.new should return the path it wrote (release/checklists.py)",
-    "data add": "datasets.add should return the entry's path (data/datasets.py)",
-    "data lineage": "the cut of the graph around a dataset belongs in data/lineage.py",
-    "data show": "datasets.get and used_by: one 'describe' call (data/datasets.py)",
-    "gate": "gate.evaluate then gate.record: one 'run' call (release/gate.py)",
-    "model show": "reads MLflow through the adapter beside the registry (registry read paths)",
-    "model verify": "drift and artifact verification: one registry call (registry read paths)",
-}
 
 
 def _cli_commands():
@@ -161,9 +140,7 @@ def test_every_command_is_one_library_call_and_rendering():
         calls = _library_calls(funcs[callback.__name__], funcs, {callback.__name__})
         if len(calls) > 1:
             over[name] = calls
-    assert set(over) - set(SEVERAL_CALLS) == set(), {k: over[k] for k in set(over) - set(SEVERAL_CALLS)}
-    stale = set(SEVERAL_CALLS) - set(over)
-    assert not stale, f"one call each now: remove them from SEVERAL_CALLS: {stale}"
+    assert over == {}, f"move the work into one library call: {over}"
 
 
 # --- errors: decided by type, caught where they can be handled --------------------------

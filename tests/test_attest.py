@@ -195,6 +195,10 @@ def test_replaced_byte_is_refused_everywhere(released, repo, cli, tmp_path):
     assert cli("status", "support-bot", "--json").json["canary"] is None  # nothing moved
     res = cli("model", "verify", "support-bot", "--artifacts", "--json")
     assert res.code == 4 and any(name in d["message"] for d in res.json["drift"])
+    from govctl import registry
+
+    drifts = registry.verify_models(find_repo(), "support-bot", artifacts=True)
+    assert [d.to_json() for d in drifts] == res.json["drift"]  # what the CLI reports
     with pytest.raises(IntegrityError, match=name):
         verified_model_path(find_repo(), "support-bot", v2)
     router = Router.for_repo(str(repo), "support-bot")

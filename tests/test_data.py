@@ -48,6 +48,10 @@ def test_add_list_show_verify(data_repo, cli):
     assert docs["dvc"]["md5"].endswith(".dir") and docs["dvc"]["nfiles"] == 2
     shown = cli("data", "show", "support-train", "--json").json
     assert shown["regulations"] == ["GDPR"] and shown["used_by"] == []
+    from govctl.config import find_repo
+    from govctl.data import datasets
+
+    assert datasets.describe(find_repo(), "support-train").to_json() == shown  # same as the CLI
     assert cli("data", "verify").code == 0
     log = cli("audit", "log", "--action", "data.add", "--json").json
     assert [e["subject"]["name"] for e in log] == ["support-train", "help-docs"]
@@ -148,6 +152,11 @@ def test_two_stage_pipeline_lineage(data_repo, cli):
     assert {"from": "stage:featurize", "to": "data:data/features.csv"} in lin["edges"]
     down = cli("data", "lineage", "raw-tickets", "--json").json
     assert "data:data/features.csv" in {n["id"] for n in down["nodes"]}
+    from govctl import registry
+    from govctl.config import find_repo
+
+    assert registry.lineage_around(find_repo(), "features").to_json() == lin  # same as the CLI
+    assert registry.lineage_around(find_repo(), "data/raw.csv").to_json() == down
     for fmt, marker in (("tree", "upstream:"), ("dot", "digraph"), ("mermaid", "flowchart")):
         res = cli("data", "lineage", "features", "--format", fmt)
         assert res.code == 0 and marker in res.out and "prepare" in res.out

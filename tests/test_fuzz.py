@@ -456,11 +456,11 @@ def test_agreement_signatures_survive_hostile_envelopes(governed):
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_telemetry_and_canary_analysis_survive_hostile_records(governed, fmt, recwarn):
     from govctl.policy import Policies
-    from govctl.release import canary, telemetry, transitions
+    from govctl.release import analysis, canary, telemetry
 
     r = governed.repo
     rel = f"tele.{fmt}"
-    limits = transitions._limits(r, "support-bot")
+    limits = analysis._limits(r, "support-bot")
     cfg = canary.Config.from_policies(Policies.load(r), "production")
 
     @_settings(400)

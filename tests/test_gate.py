@@ -49,6 +49,16 @@ def test_blocks_on_missing_signoffs_then_passes(release, cli):
 
     ev = log[-1]["evidence"]
     assert digest(ev["result_items"]) == ev["results"]
+    # a Python caller gets what 'govctl gate' gives: the same items, recorded the same way
+    from govctl.config import find_repo
+    from govctl.release import gate
+    from govctl.signing.keys import KeyStore
+
+    report = gate.run(find_repo(), KeyStore().load("rita"), "support-bot", release)
+    assert report.passed and report.to_json()["items"] == res.json["items"]
+    again = cli("audit", "log", "--action", "gate.evaluate", "--json").json
+    assert [e["note"] for e in again] == ["blocked", "blocked", "passed", "passed"]
+    assert again[-1]["evidence"]["result_items"] == ev["result_items"]
     status = cli("checklist", "status", "support-bot", "--version", release, "--json").json
     assert {i["id"]: i["status"] for i in status["items"]
             if i["status"] != "pass"} == {"data-pushed": "n/a"}
@@ -209,6 +219,16 @@ def test_datasets_must_be_pushed_when_a_remote_exists(release, cli, repo, tmp_pa
     ok(cli("data", "push"))
     res = cli("gate", "support-bot", "--version", release, "--format", "json", "--key", "rita")
     assert res.code == 0, res.out
+
+
+def test_checklist_new_returns_the_file_it_wrote(release, repo):
+    from govctl.config import find_repo
+    from govctl.release import checklists
+
+    r = find_repo()
+    path = checklists.new(r, "support-bot", release, first_release=True)
+    assert r.rel(path) == f"checklists/releases/support-bot/{release}.yaml" and path.is_file()
+    assert checklists.load(r, "support-bot", release).first_release is True
 
 
 def test_checklist_for_a_version_mlflow_lacks_is_refused(release, cli, repo):

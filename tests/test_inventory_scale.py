@@ -28,9 +28,11 @@ def test_add_many_adds_each_through_one_dvc_call(signers, repo, cli):
     r, key = find_repo(), KeyStore().load("mel")
     added = datasets.add_many(r, key, [*(_item(repo / f"data/f{i}.csv", f"f{i}")
                                          for i in range(3)), _item(repo / "data/dir", "d")])
-    assert [(e.name, new) for e, new in added] == [("f0", True), ("f1", True), ("f2", True),
-                                                   ("d", True)]
-    assert added[3][0].hash.endswith(".dir") and added[3][0].dvc.nfiles == 3
+    assert [(a.entry.name, a.new_version) for a in added] == [
+        ("f0", True), ("f1", True), ("f2", True), ("d", True)]
+    assert added[3].entry.hash.endswith(".dir") and added[3].entry.dvc.nfiles == 3
+    assert [r.rel(a.file) for a in added] == [f"registry/datasets/{n}.yaml"
+                                              for n in ("f0", "f1", "f2", "d")]
     assert cli("data", "verify").code == 0  # DVC agrees with every hash recorded
     log = cli("audit", "log", "--json").json
     assert sum(1 for e in log if e["action"] == "data.add") == 4

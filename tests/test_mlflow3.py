@@ -46,6 +46,9 @@ def test_logged_models_register_and_drift(signers, repo, cli):
     assert res.json["source"] == f"models:/{ids1['model']}"
     show = cli("model", "show", "support-bot", "--json").json
     assert show["source"] == f"models:/{ids1['model']}" and show["model_id"] == ids1["model"]
+    from govctl import registry
+
+    assert registry.describe_model(find_repo(), "support-bot").to_json() == show  # as the CLI
     assert show["metrics"] == {"accuracy": 0.93}
     entry = [e for e in cli("audit", "log", "--json").json if e["action"] == "model.register"]
     assert entry[-1]["evidence"]["model_id"] == ids1["model"]

@@ -69,8 +69,8 @@ def new(
     from govctl.release import checklists
 
     r = repo()
-    checklists.new(r, service, version, template=template, first_release=first_release)
-    path = r.rel(checklists.release_path(r, service, version))
+    path = r.rel(checklists.new(r, service, version, template=template,
+                                first_release=first_release))
     if as_json:
         emit_json({"service": service, "version": version, "template": template,
                    "first_release": first_release, "path": path})
@@ -181,10 +181,7 @@ def gate_command(
         raise InputError("--json and --format sarif: choose one output")
     if as_json:
         fmt = "json"
-    r = repo()
-    k = load_key(key)
-    report = gate.evaluate(r, service, version, env)
-    gate.record(r, k, report)
+    report = gate.run(repo(), load_key(key), service, version, env)
     if fmt == "json":
         emit_json(report.to_json())
     elif fmt == "sarif":

@@ -75,7 +75,7 @@ def add(
             bar.update(task, completed=done, total=total)
 
     try:
-        entry, new_version = datasets.add(
+        added = datasets.add(
             r, k, path, name=name, kind=kind, sensitivity=sensitivity, pii=pii, owner=owner,
             regulations=regulation, retention_days=retention, source=source, license=license,
             progress=progress,
@@ -83,12 +83,13 @@ def add(
     finally:
         if bar is not None:
             bar.stop()
+    entry = added.entry
     if as_json:
-        emit_json({**entry.to_doc(), "new_version": new_version})
+        emit_json({**entry.to_doc(), "new_version": added.new_version})
         return
     ok(f"{entry.name}: {entry.path} md5 {entry.hash} ({entry.sensitivity}, pii {entry.pii})"
-       + ("" if new_version else " — bytes unchanged"))
-    console().print(f"commit {r.rel(datasets.entry_path(r, entry.name))}"
+       + ("" if added.new_version else " — bytes unchanged"))
+    console().print(f"commit {r.rel(added.file)}"
                     + (f" and {entry.path}.dvc" if entry.tracked_by == "dvc-file" else ""))
 
 
@@ -107,12 +108,13 @@ def update(
     from govctl.cli._common import load_key
     from govctl.data import upkeep
 
-    entry, new_version = upkeep.update(repo(), load_key(key), name)
+    added = upkeep.update(repo(), load_key(key), name)
+    entry = added.entry
     if as_json:
-        emit_json({**entry.to_doc(), "new_version": new_version})
+        emit_json({**entry.to_doc(), "new_version": added.new_version})
         return
     ok(f"{entry.name}: {entry.path} md5 {entry.hash}"
-       + (" — new version recorded" if new_version else " — bytes unchanged"))
+       + (" — new version recorded" if added.new_version else " — bytes unchanged"))
 
 
 @app.command("remove")
@@ -171,12 +173,11 @@ def show(name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP), as_
     """
     from govctl.data import datasets
 
-    r = repo()
-    e = datasets.get(r, name)
-    used = datasets.used_by(r, name)
+    d = datasets.describe(repo(), name)
     if as_json:
-        emit_json({**e.to_doc(), "used_by": used})
+        emit_json(d.to_json())
         return
+    e, used = d.entry, d.used_by
     doc = e.to_doc()
     for k in ("name", "path", "kind", "sensitivity", "pii", "owner", "regulations",
               "retention_days", "source", "license", "tracked_by", "added", "added_by"):
@@ -228,21 +229,13 @@ def lineage_(
     govctl data lineage data/raw.csv --format mermaid
     """
     from govctl import registry
-    from govctl.data import datasets, lineage
-    from govctl.errors import InputError, NotFound
+    from govctl.data import lineage
+    from govctl.errors import InputError
 
-    r = repo()
-    path = target
-    if (datasets.entry_path(r, target)).exists():
-        path = datasets.get(r, target).path
-    g = registry.lineage(r)
-    nid = lineage.data_id(path)
-    if nid not in g.nodes:
-        raise NotFound(f"{target!r} is neither an inventoried dataset nor a DVC-tracked path")
-    keep = {nid} | g.upstream(nid) | g.downstream(nid)
-    sub = g.subgraph(keep)
+    cut = registry.lineage_around(repo(), target)
+    nid, sub = cut.target, cut.graph
     if as_json:
-        emit_json({"target": nid, **sub.to_json()})
+        emit_json(cut.to_json())
     elif fmt == "tree":
         console().print(lineage.render_tree(sub, nid), highlight=False, markup=False)
     elif fmt == "dot":

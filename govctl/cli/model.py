@@ -105,26 +105,18 @@ def show(
     govctl model show support-bot --version 3
     """
     from govctl import registry
-    from govctl.adapters import mlflowstore as ml
-    from govctl.errors import NotFound
 
-    r = repo()
-    if version is None:
-        versions = ml.model_versions(r, name)
-        if not versions:
-            raise NotFound(f"model {name!r} has no versions")
-        version = versions[-1]["version"]
-    info = registry.model_version_info(r, name, version)
+    info = registry.describe_model(repo(), name, version)
     if as_json:
-        emit_json(info)
+        emit_json(info.to_json())
         return
-    console().print(styled((name, "bold"), f" version {info['version']}  aliases: "
-                           f"{', '.join(info['aliases']) or '-'}"))
-    console().print(f"run {info['run_id']}  commit {info['git_commit'] or '-'}  registered by "
-                    f"{info['registered_by'] or '(not through govctl)'}")
-    table("metrics", ["metric", "value"], [[k, v] for k, v in sorted(info["metrics"].items())])
+    console().print(styled((name, "bold"), f" version {info.version}  aliases: "
+                           f"{', '.join(info.aliases) or '-'}"))
+    console().print(f"run {info.run_id}  commit {info.git_commit or '-'}  registered by "
+                    f"{info.registered_by or '(not through govctl)'}")
+    table("metrics", ["metric", "value"], [[k, v] for k, v in sorted(info.metrics.items())])
     table("datasets", ["role", "name", "md5"],
-          [[d["role"], d["name"], d["md5"] or "not inventoried"] for d in info["datasets"]])
+          [[d["role"], d["name"], d["md5"] or "not inventoried"] for d in info.datasets])
 
 
 @app.command("alias")
@@ -186,18 +178,9 @@ def verify(
         raise InputError("--artifacts and --version need a model NAME")
     if version and not artifacts:
         raise InputError("--version goes with --artifacts")
-    drifts = registry.verify_drift(repo(), name)
-    if artifacts:
-        drifts += _artifact_drift(name, version)
+    drifts = registry.verify_models(repo(), name, artifacts=artifacts, version=version,
+                                    progress_for=lambda v: hash_progress(f"{name} v{v}"))
     report_findings(drifts, as_json=as_json, key="drift",
                     exit_code=EXIT_INTEGRITY if any(d.tampering for d in drifts) else 0,
                     clean="MLflow matches the ledger")
 
-
-def _artifact_drift(name: str, version: str | None) -> list[object]:
-    from govctl import registry
-    from govctl.registry import manifests
-
-    found = manifests.verify_versions(repo(), name, version,
-                                      progress_for=lambda v: hash_progress(f"{name} v{v}"))
-    return [registry.Drift(name, "artifact", message) for _, message in found]

@@ -122,12 +122,33 @@ class NewDataset:
     license: str | None = None
 
 
+@dataclass(frozen=True)
+class Added:
+    """One dataset :func:`add` recorded: its entry, whether its bytes are a new version, and
+    the inventory file it wrote (to commit)."""
+
+    entry: DatasetEntry
+    new_version: bool
+    file: Path
+
+
+@dataclass(frozen=True)
+class Description:
+    """One dataset (``data show``): its entry and the model versions registered with it."""
+
+    entry: DatasetEntry
+    used_by: list[dict[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.entry.to_doc(), "used_by": self.used_by}
+
+
 def add(repo: GovernedRepo, key: SigningKey, path: Path, *, name: str, kind: str,
         sensitivity: str, pii: str, owner: str, regulations: Iterable[str] = (),
         retention_days: int | None = None, source: str | None = None,
         license: str | None = None, progress: Callable[[int, int], None] | None = None,
-        at: datetime | None = None) -> tuple[DatasetEntry, bool]:
-    """Track ``path`` with DVC and record it in the inventory. Returns (entry, new_version).
+        at: datetime | None = None) -> Added:
+    """Track ``path`` with DVC and record it in the inventory.
 
     Everything is validated before DVC runs; if DVC fails nothing is left behind.
     """
@@ -173,7 +194,7 @@ def _check(repo: GovernedRepo, snap: Snapshot, it: NewDataset) -> str:
 
 def add_many(repo: GovernedRepo, key: SigningKey, items: list[NewDataset], *,
              progress: Callable[[int, int], None] | None = None,
-             at: datetime | None = None) -> list[tuple[DatasetEntry, bool]]:
+             at: datetime | None = None) -> list[Added]:
     """:func:`add` for many datasets at once: one inventory read, one ``dvc add`` of every
     path DVC must track, one ledger append (an entry per dataset, one checkpoint). All
     are validated before DVC runs; nothing is written if one is refused."""
@@ -224,10 +245,11 @@ def add_many(repo: GovernedRepo, key: SigningKey, items: list[NewDataset], *,
                        {k: v for k, v in record.items() if v is not None})
         previous = snap.by_name.get(it.name)
         new_version = previous is None or previous.hash != entry.hash
-        atomic_write(entry_path(repo, it.name), dump_yaml(
+        file = entry_path(repo, it.name)
+        atomic_write(file, dump_yaml(
             entry.to_doc(), "# Dataset inventory entry; written by 'govctl data add'. "
             "Classification fields may be edited.\n"))
-        out.append((entry, new_version))
+        out.append(Added(entry, new_version, file))
         events.append({"action": "data.add",
                        "subject": {"kind": "dataset", "name": it.name, "path": rel},
                        "evidence": {"md5": entry.hash, "kind": it.kind,
@@ -249,6 +271,11 @@ def used_by(repo: GovernedRepo, name: str) -> list[dict[str, str]]:
                 out.append({"model": e.subject["name"], "version": str(e.evidence["version"]),
                             "role": ds.get("role", ""), "md5": ds.get("md5", "")})
     return out
+
+
+def describe(repo: GovernedRepo, name: str) -> Description:
+    """Dataset ``name`` with the model versions registered with it."""
+    return Description(get(repo, name), used_by(repo, name))
 
 
 def history(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:

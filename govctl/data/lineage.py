@@ -77,6 +77,30 @@ class LineageGraph:
         }
 
 
+@dataclass
+class Cut:
+    """The lineage upstream and downstream of one node (``data lineage``)."""
+
+    target: str  # the node's id
+    graph: LineageGraph
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, **self.graph.to_json()}
+
+
+def around(repo: GovernedRepo, g: LineageGraph, target: str) -> Cut:
+    """The part of ``g`` upstream and downstream of ``target``: an inventoried dataset's
+    name or a DVC-tracked path."""
+    from govctl.data.inventory import entry_path, get
+    from govctl.errors import NotFound
+
+    path = get(repo, target).path if entry_path(repo, target).exists() else target
+    nid = data_id(path)
+    if nid not in g.nodes:
+        raise NotFound(f"{target!r} is neither an inventoried dataset nor a DVC-tracked path")
+    return Cut(nid, g.subgraph({nid} | g.upstream(nid) | g.downstream(nid)))
+
+
 def data_id(path: str) -> str:
     return f"data:{path.strip('/')}"
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govctl.config import GovernedRepo
 from govctl.errors import ExternalError, InputError
 from govctl.signing.keys import SigningKey
+
+if TYPE_CHECKING:
+    from govctl.data import datasets
 
 # Pipeline outputs that are not datasets unless inventoried: model files and folders.
 # ``[govctl] not_data = [...]`` in govctl.toml replaces the list; metrics and plots that
@@ -72,9 +75,9 @@ def status(repo: GovernedRepo, targets: list[str], entries: Iterable[Any],
     return changed, findings
 
 
-def update(repo: GovernedRepo, key: SigningKey, name: str) -> tuple[Any, bool]:
+def update(repo: GovernedRepo, key: SigningKey, name: str) -> datasets.Added:
     """Record the bytes DVC now has for dataset ``name`` (after ``dvc repro`` or a new
-    ``dvc add``), keeping its classification. Returns (entry, new_version)."""
+    ``dvc add``), keeping its classification."""
     from govctl.data import datasets
 
     e = datasets.get(repo, name)

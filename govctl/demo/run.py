@@ -286,7 +286,8 @@ def _release(repo: Any, keys: dict[str, Any], n: Narrator, version: str,
     from govctl import release
     from govctl.release import checklists, gate
 
-    cl = checklists.new(repo, SERVICE, version, first_release=first)
+    checklists.new(repo, SERVICE, version, first_release=first)
+    cl = checklists.load(repo, SERVICE, version)
     for item in cl.items:
         if item.kind == "signoff" and item.role:
             checklists.sign_off(repo, SERVICE, version, item.id,

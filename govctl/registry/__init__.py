@@ -7,11 +7,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_API_MODULES = ('models', 'prompts')
+_API_MODULES = ('models', 'prompts', 'reads')
 
 
 def __getattr__(name: str) -> Any:
-    """``govctl.registry.X`` for the API of models, prompts, imported on first use."""
+    """``govctl.registry.X`` for the API of models, prompts, reads, imported on first use."""
     if name.startswith("__"):
         raise AttributeError(name)
     for mod in _API_MODULES:

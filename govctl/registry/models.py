@@ -374,3 +374,10 @@ def lineage(repo: GovernedRepo) -> lineage_mod.LineageGraph:
     return g
 
 
+def lineage_around(repo: GovernedRepo, target: str) -> lineage_mod.Cut:
+    """:func:`lineage` cut around a dataset (its name or a DVC-tracked path)."""
+    from govctl.data import lineage as lineage_mod
+
+    return lineage_mod.around(repo, lineage(repo), target)
+
+

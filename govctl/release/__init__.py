@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_API_MODULES = ('transitions',)
+_API_MODULES = ('transitions', 'standing', 'analysis')
 
 
 def __getattr__(name: str) -> Any:
-    """``govctl.release.X`` for the API of transitions, imported on first use."""
+    """``govctl.release.X`` for the API of transitions, standing and analysis, imported on
+    first use."""
     if name.startswith("__"):
         raise AttributeError(name)
     for mod in _API_MODULES:

@@ -126,7 +126,8 @@ def evidence_dir(repo: GovernedRepo, service: str, version: str) -> Path:
 
 
 def new(repo: GovernedRepo, service: str, version: str, *, template: str = "prelaunch",
-        first_release: bool = False, at: datetime | None = None) -> ReleaseChecklist:
+        first_release: bool = False, at: datetime | None = None) -> Path:
+    """Freeze ``template`` for one release of ``service``; returns the file it wrote."""
     tpl_path = repo.checklists / f"{template}.yaml"
     if not tpl_path.exists():
         known = ", ".join(p.stem for p in sorted(repo.checklists.glob("*.yaml"))) or "none"
@@ -151,7 +152,7 @@ def new(repo: GovernedRepo, service: str, version: str, *, template: str = "prel
     atomic_write(path, dump_yaml(checklist.to_doc(), (
         f"# Release checklist for {service} version {version}, frozen from template "
         f"'{tpl.name}'.\n# Sign-offs cover this file's content: editing it voids them.\n")))
-    return checklist
+    return path
 
 
 def load(repo: GovernedRepo, service: str, version: str) -> ReleaseChecklist:

@@ -329,6 +329,15 @@ def _evaluate(repo: GovernedRepo, service: str, version: str, env: str,
                       repo.rel(checklists.release_path(repo, service, version)), digests)
 
 
+def run(repo: GovernedRepo, key: Any, service: str, version: str, env: str = "production", *,
+        at: datetime | None = None, ctx: Context | None = None) -> GateReport:
+    """Evaluate the gate, then record its result in the ledger, signed by ``key``: what
+    ``govctl gate`` does. The report is returned whether it passed or not."""
+    report = evaluate(repo, service, version, env, at=at, ctx=ctx)
+    record(repo, key, report)
+    return report
+
+
 def record(repo: GovernedRepo, key: Any, report: GateReport) -> None:
     from govctl import ledger
 

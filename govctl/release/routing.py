@@ -127,7 +127,7 @@ def verified_model_path(repo: Any, service: str, version: str, *,
 
 def _from_mlflow(repo: Any, service: str, env: str) -> Routing:
     from govctl.adapters import mlflowstore as ml
-    from govctl.release.transitions import canary_alias, weight_tag
+    from govctl.release.standing import canary_alias, weight_tag
 
     aliases = ml.get_aliases(repo, service)
     weight = int(ml.get_model_tags(repo, service).get(weight_tag(env), "0") or 0)

@@ -6,13 +6,16 @@ candidate while a canary runs; the canary's traffic share is the registered-mode
 alone. Every transition is an intent entry, the MLflow change, then a completion entry; a
 command that finds an intent without completion (a crash) finishes it first and says so.
 One transition per service at a time (a lease in the ledger database).
+
+Where a release stands (:mod:`~govctl.release.standing`) and the canary's analysis
+(:mod:`~govctl.release.analysis`) live beside this module; their names are re-exported
+here.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from govctl import clock
@@ -22,97 +25,21 @@ from govctl.errors import CheckFailed, InputError, NotFound
 from govctl.ledger import leases
 from govctl.ledger.log import Ledger
 from govctl.policy import Policies
+from govctl.release.analysis import analyze
+from govctl.release.standing import (  # noqa: F401
+    DEFAULT_PLAN,
+    RELEASE_ACTIONS,
+    State,
+    canary_alias,
+    plan_for,
+    service_subject,
+    stable_history,
+    state,
+    weight_tag,
+)
 
 if TYPE_CHECKING:  # and trust is imported where a change is authorized: state() needs neither
     from govctl.signing.keys import SigningKey
-
-RELEASE_ACTIONS = ("release.promote", "canary.step", "canary.promote", "canary.rollback",
-                   "canary.abort", "release.rollback")
-DEFAULT_PLAN = [5, 25, 50, 100]
-
-
-def canary_alias(env: str) -> str:
-    return f"{env}-canary"
-
-
-def weight_tag(env: str) -> str:
-    return f"govctl.{env}.canary_weight_bps"
-
-
-def _subject(service: str) -> dict[str, Any]:
-    return {"kind": "service", "name": service}
-
-
-@dataclass
-class State:
-    service: str
-    env: str
-    stable: str | None
-    canary: str | None
-    weight_bps: int
-    step: int | None = None
-    plan: list[int] = field(default_factory=list)
-    last: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"service": self.service, "env": self.env, "stable": self.stable,
-                "canary": self.canary, "canary_weight_pct": self.weight_bps / 100,
-                "step": self.step, "plan": self.plan, "last_decision": self.last}
-
-
-def plan_for(repo: GovernedRepo, env: str, policies: Policies | None = None) -> list[int]:
-    plan = (policies or Policies.load(repo)).param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
-    bad = InputError(f"policy GOV-CANARY-PLAN: the {env} plan must be rising whole "
-                     f"percentages ending at 100, got {plan!r}")
-    if not isinstance(plan, list) or not plan:
-        raise bad
-    try:
-        steps = [int(str(p)) for p in plan]
-    except ValueError:
-        raise bad from None
-    if steps[-1] != 100 or any(not 0 < p <= 100 for p in steps) or steps != sorted(set(steps)):
-        raise bad
-    return steps
-
-
-
-
-def state(repo: GovernedRepo, service: str, env: str = "production") -> State:
-    from govctl.adapters import mlflowstore as ml
-
-    aliases = ml.get_aliases(repo, service)
-    tags = ml.get_model_tags(repo, service)
-    st = State(service, env, aliases.get(env), aliases.get(canary_alias(env)),
-               int(tags.get(weight_tag(env), "0") or 0))
-    last = Ledger.for_repo(repo).last(_subject(service), RELEASE_ACTIONS, env)
-    if last is not None:
-        st.last = {"action": last.action, "time": last.time, "by": last.actor["name"],
-                   "note": last.note, "seq": last.seq}
-        if st.canary:
-            st.step = last.evidence.get("step")
-            st.plan = last.evidence.get("plan") or []
-    return st
-
-
-def stable_history(repo: GovernedRepo, service: str, env: str) -> tuple[list[str], set[str]]:
-    """The versions ENV may roll back to, oldest first, and every version ever stable there.
-
-    A stack of stable versions from the ledger: a promotion pushes; a rollback removes the
-    version rolled back from (it must not come back by a second rollback) and puts its
-    target on top.
-    """
-    stack: list[str] = []
-    ever: set[str] = set()
-    for e in Ledger.for_repo(repo).moves(_subject(service)):
-        v = (e.evidence.get("aliases") or {}).get(env)
-        if not v:
-            continue
-        v = str(v)
-        ever.add(v)
-        if e.action == "release.rollback" and e.evidence.get("from"):
-            stack = [x for x in stack if x != str(e.evidence["from"])]
-        stack = [x for x in stack if x != v] + [v]
-    return stack, ever
 
 
 def _apply(repo: GovernedRepo, service: str, env: str, aliases: dict[str, str | None],
@@ -137,7 +64,7 @@ def _transition(repo: GovernedRepo, key: SigningKey, service: str, env: str, act
     prompt_aliases = prompt_alias_changes(repo, service, aliases)
     if prompt_aliases:
         ev["prompt_aliases"] = prompt_aliases
-    intent = ledger.intent(key, action, _subject(service), evidence=ev,
+    intent = ledger.intent(key, action, service_subject(service), evidence=ev,
                            git_commit=head_commit(repo.root), note=note)
     _apply(repo, service, env, aliases, weight_bps, prompt_aliases)
     crash_point("transition-applied")
@@ -167,7 +94,8 @@ def crash_point(name: str) -> None:
 
 def _need_canary(repo: GovernedRepo, ledger: Ledger, service: str, env: str) -> None:
     """Refuse before taking the lease when no canary runs and no crash left one half-done."""
-    if state(repo, service, env).canary is None and not ledger.open_intents(_subject(service)):
+    if (state(repo, service, env).canary is None
+            and not ledger.open_intents(service_subject(service))):
         raise InputError(f"no canary is running for {service} in {env}")
 
 
@@ -175,7 +103,7 @@ def recover(repo: GovernedRepo, key: SigningKey, service: str) -> list[str]:
     """Finish transitions a crash left between intent and completion (idempotent)."""
     ledger = Ledger.for_repo(repo)
     done = []
-    for intent in ledger.open_intents(_subject(service)):
+    for intent in ledger.open_intents(service_subject(service)):
         ev = intent.evidence
         try:
             if "weight_bps" in ev:
@@ -240,12 +168,11 @@ def _promote(repo: GovernedRepo, key: SigningKey, service: str, version: str, en
     trust.authorize(cmd.trust_policy, _promote_action(repo, env, cmd.policies), key)
     ml.ping(repo)
     ledger = Ledger.for_repo(repo)
-    with leases.hold(ledger, _subject(service), key, key.name):
+    with leases.hold(ledger, service_subject(service), key, key.name):
         messages = recover(repo, key, service)
         if messages:  # recovery finishes, then stops: the caller decides the next step
             return Outcome("promote", state(repo, service, env), messages)
-        report = gate.evaluate(repo, service, version, env, ctx=cmd)
-        gate.record(repo, key, report)
+        report = gate.run(repo, key, service, version, env, ctx=cmd)
         manifests.require_intact(repo, report)  # tampered bytes: exit 4, never waived
         if not report.passed:
             blocked = [f"{r.id} ({r.status}: {r.reason})" for r in report.results
@@ -281,59 +208,6 @@ def _promote(repo: GovernedRepo, key: SigningKey, service: str, version: str, en
         return Outcome("promote", state(repo, service, env), messages, gate=report)
 
 
-def _limits(repo: GovernedRepo, service: str) -> dict[str, Decimal]:
-    from govctl import agreements
-
-    path = agreements.agreement_path(repo, service)
-    if not path.exists():
-        raise NotFound(f"no agreement for {service}: the canary needs its limits")
-    return agreements.signed_agreement(repo, service).limits()  # signed numbers only
-
-
-def analyze(repo: GovernedRepo, service: str, source: str, env: str = "production", *,
-            baseline: str | None = None, candidate: str | None = None,
-            require_baseline: bool | None = None, st: State | None = None) -> Any:
-    """Judge the canary on the telemetry of its current step: records from before the step
-    began (its ledger entry) or without a timestamp are bad records. ``canary advance``
-    calls this with the same defaults, so the two always agree."""
-    from govctl import clock
-    from govctl.release import sources
-
-    if st is None and (baseline is None or candidate is None):
-        st = state(repo, service, env)  # both named: the versions need not be in MLflow
-    candidate = candidate or (st.canary if st else None)
-    if candidate is None:
-        raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
-    if baseline is None:
-        baseline = (st.stable if st else None) or ""
-    running = st is not None and candidate == st.canary and st.last is not None
-    # govctl's clock (and the ledger's times) have a resolution of one second: a step's
-    # window ends with the last instant of the second "now" names, so a record from
-    # 12:00:05.4 is not "after" a now of 12:00:05 in any source (a serving layer's last
-    # second of traffic was dropped from every step)
-    window = (clock.parse_time(st.last["time"]),
-              clock.now().replace(microsecond=999_999)) if st and running and st.last \
-        else None
-    if require_baseline is None:
-        # at 100% (or on a first release) the stable version gets no traffic to compare
-        require_baseline = bool(baseline) and not (
-            running and st is not None and st.weight_bps >= 10_000)
-    with sources.start(source, repo, window) as pending:  # read while the rest loads
-        limits = _limits(repo, service)
-        from govctl.release import canary  # SciPy, while the telemetry is read
-
-        cfg = canary.Config.from_policies(Policies.load(repo), env)
-        batch = pending.result(limits, 1 + cfg.max_latency_increase)  # the same window
-    notes = getattr(batch, "notes", None)
-    if window is None and notes is not None:
-        notes.append(f"v{candidate} is not the running canary: every record counted, "
-                     "whatever its time")
-    result = canary.analyze(batch, baseline, candidate, limits, cfg,
-                            require_baseline=require_baseline)
-    result.explain = getattr(batch, "explain", [])
-    return result
-
-
 def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
             env: str = "production") -> Outcome:
     """Analyse; pass → next step (or make the candidate stable after the last step);
@@ -345,7 +219,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
     trust.authorize(policy, "canary.advance", key)
     ledger = Ledger.for_repo(repo)
     _need_canary(repo, ledger, service, env)  # cheap, before the lease
-    with leases.hold(ledger, _subject(service), key, key.name):
+    with leases.hold(ledger, service_subject(service), key, key.name):
         messages = recover(repo, key, service)
         if messages:
             # Recovery finishes the interrupted step and stops: the next step needs
@@ -404,7 +278,7 @@ def abort(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
     trust.authorize(policy, "canary.advance", key)
     ledger = Ledger.for_repo(repo)
     _need_canary(repo, ledger, service, env)
-    with leases.hold(ledger, _subject(service), key, key.name):
+    with leases.hold(ledger, service_subject(service), key, key.name):
         messages = recover(repo, key, service)
         st = state(repo, service, env)
         if st.canary is None:
@@ -427,7 +301,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
     policy = trust.load_verified(repo)
     trust.authorize(policy, "rollback", key)
     ledger = Ledger.for_repo(repo)
-    with leases.hold(ledger, _subject(service), key, key.name):
+    with leases.hold(ledger, service_subject(service), key, key.name):
         messages = recover(repo, key, service)
         st = state(repo, service, env)
         if to_version is None and st.canary and st.stable:
