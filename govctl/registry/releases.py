@@ -29,11 +29,12 @@ def prompts_for_registration(repo: GovernedRepo, specs: list[str] | None) -> dic
     for spec in specs:
         name, sep, version = spec.partition("@")
         if not sep or not name or not version.isdigit():
-            raise InputError(f"--prompt {spec!r}: expected NAME@VERSION, e.g. support-answer@2")
+            raise InputError(f"prompt {spec!r}: expected NAME@VERSION, e.g. support-answer@2",
+                             field="prompt")
         if version not in pins.get(name, {}):
             known = ", ".join(sorted(pins.get(name, {}), key=int)) or "none"
-            raise NotFound(f"--prompt {spec}: {name} has no version {version} registered "
-                           f"through govctl (pinned versions: {known})")
+            raise NotFound(f"prompt {spec}: {name} has no version {version} registered "
+                           f"through govctl (pinned versions: {known})", field="prompt")
         out[name] = version
     return out
 

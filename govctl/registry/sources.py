@@ -41,11 +41,11 @@ def resolve(repo: GovernedRepo, run_id: str | None, *, model_id: str | None = No
 
     if model_id:
         if artifact_path:
-            raise InputError("give --model-id or --path, not both")
+            raise InputError("give a logged model id or an artifact path, not both")
         lm = mlflowmodels.logged_model(repo, model_id)
         if run_id and lm["source_run_id"] and lm["source_run_id"] != run_id:
             raise InputError(f"logged model {model_id} was logged by run "
-                             f"{lm['source_run_id']}, not by --run {run_id}")
+                             f"{lm['source_run_id']}, not by run {run_id}")
         if model_name and lm["name"] != model_name:
             raise InputError(f"logged model {model_id} is called {lm['name']!r}, "
                              f"not {model_name!r}")
@@ -53,7 +53,7 @@ def resolve(repo: GovernedRepo, run_id: str | None, *, model_id: str | None = No
         return Source(lm["model_uri"], lm["source_run_id"] or run_id, lm["model_id"], None,
                       lm["name"])
     if not run_id:
-        raise InputError("give --run RUN_ID or --model-id m-…")
+        raise InputError("give the run that logged the model or a logged model id (m-…)")
     if artifact_path is None:
         logged = mlflowmodels.run_logged_models(repo, run_id)
         if model_name:

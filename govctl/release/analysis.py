@@ -35,7 +35,7 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
         st = state(repo, service, env)  # both named: the versions need not be in MLflow
     candidate = candidate or (st.canary if st else None)
     if candidate is None:
-        raise InputError(f"no canary is running for {service} in {env}; pass --canary V")
+        raise InputError(f"no canary is running for {service} in {env}; name the candidate version")
     if baseline is None:
         baseline = (st.stable if st else None) or ""
     running = st is not None and candidate == st.canary and st.last is not None

@@ -225,13 +225,13 @@ def waive(repo: GovernedRepo, service: str, version: str, item_id: str, key: Sig
     cl = load(repo, service, version)
     cl.item(item_id)
     if not justification.strip():
-        raise InputError("--justification must say why the item is waived")
+        raise InputError("justification must say why the item is waived", field="justification")
     try:
         until = clock.parse_time(expires)
     except ValueError:
-        raise InputError(f"--expires {expires!r} is not an ISO date") from None
+        raise InputError(f"expires {expires!r} is not an ISO date", field="expires") from None
     if until <= at:
-        raise InputError(f"--expires {expires} is not in the future")
+        raise InputError(f"expires {expires} is not in the future", field="expires")
     max_days = policies.number("GOV-WAIVERS", "max_days", default=30, integer=True, low=1)
     if until - at > timedelta(days=int(max_days)):
         raise InputError(f"a waiver may run at most {max_days} days (policy GOV-WAIVERS); "

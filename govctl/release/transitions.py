@@ -188,7 +188,8 @@ def _promote(repo: GovernedRepo, key: SigningKey, service: str, version: str, en
         if no_canary:
             allowed = cmd.policies.param("GOV-CANARY-PLAN", "allow_no_canary", env)
             if not allowed:
-                raise CheckFailed(f"policy GOV-CANARY-PLAN does not allow --no-canary in {env}")
+                raise CheckFailed("policy GOV-CANARY-PLAN does not allow a release without a "
+                                  f"canary in {env}")
             done = _transition(repo, key, service, env, "release.promote",
                                {env: version, canary_alias(env): None}, 0,
                                {"version": version, "previous_stable": st.stable,
@@ -271,7 +272,7 @@ def advance(repo: GovernedRepo, key: SigningKey, service: str, source: str,
 def abort(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
           env: str = "production") -> Outcome:
     if not reason.strip():
-        raise InputError("--reason must say why the canary is aborted")
+        raise InputError("reason must say why the canary is aborted", field="reason")
     from govctl import trust
 
     policy = trust.load_verified(repo)
@@ -297,7 +298,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
     from govctl.adapters import mlflowstore as ml
 
     if not reason.strip():
-        raise InputError("--reason must say why you roll back")
+        raise InputError("reason must say why you roll back", field="reason")
     policy = trust.load_verified(repo)
     trust.authorize(policy, "rollback", key)
     ledger = Ledger.for_repo(repo)
@@ -312,7 +313,7 @@ def rollback(repo: GovernedRepo, key: SigningKey, service: str, reason: str,
             if not earlier:
                 raise CheckFailed(f"the ledger has no earlier stable version of {service} in "
                                   f"{env} to roll back to (versions rolled back from do not "
-                                  "count); pass --to-version")
+                                  "count); name the version to roll back to")
             target = earlier[-1]
         else:
             target = str(to_version)
