@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -39,14 +40,22 @@ HOG_SECONDS = 900  # the hog's own bound, whatever happens to this script
 EXPECTED = ("rolled back", "1", ("pass",) * 6 + ("fail",), True, 4, "")
 
 
-def _demo(work: Path) -> tuple[float, tuple]:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _demo(work: Path) -> tuple[float, float, tuple]:
+    """Wall time, CPU time (the demo and every process it waited for) and the outcome."""
     clone = Path(tempfile.mkdtemp(prefix="clone-", dir=work))
     subprocess.run(["git", "init", "-q"], cwd=clone, check=True)
+    cpu = _cpu()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "govctl", "demo", "--dir", "./govctl-demo",
                            "--json"], cwd=clone, env=env(GOVCTL_NOW=""), capture_output=True,
                           text=True)
     elapsed = time.perf_counter() - start
+    cpu = _cpu() - cpu
     if proc.returncode != 0:
         sys.exit(f"govctl demo failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     summary = json.loads(proc.stdout)
@@ -58,7 +67,7 @@ def _demo(work: Path) -> tuple[float, tuple]:
     dossiers = sum(Path(f).is_file() for f in summary["reports"])
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True,
                             text=True, check=True).stdout
-    return elapsed, (summary["v3"], summary["stable"], verdicts, summary["audit_ok"],
+    return elapsed, cpu, (summary["v3"], summary["stable"], verdicts, summary["audit_ok"],
                      dossiers, status)
 
 
@@ -88,10 +97,11 @@ def main() -> int:
             try:
                 samples = []
                 for _ in range(runs):
-                    seconds, outcome = _demo(work)
+                    seconds, cpu, outcome = _demo(work)
                     samples.append(seconds)
                     outcomes.add(outcome)
-                    print(f"      run: {seconds:.1f} s, {condition}, v3 {outcome[0]}, "
+                    print(f"      run: {seconds:.1f} s wall, {cpu:.1f} s CPU, {condition}, "
+                          f"v3 {outcome[0]}, "
                           f"v{outcome[1]} stable, verdicts {','.join(outcome[2])}", flush=True)
             finally:
                 if hog is not None:
