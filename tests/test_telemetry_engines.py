@@ -261,3 +261,22 @@ def test_a_read_started_early_is_stopped_or_reports_in_the_caller(traffic, tmp_p
     with sources.start(str(traffic["jsonl"])) as pending:
         agg = pending.result(LIMITS)
     assert agg.total == 4500 and agg.count_above("2", "latency_ms", 900.0) > 0
+
+
+@pytest.mark.parametrize("field", ["latency_ms", "quality", "error"])
+def test_a_long_non_ascii_value_is_a_bad_record_in_every_engine(tmp_path, field):
+    """DuckDB quotes the offending line in its error, cut at a byte count: cut through a
+    multi-byte character, the message is undecodable and the Python binding raises
+    UnicodeDecodeError (found by the fuzz suite: exit 70). The record is bad, the file
+    is read, and both engines count it for the same reason."""
+    import json
+
+    good = [{"request_id": f"r{i}", "version": "1", "latency_ms": 100.0 + i, "error": False}
+            for i in range(3)]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                            for r in [{**good[0], "request_id": "x", field: "é" * 300},
+                                      *good]), encoding="utf-8")
+    reference = telemetry.read_jsonl(path).bad
+    assert sum(reference.values()) == 1
+    assert sources.aggregate(str(path)).bad == reference

@@ -64,7 +64,7 @@ class Prepared:
         queries.append(sql)
         try:
             rows = _fetch(con, sql)
-        except duckdb.Error as exc:  # Parquet is read here, in place
+        except (duckdb.Error, UnicodeDecodeError) as exc:  # Parquet is read here, in place
             raise InputError(f"{self.where}: not readable telemetry ({_first_line(exc)})"
                              ) from None
 
@@ -147,7 +147,8 @@ def prepare(path: str, window: Window | None = None, con: Any = None) -> Prepare
             kinds = {f: q.kind_of(t) for f, t in _TYPED.items()}
             try:
                 return materialized(con, typed, window, kinds=kinds, ts_kind="text")
-            except (duckdb.InvalidInputException, duckdb.ConversionException):
+            except (duckdb.InvalidInputException, duckdb.ConversionException,
+                    UnicodeDecodeError):  # DuckDB's error, its quote cut mid-character
                 pass
             texts = {f: "VARCHAR" for f in (*q.FIELDS, *ts)}
             src = f"read_json({p}, format='newline_delimited', columns={_struct(texts)})"
@@ -158,18 +159,23 @@ def prepare(path: str, window: Window | None = None, con: Any = None) -> Prepare
         try:
             return materialized(con, src, window, kinds=kinds,
                                 ts_kind="text" if kinds else None)
-        except duckdb.InvalidInputException:
+        except (duckdb.InvalidInputException, UnicodeDecodeError):
             pass  # a malformed line: count the bad ones instead of rejecting the file
         if fmt == "json":
             return _json_lines(con, p, window)
         return _csv_rejects(con, p, window)
     except duckdb.IOException as exc:
         raise InputError(f"{path}: cannot read the telemetry ({_first_line(exc)})") from None
-    except duckdb.Error as exc:
+    except (duckdb.Error, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not readable telemetry ({_first_line(exc)})") from None
 
 
 def _first_line(exc: BaseException) -> str:
+    # DuckDB quotes the offending line in its message, cut at a byte count: a cut through a
+    # multi-byte character makes the message undecodable, and the Python binding raises
+    # UnicodeDecodeError instead of DuckDB's own error
+    if isinstance(exc, UnicodeDecodeError):
+        return "DuckDB refused a line it could not quote"
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
@@ -294,7 +300,7 @@ def query_windows(path: str, build: Any) -> dict[str, Any]:
             return _fetch(con, build(rel))[0]
         except duckdb.InvalidInputException as exc:
             last = exc
-        except duckdb.Error as exc:
+        except (duckdb.Error, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not readable telemetry ({_first_line(exc)})") from None
     raise InputError(f"{path}: not readable telemetry ({_first_line(last or Exception())})")
 

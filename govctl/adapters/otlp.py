@@ -69,7 +69,7 @@ def prepare(path: str, attrs: dict[str, str] | None = None,
     try:
         return engine.materialized(con, spans_sql(path, {**DEFAULTS, **(attrs or {})}),
                                    window)
-    except duckdb.Error as exc:
+    except (duckdb.Error, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not readable OTLP JSON ({engine._first_line(exc)})") from None
 
 
