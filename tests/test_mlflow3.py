@@ -138,3 +138,24 @@ def test_the_store_pinned_in_govctl_toml_is_used_and_never_replaced(signers, rep
                        "postgresql+psycopg://govctl:s3cret@127.0.0.1:1/mlflow")
     res = cli("model", "register", "support-bot", "--run", "0" * 32, "--key", "mel")
     assert res.code == 3 and "s3cret" not in res.err
+
+
+def test_a_logged_model_registers_whatever_store_mlflow_points_at(signers, repo, cli,
+                                                                  tmp_path, monkeypatch):
+    """MLflow resolves a ``models:/m-…`` source through its process-global tracking store,
+    not the client's: with the global URI on another store (a notebook that used another
+    project, a second governed repo in the same process) registration said "Logged model …
+    not found". govctl registers in the repo's store and leaves the global URI as it was."""
+    import mlflow
+
+    _run, ids = _run_with_models(sklearn=True)
+    other = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    mlflow.set_tracking_uri(other)
+    # as govctl.adapters.mlflowstore.configure leaves it for another repo: the global URI
+    # set, the user's environment (which govctl would honour as a choice) untouched
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    res = cli("model", "register", "support-bot", "--model-id", ids["model"], "--key", "mel",
+              "--json")
+    assert res.code == 0, res.err
+    assert res.json["source"] == f"models:/{ids['model']}"
+    assert mlflow.get_tracking_uri() == other

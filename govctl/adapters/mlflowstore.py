@@ -170,22 +170,11 @@ def configure(repo: GovernedRepo) -> str:
     experiment (artifacts under ``.govctl/mlartifacts`` for the embedded store) exists.
     Returns the experiment id. Training scripts call this before ``mlflow.start_run``."""
     _quiet_env()
-    import mlflow
-
     from govctl.config import sqlite_path
 
     uri = tracking_uri(repo)
     c = client(repo)
-    # mlflow.set_*_uri also export MLFLOW_*_URI, which would then read as the user's own
-    # choice (and override govctl.toml) for the rest of this process: keep the user's
-    saved = {v: os.environ.get(v) for v in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(registry_uri(repo))
-    for var, value in saved.items():
-        if value is None:
-            os.environ.pop(var, None)
-        else:
-            os.environ[var] = value
+    _set_fluent_uris(uri, registry_uri(repo))
     with errors(f"MLflow at {uri}"):
         if c.get_experiment_by_name(EXPERIMENT) is None:
             location = None
@@ -197,6 +186,38 @@ def configure(repo: GovernedRepo) -> str:
     # Not mlflow.set_experiment(): it exports MLFLOW_EXPERIMENT_ID, which then breaks any
     # other store used in the same process. Callers pass the id: start_run(experiment_id=...)
     return experiment(repo, EXPERIMENT)
+
+
+def _set_fluent_uris(uri: str, reg: str) -> None:
+    """Point mlflow's process-global (fluent) URIs at a store. mlflow.set_*_uri also export
+    MLFLOW_*_URI, which would then read as the user's own choice (and override govctl.toml)
+    for the rest of this process: the user's are kept."""
+    import mlflow
+
+    saved = {v: os.environ.get(v) for v in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(reg)
+    for var, value in saved.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+
+
+@contextmanager
+def _fluent_uris(repo: GovernedRepo) -> Iterator[None]:
+    """The repo's store as mlflow's global one for a client call that MLflow resolves
+    through the fluent API (a ``models:/m-…`` source is looked up in the global tracking
+    store, not the client's: another repo's store used earlier in the process answered
+    "Logged model … not found"); the previous URIs are restored."""
+    import mlflow
+
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    _set_fluent_uris(tracking_uri(repo), registry_uri(repo))
+    try:
+        yield
+    finally:
+        _set_fluent_uris(*before)
 
 
 def experiment(repo: GovernedRepo, name: str) -> str:
@@ -269,7 +290,9 @@ def create_model_version(
     with errors(f"registering {name}", repo):
         if not is_model(repo, name):
             c.create_registered_model(name)
-        mv = c.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
+        with _fluent_uris(repo):
+            mv = c.create_model_version(name, source, run_id=run_id, tags=tags,
+                                        model_id=model_id)
     return str(mv.version)
 
 
