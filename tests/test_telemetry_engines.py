@@ -280,3 +280,40 @@ def test_a_long_non_ascii_value_is_a_bad_record_in_every_engine(tmp_path, field)
     reference = telemetry.read_jsonl(path).bad
     assert sum(reference.values()) == 1
     assert sources.aggregate(str(path)).bad == reference
+
+
+def test_a_rewritten_file_is_described_afresh(tmp_path):
+    """Each read describes the file it reads: a cache of DuckDB's column descriptions
+    keyed by id(connection) handed a new connection at a reused address the columns of
+    the file as it was before (a CSV rewritten with a cost column read without it, so a
+    cost of "lots" passed as a good record; seen once in CI, at random)."""
+    path = tmp_path / "t.csv"
+    t = "2026-11-22T12:00:00Z"
+    without = f"request_id,version,latency_ms,error,timestamp\n1,1,100,false,{t}\n"
+    with_cost = ("request_id,version,latency_ms,error,timestamp,cost_usd\n"
+                 f"1,1,100,false,{t},0.001\n2,1,120,false,{t},lots\n")
+    for _ in range(25):  # a connection is freed and its address reused between reads
+        path.write_text(without)
+        assert sources.aggregate(str(path)).bad == {}
+        path.write_text(with_cost)
+        assert sources.aggregate(str(path)).bad == {"cost, tokens or quality not a number": 1}
+
+
+def test_a_nested_value_in_a_record_is_a_bad_record_not_a_crash(tmp_path):
+    """A list where a text belongs (``"timestamp": [null]``, found by the fuzz suite): the
+    in-memory reader falls back to reading line by line, like any line polars cannot
+    take, and the record is bad for its reason."""
+    import json
+
+    good = [{"request_id": f"r{i}", "version": "1", "latency_ms": 100.0, "error": False,
+             "timestamp": "2026-11-22T12:00:00Z"} for i in range(3)]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n"
+                            for r in [*good, {**good[0], "request_id": "x",
+                                              "timestamp": [None]}]))
+    batch = telemetry.read_jsonl(path, _window())
+    assert batch.bad == {"unreadable timestamp": 1}
+    assert {v: len(x.latency_ms) for v, x in batch.variants.items()} == {"1": 3}
+    # every record so (polars then types the column as a list, and casting it fails)
+    path.write_text("".join(json.dumps({**r, "timestamp": [None]}) + "\n" for r in good))
+    assert telemetry.read_jsonl(path, _window()).bad == {"unreadable timestamp": 3}

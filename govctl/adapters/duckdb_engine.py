@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,15 +180,19 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
-_DESCRIBED: dict[tuple[int, str], dict[str, str]] = {}
+# A source's columns, described once per connection (an analysis asks for its kinds and its
+# timestamp's kind). Keyed by the connection object itself, weakly: a key of id(con) outlived
+# its connection, and a new connection at the same address was handed the columns of the
+# file as it was read before (a CSV rewritten with a new column read as without it).
+_DESCRIBED: weakref.WeakKeyDictionary[Any, dict[str, dict[str, str]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _columns(con: Any, src: str) -> dict[str, str]:
-    key = (id(con), src)
-    if key not in _DESCRIBED:
-        _DESCRIBED[key] = {r[0]: r[1] for r in
-                           con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-    return _DESCRIBED[key]
+    seen = _DESCRIBED.setdefault(con, {})
+    if src not in seen:
+        seen[src] = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    return seen[src]
 
 
 def _kinds(con: Any, src: str) -> dict[str, q.Kind | None]:

@@ -227,7 +227,9 @@ def read_jsonl(path: Path, window: Window | None = None) -> TelemetryBatch:
     try:
         return _from_frame(pl.scan_ndjson(path, infer_schema_length=10_000), str(path), None, {},
                            window)
-    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, ValueError):
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError,
+            pl.exceptions.InvalidOperationError, ValueError):
+        # a line polars cannot take as the others (a list where a text was: cast fails)
         df, total, bad = _read_lines(path)
         return _from_frame(df, str(path), total, bad, window)
 
