@@ -172,12 +172,8 @@ def verify(
     govctl model verify support-bot --artifacts --version 3
     """
     from govctl import registry
-    from govctl.errors import EXIT_INTEGRITY, InputError
+    from govctl.errors import EXIT_INTEGRITY
 
-    if (version or artifacts) and not name:
-        raise InputError("--artifacts and --version need a model NAME")
-    if version and not artifacts:
-        raise InputError("--version goes with --artifacts")
     drifts = registry.verify_models(repo(), name, artifacts=artifacts, version=version,
                                     progress_for=lambda v: hash_progress(f"{name} v{v}"))
     report_findings(drifts, as_json=as_json, key="drift",

@@ -59,10 +59,12 @@ def verify_models(repo: GovernedRepo, name: str | None = None, *, artifacts: boo
     callback."""
     from govctl.errors import InputError
 
-    if artifacts and not name:
-        raise InputError("verifying artifacts needs a model name")
     if version and not artifacts:
-        raise InputError("a version is only checked with artifacts=True")
+        raise InputError("version: a version's files are checked only with artifacts",
+                         field="version")
+    if artifacts and not name:
+        raise InputError("artifacts: checking a version's files needs a model name",
+                         field="artifacts")
     drifts = verify_drift(repo, name)
     if artifacts and name:
         from govctl.registry import manifests
