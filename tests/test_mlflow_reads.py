@@ -279,3 +279,26 @@ def test_bad_read_mode_is_exit_2(clone_template, cli, monkeypatch):
     assert res.code == 2 and "GOVCTL_MLFLOW_READS" in res.err and "auto, client" in res.err
     assert "Traceback" not in res.err
 
+
+
+def test_a_store_created_after_the_first_read_is_read_directly_from_then_on(repo, cli):
+    """A long-lived process (a notebook, a service embedding govctl, this test run) that
+    reads a repo before its embedded store exists gets the client, which creates the store;
+    once the file exists it reads directly, not through the client for the rest of its life."""
+    from govctl.adapters import mlflowread
+    from govctl.config import find_repo
+
+    store = repo / ".govctl" / "mlflow.db"
+    assert not store.exists()
+    assert mlflowread.reader(find_repo(repo)).kind == "client"
+    from mlflow import MlflowClient
+
+    from govctl.adapters.mlflowstore import client
+
+    assert isinstance(client(find_repo(repo)), MlflowClient)
+    client(find_repo(repo)).create_registered_model("made-later")
+    assert store.is_file()
+    assert mlflowread.reader(find_repo(repo)).kind == "sqlite"
+    res = cli("model", "list", "--json")
+    assert res.code == 0 and "made-later" in res.out
+    assert mlflowread.reader(find_repo(repo)).kind == "sqlite"

@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from govctl.config import GovernedRepo, redact_text
@@ -119,9 +120,11 @@ def reader(repo: GovernedRepo, which: str = "registry") -> Reader:
     uri, tracking, registry = _uris(repo, which)
     key = (which, tracking, registry, mode(repo))
     r = _readers.get(key)
-    path = getattr(r, "path", None)  # a SQLite reader's file
-    if r is None or (path is not None and not path.is_file()):
-        r = _readers[key] = _choose(repo, which, uri, key[-1])  # a store moved: say so
+    path = getattr(r, "path", None)  # a SQLite reader's file (or the one it waits for)
+    if r is None or (path is not None and (not path.is_file()) == (r.kind == "sqlite")):
+        # first use; a store that moved (say so); or an embedded store created since the
+        # client was chosen for it (a long-lived process reads it directly from then on)
+        r = _readers[key] = _choose(repo, which, uri, key[-1])
     return r
 
 
@@ -143,8 +146,9 @@ def _choose(repo: GovernedRepo, which: str, uri: str, how: str) -> Reader:
         from govctl.adapters.mlflowstore import _check_store
 
         _check_store(repo, which, uri, probe=False)  # a configured store must exist
-        if path.is_file():  # the embedded store before its first write: the client makes it
+        if path.is_file():
             return mlflowdb.SqliteReader(path)
+        return ClientReader(repo, path)  # before the store's first write: the client makes it
     return ClientReader(repo)
 
 
@@ -293,8 +297,9 @@ class ClientReader:
 
     kind = "client"
 
-    def __init__(self, repo: GovernedRepo) -> None:
+    def __init__(self, repo: GovernedRepo, path: Path | None = None) -> None:
         self.repo = repo
+        self.path = path  # the embedded store's file it reads until that exists, if any
 
     @property
     def _c(self) -> Any:
