@@ -129,6 +129,23 @@ def run_in_process(*args: str) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def run_hook_in_process(*args: str) -> Result:
+    """``govctl-hook ARGS`` (the pre-commit hooks' command line) in this interpreter."""
+    import contextlib
+    import io
+
+    from govctl.hooks import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
 def tree_hash(root: Path) -> str:
     """Every file under ``root`` (``.git`` aside) by path and content. SQLite databases
     count by their logical content (a dump): a checkpoint folding the -wal file into the
@@ -160,6 +177,19 @@ def tree_hash(root: Path) -> str:
 
 #: The fuzz suite's tally (tests/test_fuzz.py), printed at the end of every run.
 FUZZ = {"inputs": 0, "cli": 0, "tracebacks": 0, "seconds": 0.0}
+
+
+def pytest_sessionfinish(session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: hand the tally to the controller
+        workeroutput["fuzz"] = dict(FUZZ)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist's controller: add up the workers' fuzz tallies."""
+    for key, value in getattr(node, "workeroutput", {}).get("fuzz", {}).items():
+        FUZZ[key] += value
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from govctl.adapters.sql_schema import STATE_MARK, tables
 from govctl.config import redact_url as _redact
 from govctl.config import scrub
-from govctl.adapters.sql_schema import STATE_MARK, tables
 from govctl.errors import ExternalError, InputError, IntegrityError
 
 _ADVISORY_KEY = 0x60C7_1ED6  # arbitrary constant naming "the govctl ledger append lock"
