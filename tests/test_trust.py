@@ -186,3 +186,30 @@ def test_pinned_root_detects_replaced_history(repo, cli, tmp_path):
     shutil.copy(other / "policies" / "trust.yaml", repo / "policies" / "trust.yaml")
     res = cli("trust", "verify", cwd=repo)
     assert res.code == 4 and "pinned" in res.err
+
+
+def test_a_re_signed_rewrite_of_an_old_version_is_caught_by_the_ledger(repo, cli):
+    """An admin re-signs version 2 with other content (bob given compliance) and puts it
+    in the history: every signature in the chain verifies and trust.yaml still matches the
+    newest version, so only the digest the ledger recorded for version 2 tells."""
+    from govctl.signing import dsse
+    from govctl.signing.canonical import canonical_bytes
+    from govctl.signing.dsse import Envelope, Signature
+    from govctl.signing.keys import KeyStore
+
+    assert cli("keys", "generate", "bob").code == 0
+    assert cli("trust", "add", "bob", "--role", "eng-lead", "--key", "alice").code == 0
+    assert cli("trust", "remove", "bob", "--key", "alice").code == 0
+    v2 = repo / "policies" / "trust.history" / "0002.json"
+    env = Envelope.loads(v2.read_bytes())
+    doc = env.payload_json()
+    bob = next(s for s in doc["signers"] if s["name"] == "bob")
+    bob["roles"] = ["compliance", "eng-lead"]
+    payload = canonical_bytes(doc)
+    alice = KeyStore().load("alice")
+    forged = Envelope(dsse.TRUST_POLICY, payload,
+                      [Signature(alice.key_id, alice.sign(dsse.pae(dsse.TRUST_POLICY, payload)))])
+    v2.write_text(forged.dumps())
+    res = cli("trust", "verify")
+    assert res.code == 4, res.err
+    assert "trust policy version 2" in res.err and "the history was rewritten" in res.err

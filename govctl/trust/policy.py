@@ -195,7 +195,10 @@ def _check_against_ledger(repo: GovernedRepo, chain: list[tuple[TrustPolicy, Env
                 "policy was rolled back by hand",
                 hint="git pull; if the history files were deleted, restore them from git",
             )
-        if recorded and policy_digest(chain[v - 1][0]) != recorded:
+        policy, env = chain[v - 1]
+        # the signed payload is the policy's canonical JSON, so its hash is the policy's
+        # digest; only a payload encoded otherwise needs the policy re-canonicalised
+        if recorded and _payload_digest(env) != recorded and policy_digest(policy) != recorded:
             raise IntegrityError(
                 f"trust policy version {v} in policies/trust.history differs from the one "
                 f"the ledger recorded (entry {e.seq}): the history was rewritten"
