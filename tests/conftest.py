@@ -179,6 +179,20 @@ def tree_hash(root: Path) -> str:
 FUZZ = {"inputs": 0, "cli": 0, "tracebacks": 0, "seconds": 0.0}
 
 
+#: The modules that take longest (a minute or more of one worker, measured with
+#: ``--durations``), started first: pytest-xdist's ``--dist loadfile`` hands modules out in
+#: collection order, and a long module handed out last leaves the other workers idle
+#: while it finishes (longest-first keeps the run's tail short).
+LONGEST_FIRST = ("test_fuzz.py", "test_team.py", "test_demo.py", "test_demo_no_regression.py",
+                 "test_mlflow_reads.py", "test_team_clones.py", "test_adoption.py",
+                 "test_dvc_pipelines.py", "test_dossier.py", "test_architecture.py")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: rest as found
+
+
 def pytest_sessionfinish(session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # a pytest-xdist worker: hand the tally to the controller
