@@ -188,6 +188,16 @@ LONGEST_FIRST = ("test_fuzz.py", "test_team.py", "test_demo.py", "test_demo_no_r
                  "test_dvc_pipelines.py", "test_dossier.py", "test_architecture.py")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: one worker more than the cores this process may use. Many tests spend
+    part of their time waiting (on an MLflow server or PostgreSQL, on their subprocesses,
+    on the next whole second of a canary window); the extra worker keeps the cores busy
+    meanwhile, as ``make -j`` one over the core count does."""
+    return len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (
+        (os.cpu_count() or 1) + 1)
+
+
 def pytest_collection_modifyitems(session, config, items) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: rest as found
