@@ -97,10 +97,9 @@ def govctl_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def _invoke(args: tuple) -> Result:
-    """``govctl ARGS`` in-process with its output captured (no pytest fixture needed)."""
-    from govctl.cli import main
-
+def _capture(main: Callable[[list[str]], object], args: tuple) -> Result:
+    """A command-line ``main(ARGS)`` in this interpreter, its output and exit code captured
+    (no pytest fixture needed)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -109,41 +108,26 @@ def _invoke(args: tuple) -> Result:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return Result(code, out.getvalue(), err.getvalue())
+
+
+def _invoke(args: tuple) -> Result:
+    """``govctl ARGS`` in-process with its output captured."""
+    from govctl.cli import main
+
+    return _capture(main, args)
 
 
 def run_in_process(*args: str) -> Result:
     """``govctl ARGS`` in this interpreter, output captured without capsys (usable from
     module-scoped fixtures, e.g. the fuzz suite's one governed repo per module)."""
-    import contextlib
-    import io
-
-    from govctl.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return Result(code, out.getvalue(), err.getvalue())
+    return _invoke(args)
 
 
 def run_hook_in_process(*args: str) -> Result:
     """``govctl-hook ARGS`` (the pre-commit hooks' command line) in this interpreter."""
-    import contextlib
-    import io
-
     from govctl.hooks import main
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return Result(code, out.getvalue(), err.getvalue())
+    return _capture(main, args)
 
 
 def tree_hash(root: Path) -> str:

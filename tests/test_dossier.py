@@ -3,17 +3,15 @@ canary rollback and an emergency rollback, each step at its own (fixed) time."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import shutil
 import subprocess
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 import telemetry_gen
-from conftest import ROOT, Result, git, need
+from conftest import ROOT, git, need, run_in_process
 from lifecycle import PIPELINE_DATASETS, ok, prepare_pipeline, register, sign_all
 
 ARTIFACTS = ROOT / "test-artifacts" / "dossier"
@@ -27,8 +25,6 @@ T = {"v1": "2026-03-01T09:00:00Z", "v1-stable": "2026-03-01T10:00:00Z",
 def life(tmp_path_factory):
     """v1 first release → stable; v2 → stable; v3 canary rolled back automatically; then
     an emergency rollback of v2 to v1. Built once per module through the CLI in-process."""
-    from govctl.cli import main
-
     tmp = tmp_path_factory.mktemp("life")
     mp = pytest.MonkeyPatch()
     old = os.getcwd()
@@ -40,15 +36,7 @@ def life(tmp_path_factory):
     mp.setenv("COLUMNS", "200")
     mp.setenv("GOVCTL_NOW", "2026-02-28T12:00:00Z")
 
-    def cli(*args):
-        out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
-            try:
-                main([str(a) for a in args])
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        return Result(code, out.getvalue(), err.getvalue())
+    cli = run_in_process
 
     repo = tmp / "svc"
     ok(cli("init", repo, "--admin", "alice"))
