@@ -110,17 +110,12 @@ def _capture(main: Callable[[list[str]], object], args: tuple) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def _invoke(args: tuple) -> Result:
-    """``govctl ARGS`` in-process with its output captured."""
-    from govctl.cli import main
-
-    return _capture(main, args)
-
-
 def run_in_process(*args: str) -> Result:
     """``govctl ARGS`` in this interpreter, output captured without capsys (usable from
     module-scoped fixtures, e.g. the fuzz suite's one governed repo per module)."""
-    return _invoke(args)
+    from govctl.cli import main
+
+    return _capture(main, args)
 
 
 def run_hook_in_process(*args: str) -> Result:
@@ -317,7 +312,7 @@ def templates(tmp_path_factory) -> Callable[[str], Path]:
             _isolate(mp, base / "home")
             try:
                 if parent is None:
-                    res = _invoke(("init", base / "svc", "--admin", "alice"))
+                    res = run_in_process("init", base / "svc", "--admin", "alice")
                     assert res.code == 0, res.err
                 else:
                     copy_governed(get(parent), base)
@@ -326,7 +321,7 @@ def templates(tmp_path_factory) -> Callable[[str], Path]:
                 def run(*args: str, cwd: Path | None = None) -> Result:
                     if cwd is not None:
                         os.chdir(cwd)
-                    return _invoke(args)
+                    return run_in_process(*args)
 
                 step(run, base / "svc")
             finally:
