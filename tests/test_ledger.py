@@ -48,6 +48,37 @@ def _db(repo):
     return sqlite3.connect(repo / ".govctl" / "ledger.db")
 
 
+def test_the_stdlib_tail_reads_what_sqlalchemy_reads(repo):
+    """``audit log``'s SQLite read (no SQLAlchemy) and the store's query agree on every
+    filter, LIKE's wildcards and the escape character taken literally."""
+    from govctl.adapters import sqlite_ledger
+
+    key = KeyStore().load("alice")
+    ledger = Ledger.for_repo(find_repo())
+    for name in ("bot", "bot_2", "bo%t", "bo/t", "Bot", "botany"):
+        for action in ("test.a", "test.b"):
+            ledger.append(key, action, {"kind": "service", "name": name})
+    cases = [(None, None), ("test.a", None), (None, "service:bot"), ("test.b", "service:bo%"),
+             (None, "service:bo_"), (None, "service:bo/"), (None, "service:Bot"),
+             ("nothing", None), (None, "dataset:")]
+    for action, prefix in cases:
+        for limit in (1, 3, 100):
+            fast = sqlite_ledger.tail(ledger.url, limit, action=action, subject_prefix=prefix)
+            with ledger.store.reading() as conn:
+                slow = ledger.store.tail(conn, limit, action=action, subject_prefix=prefix)
+            assert fast is not None
+            assert [(r.seq, r.body) for r in fast] == [(r.seq, bytes(r.body)) for r in slow], \
+                (action, prefix, limit)
+    assert [r.seq for r in sqlite_ledger.tail(ledger.url, 9, subject_prefix="service:bo%")] \
+        == [r.seq for r in sqlite_ledger.tail(ledger.url, 9, subject_prefix="service:bo%t")]
+    assert len(sqlite_ledger.tail(ledger.url, 99, subject_prefix="service:bo%")) == 2
+    # what it cannot read, it leaves to SQLAlchemy (which reports it)
+    assert sqlite_ledger.tail("postgresql+psycopg://h/db", 5) is None
+    assert sqlite_ledger.tail(f"sqlite:///{repo}/missing.db", 5) is None
+    (repo / "junk.db").write_bytes(b"not a database at all" * 100)
+    assert sqlite_ledger.tail(f"sqlite:///{repo}/junk.db", 5) is None
+
+
 def test_verify_clean_ledger(repo, cli):
     _fill(repo)
     res = cli("audit", "verify", "--json")

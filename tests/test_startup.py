@@ -78,6 +78,15 @@ def test_keys_list_and_trust_verify_stay_light(repo, govctl_home):
     assert "sqlalchemy" in mods and not mods & {"mlflow", "dvc", "git"}
 
 
+def test_audit_log_reads_the_sqlite_ledger_without_sqlalchemy(repo, govctl_home, cli):
+    env = {"GOVCTL_HOME": str(govctl_home)}
+    assert cli("audit", "log", "-n", "3").code == 0
+    mods = loaded_modules("audit", "log", "-n", "10", cwd=repo, env=env)
+    assert "sqlite3" in mods and not mods & set(HEAVY), mods & set(HEAVY)
+    mods = loaded_modules("audit", "log", "-n", "5", "--subject", "service:", cwd=repo, env=env)
+    assert not mods & set(HEAVY), mods & set(HEAVY)
+
+
 def test_audit_verify_needs_only_sqlalchemy(repo, govctl_home):
     mods = loaded_modules("audit", "verify", cwd=repo, env={"GOVCTL_HOME": str(govctl_home)})
     assert "sqlalchemy" in mods

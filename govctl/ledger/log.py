@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govctl import clock
 from govctl.config import GovernedRepo, redact_url
@@ -33,15 +33,16 @@ from govctl.signing.canonical import canonical_bytes
 from govctl.signing.dsse import b64e
 from govctl.signing.keys import SigningKey
 
+if TYPE_CHECKING:
+    from govctl.adapters.sql import LedgerStore
+
 
 class Ledger(Reads):
     def __init__(self, url: str, *, head_file: Path | None = None,
                  checkpoint_file: Path | None = None,
                  signer_names: dict[str, str] | None = None) -> None:
-        from govctl.adapters.sql import LedgerStore
-
         self.url = url
-        self.store = LedgerStore(url)
+        self._store: LedgerStore | None = None
         self.head_file = head_file
         self.checkpoint_file = checkpoint_file
         self.signer_names = signer_names or {}
@@ -51,6 +52,16 @@ class Ledger(Reads):
         return cls(repo.ledger_url(), head_file=repo.state / "ledger.head.json",
                    checkpoint_file=repo.root / checkpoint_note.FILE,
                    signer_names=_signer_names(repo))
+
+    @property
+    def store(self) -> LedgerStore:
+        """The database, opened on first use (a read that needs no SQLAlchemy never
+        imports it: :mod:`govctl.adapters.sqlite_ledger`)."""
+        if self._store is None:
+            from govctl.adapters.sql import LedgerStore
+
+            self._store = LedgerStore(self.url)
+        return self._store
 
     @property
     def display_url(self) -> str:

@@ -53,7 +53,11 @@ def _entry(row: Any) -> Entry:
 class Reads:
     """The read side of :class:`govctl.ledger.log.Ledger`."""
 
-    store: LedgerStore
+    url: str
+
+    @property
+    def store(self) -> LedgerStore:  # defined by Ledger
+        raise NotImplementedError
 
     def _require(self) -> None:  # defined by Ledger
         raise NotImplementedError
@@ -72,6 +76,11 @@ class Reads:
     def tail(self, limit: int, *, action: str | None = None,
              subject_prefix: str | None = None) -> list[Entry]:
         """The last ``limit`` matching entries, oldest first."""
+        from govctl.adapters import sqlite_ledger
+
+        fast = sqlite_ledger.tail(self.url, limit, action=action, subject_prefix=subject_prefix)
+        if fast is not None:
+            return [_entry(r) for r in reversed(fast)]
         self._require()
         with self.store.reading() as conn:
             rows = self.store.tail(conn, limit, action=action, subject_prefix=subject_prefix)
