@@ -281,3 +281,92 @@ def test_invalid_ledger_url_is_a_usage_error(repo, cli, monkeypatch):
     monkeypatch.setenv("GOVCTL_LEDGER_URL", "not-a-url")
     res = cli("audit", "verify")
     assert res.code == 2 and "the ledger URL not-a-url is not valid" in res.err
+
+
+# --- audit verify --fast carries this clone's last verification forward -------------------
+
+
+def _marked(repo, cli, monkeypatch, n=14):
+    """A ledger of ranges of 4 entries, verified once (the mark covers whole ranges)."""
+    from govctl.ledger import scan
+
+    monkeypatch.setattr(scan, "RANGE", 4)
+    _fill(repo, n)
+    first = cli("audit", "verify", "--json")
+    assert first.code == 0 and first.json["carried_forward"] == 0, first.out
+    mark = json.loads((repo / ".govctl" / "ledger.verified.json").read_text())
+    assert mark["size"] == (first.json["entries"] // 4) * 4 and len(mark["ranges"]) == \
+        mark["size"] // 4
+    return first.json["entries"], mark["size"]
+
+
+def test_fast_verify_hashes_what_this_clone_verified_and_checks_the_rest(repo, cli,
+                                                                        monkeypatch):
+    total, size = _marked(repo, cli, monkeypatch)
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 0, res.out
+    assert res.json["carried_forward"] == size and res.json["entries"] == total
+    assert any(f"entries 1-{size}" in n and "hashed only" in n for n in res.json["notes"])
+    # an entry appended since by a key no trust version knows is still judged in full
+    assert cli("keys", "generate", "eve").code == 0
+    Ledger.for_repo(find_repo()).append(KeyStore().load("eve"), "test.event",
+                                        {"kind": "service", "name": "bot"})
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 4 and "no trust policy version knows" in res.json["problems"][0]
+    assert res.json["carried_forward"] == size
+
+
+@pytest.mark.parametrize("edit", [
+    "update govctl_entries set body = replace(body, '\"i\":2', '\"i\":9') where seq = 5",
+    "update govctl_entries set subject_key = 'service:elsewhere' where seq = 3",
+    "update govctl_checkpoints set frontier = '[]' where tree_size = 8",
+    "update govctl_state set value = '9' where kind = 'last'",
+    "delete from govctl_entries where seq = 2",
+])
+def test_fast_verify_still_sees_an_edit_behind_the_mark(repo, cli, monkeypatch, edit):
+    """Whatever changed in the entries, rows or state this clone verified before is found
+    and named, as it is without a mark."""
+    _marked(repo, cli, monkeypatch)
+    with _db(repo) as db:
+        assert db.execute(edit).rowcount >= 1
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 4, res.out
+    assert res.json["problems"]
+    (repo / ".govctl" / "ledger.verified.json").unlink()
+    unmarked = cli("audit", "verify", "--fast", "--json")
+    assert unmarked.code == 4 and unmarked.json["problems"] == res.json["problems"]
+
+
+def test_a_mark_for_other_rules_or_edited_is_not_used(repo, cli, monkeypatch):
+    from govctl.ledger import scan
+
+    _, size = _marked(repo, cli, monkeypatch)
+    path = repo / ".govctl" / "ledger.verified.json"
+    good = path.read_text()
+    monkeypatch.setattr(scan, "RANGE", 8)  # the ranges it recorded are not these
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 0 and res.json["carried_forward"] == 0
+    monkeypatch.setattr(scan, "RANGE", 4)
+    for bad in ("{", "[]", good.replace('"version":', '"versio":'),
+                good.replace('"size":' + str(size), '"size":"x"')):
+        path.write_text(bad)
+        res = cli("audit", "verify", "--fast", "--json")
+        assert res.code == 0 and res.json["carried_forward"] == 0, (bad[:40], res.out)
+    # a forged mark (another frontier) is not believed: every entry is checked again
+    path.write_text(good)
+    mark = json.loads(good)
+    mark["frontier"] = ["00" * 32] * len(mark["frontier"])
+    path.write_text(json.dumps(mark))
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 0 and res.json["carried_forward"] == 0
+    assert any("changed since" in n for n in res.json["notes"])
+
+
+def test_a_new_trust_version_retires_the_mark(repo, cli, monkeypatch):
+    _marked(repo, cli, monkeypatch)
+    assert cli("keys", "generate", "bob").code == 0
+    assert cli("trust", "add", "bob", "--role", "ml-engineer", "--key", "alice").code == 0
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 0, res.out
+    assert res.json["carried_forward"] == 0  # judged under another trust history
+    assert cli("audit", "verify", "--fast", "--json").json["carried_forward"] > 0

@@ -238,7 +238,8 @@ class LedgerStore:
         t = self.entries if entries else self.checkpoints
         key = t.c.seq if entries else t.c.tree_size
         cols = ([t.c.seq, t.c.body, t.c.sig, t.c.action, t.c.phase, t.c.subject_key,
-                 t.c.intent_ref, t.c.key_id] if entries else [t.c.tree_size, t.c.body, t.c.sig])
+                 t.c.intent_ref, t.c.key_id] if entries
+                else [t.c.tree_size, t.c.body, t.c.sig, t.c.frontier])
         q = self.sa.select(*cols).where(key > lo, key <= hi).order_by(key)
         # statement options: on the connection they would outlive the statement (in place)
         yield from conn.execute(q, execution_options={"yield_per": batch})

@@ -49,8 +49,8 @@ def log(
 @app.command("verify")
 def verify(
     fast: bool = typer.Option(
-        False, "--fast", help="Hashes, roots and the signed checkpoint chain only: skip "
-        "per-entry signatures.",
+        False, "--fast", help="Skip per-entry signatures, and only hash the entries this "
+        "clone verified before (.govctl/ledger.verified.json); the rest are checked in full.",
     ),
     from_file: str = typer.Option(
         None, "--from", metavar="CHECKPOINT_FILE",

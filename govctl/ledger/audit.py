@@ -12,123 +12,24 @@ in the trust policy then in force, and every checkpoint's signer must have been 
 then — and the derived state (:mod:`govctl.ledger.state`), compared with the stored table
 at the end. Memory stays flat in the ledger's size. The checkout's ``ledger.checkpoint``
 (tracked in git) must be a prefix of what the ledger holds: an older consistent one is fine
-(a note: commit it), a newer or inconsistent one is exit 4.
+(a note: commit it), a newer or inconsistent one is exit 4. A clean verification leaves a
+mark for the next ``--fast`` (:mod:`govctl.ledger.verified`): the whole ranges it covered
+are then only hashed and compared with it, and the replay resumes from where it stood.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from govctl.errors import IntegrityError
 from govctl.ledger import checkpoint as cpfile
-from govctl.ledger import merkle, scan, state
+from govctl.ledger import merkle, ranges, scan, state
 from govctl.ledger.entry import VerifyReport
+from govctl.ledger.ranges import Authority, Replay
 
 if TYPE_CHECKING:
     from govctl.ledger.log import Ledger
-
-
-class Authority(Protocol):
-    def entry(self, seq: int, data: dict[str, Any]) -> tuple[str, str] | None:
-        """``("tamper"|"behind", message)`` if the entry's actor lacked authority.
-
-        ``data`` is the entry (:func:`govctl.ledger.scan.slim`): its evidence holds only
-        its top-level scalars, the actor no public key."""
-
-    def checkpoint(self, size: int, kid: str) -> tuple[str, str] | None: ...
-
-    def public_keys(self) -> dict[str, bytes]: ...
-
-    def finish(self) -> list[str]:
-        """What the checkout has that the ledger never recorded (push hints)."""
-
-
-class _Replay:
-    """This process's part: the ranges chain, authority and the derived state, in order."""
-
-    def __init__(self, trusted: dict[str, str] | None, authority: Authority | None) -> None:
-        self.trusted, self.authority = trusted, authority
-        self.problems: list[tuple[int, int, str]] = []
-        self.behind: list[tuple[int, str]] = []
-        self.frontier: list[bytes] = []
-        self.roots: dict[int, bytes] = {}
-        self.state = state.Replay()
-        self.n = self.signatures = self.checkpoints = 0
-        self.done = False
-
-    def _verdict(self, verdict: tuple[str, str] | None, at: int, rank: int) -> None:
-        if verdict and verdict[0] == "behind":
-            self.behind.append((at, verdict[1]))
-        elif verdict:
-            self.problems.append((at, rank, verdict[1]))
-
-    def take(self, res: scan.Result) -> None:
-        if self.done:
-            return  # past a missing entry: what follows is not judged
-        if res.lo and res.start != self.frontier:
-            self.problems.append((res.lo, scan.ENTRY, f"the Merkle frontier stored with the "
-                                  f"checkpoint at or below {res.lo} does not match the entries "
-                                  "before it (entries or checkpoints edited)"))
-        self.problems += res.problems
-        self.signatures += res.signatures
-        self.checkpoints += res.checkpoints
-        self.roots.update(res.roots)
-        trusted, authority = self.trusted, self.authority
-        for fact in res.facts:
-            if fact[0] == "e":
-                _, seq, data, found = fact
-                if data is None:
-                    continue
-                kid = data["actor"].get("key_id", "")
-                if authority is not None:
-                    self._verdict(authority.entry(seq, data), seq, scan.AUTHORITY)
-                elif trusted is not None and kid not in trusted:
-                    self.problems.append((seq, scan.AUTHORITY, f"entry {seq} is signed by key "
-                                          f"{str(kid)[:16]}... that no trust policy version "
-                                          "knows"))
-                self.state.apply_changes(found)
-            else:
-                _, size, kid = fact
-                if trusted is not None and kid not in trusted:
-                    self.problems.append((size, scan.CHECKPOINT, f"checkpoint {size} is signed "
-                                          "by a key that no trust policy version knows"))
-                elif authority is not None:
-                    self._verdict(authority.checkpoint(size, kid), size, scan.CHECKPOINT)
-        self.frontier, self.n = res.end, res.last
-        self.done = res.last < res.hi
-
-
-def _results(store: Any, jobs: list[scan.Job]) -> Iterator[scan.Result]:
-    """Each range's result in order: on every core when there is enough to check."""
-    work = sum(j.hi - j.lo for j in jobs) * (2 if jobs and jobs[0].signatures else 1)
-    workers = scan.cores()
-    scan._STORE = store
-    if workers < 2 or work < scan.PARALLEL_FROM:
-        yield from map(scan.check_range, jobs)
-        return
-    ctx = multiprocessing.get_context("fork")
-    window = workers * 3  # ranges in flight: results wait in memory for their turn
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                             initializer=scan.worker_init) as pool:
-        pending: list[Future[scan.Result]] = []
-        queue = iter(jobs)
-        try:
-            for job in queue:
-                pending.append(pool.submit(scan.check_range, job))
-                if len(pending) >= window:
-                    break
-            while pending:
-                res = pending.pop(0).result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending.append(pool.submit(scan.check_range, nxt))
-                yield res
-        finally:
-            for f in pending:
-                f.cancel()
 
 
 def _wanted_sizes(ledger: Ledger, from_checkpoint: bytes | None) -> frozenset[int]:
@@ -147,7 +48,7 @@ def _wanted_sizes(ledger: Ledger, from_checkpoint: bytes | None) -> frozenset[in
     return frozenset(out)
 
 
-def _state_check(ledger: Ledger, run: _Replay, notes: list[str]) -> None:
+def _state_check(ledger: Ledger, run: Replay, notes: list[str]) -> None:
     """The stored derived state is what replaying the entries gives (else tampering)."""
     store = ledger.store
     with store.reading() as conn:
@@ -185,13 +86,7 @@ def verify_ledger(
         n_cps = store.count_checkpoints(conn)
     top_c = int(last.tree_size) if last else 0
     top = max(top_e, top_c)
-    jobs = [scan.Job(lo, min(lo + scan.RANGE, top), signatures, want)
-            for lo in range(0, top, scan.RANGE)]
-    run = _Replay(trusted, authority)
-    for res in _results(store, jobs):
-        run.take(res)
-        if progress:
-            progress(run.n)
+    run, carried = ranges.check_all(ledger, lid, top, signatures, want, trusted, authority, progress, notes)
     n = run.n
     if n == top_e:  # a replay of every entry: the stored derived state must equal it
         _state_check(ledger, run, notes)
@@ -269,13 +164,15 @@ def verify_ledger(
                 if any("git pull" in m for _, m in behind)
                 else "git push your trust history, or check that this clone uses the team's ledger")
     problems.sort(key=lambda p: p[0])
+    if not problems and not behind and n == top_e:
+        ranges.save_mark(ledger, lid, run, authority)
     return VerifyReport(
         ok=not problems and not behind, entries=n, checkpoints=n_cps,
         mode="full" if signatures else "hash", signatures_checked=run.signatures,
         first_bad=problems[0][0] if problems else None,
         problems=[p[1] for p in problems], root=root_hex, behind=[b[1] for b in behind],
         hint=hint, checkpoints_checked=run.checkpoints, checkout_checkpoint=checkout_size,
-        notes=notes,
+        notes=notes, carried_forward=carried,
     )
 
 

@@ -73,6 +73,8 @@ class VerifyReport:
     checkout_checkpoint: int | None = None
     #: fine but worth saying (the checkout's ledger.checkpoint is older than the ledger)
     notes: list[str] = field(default_factory=list)
+    #: ``--fast``: entries this clone had verified before, hashed only (govctl.ledger.verified)
+    carried_forward: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -86,6 +88,7 @@ class VerifyReport:
             "checkpoints_checked": self.checkpoints_checked,
             "checkout_checkpoint": self.checkout_checkpoint,
             "notes": self.notes,
+            "carried_forward": self.carried_forward,
             "mode": self.mode,
             "entries": self.entries,
             "checkpoints": self.checkpoints,

@@ -27,7 +27,7 @@ from govctl.fsutil import atomic_write
 from govctl.ledger import checkpoint as checkpoint_note
 from govctl.ledger import merkle, state
 from govctl.ledger.entry import PHASES, Entry, VerifyReport, subject_key
-from govctl.ledger.reads import Reads
+from govctl.ledger.reads import Reads, blob
 from govctl.signing import dsse
 from govctl.signing.canonical import canonical_bytes
 from govctl.signing.dsse import b64e
@@ -40,18 +40,21 @@ if TYPE_CHECKING:
 class Ledger(Reads):
     def __init__(self, url: str, *, head_file: Path | None = None,
                  checkpoint_file: Path | None = None,
-                 signer_names: dict[str, str] | None = None) -> None:
+                 signer_names: dict[str, str] | None = None,
+                 verified_file: Path | None = None) -> None:
         self.url = url
         self._store: LedgerStore | None = None
         self.head_file = head_file
         self.checkpoint_file = checkpoint_file
+        self.verified_file = verified_file  # govctl.ledger.verified: this clone's last audit
         self.signer_names = signer_names or {}
 
     @classmethod
     def for_repo(cls, repo: GovernedRepo) -> Ledger:
         return cls(repo.ledger_url(), head_file=repo.state / "ledger.head.json",
                    checkpoint_file=repo.root / checkpoint_note.FILE,
-                   signer_names=_signer_names(repo))
+                   signer_names=_signer_names(repo),
+                   verified_file=repo.state / "ledger.verified.json")
 
     @property
     def store(self) -> LedgerStore:
@@ -221,7 +224,7 @@ class Ledger(Reads):
 
     def leaf_hashes(self, size: int | None = None) -> list[bytes]:
         with self.store.reading() as conn:
-            out = [merkle.leaf_hash(bytes(r.body)) for r in self.store.iter_entries(conn)]
+            out = [merkle.leaf_hash(blob(r.body)) for r in self.store.iter_entries(conn)]
         return out if size is None else out[:size]
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:

@@ -31,6 +31,14 @@ class StateRow(NamedTuple):
     value: str | None
 
 
+def blob(value: Any) -> bytes:
+    """A body column as bytes: SQLite stores whatever was written, and a body edited to
+    TEXT behind govctl's back must be judged (its hash differs), not crash the reader."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return bytes(value)
+
+
 def parse(body: bytes) -> dict[str, Any] | None:
     """An entry's JSON object (orjson, the standard parser for what it refuses), or None
     when unreadable (``audit verify`` names such an entry; it sets no state)."""
@@ -119,7 +127,7 @@ class Reads:
         step = 2000
         for lo in range(start, end, step):
             rows = list(store.iter_rows(conn, lo, min(lo + step, end)))
-            store.state_apply(conn, state.fold([d for r in rows if (d := parse(bytes(r.body)))]))
+            store.state_apply(conn, state.fold([d for r in rows if (d := parse(blob(r.body)))]))
         store.put_state_marks(conn, {state.META_VERSION: state.STATE_VERSION,
                               state.META_SEQ: str(end)})
 
@@ -144,7 +152,7 @@ class Reads:
         replay = state.Replay()
         with self.store.reading() as conn:
             for row in self.store.iter_entries(conn, columns=("seq", "body")):
-                data = parse(bytes(row.body))
+                data = parse(blob(row.body))
                 if data is not None:
                     replay.apply(data)
         return replay

@@ -90,6 +90,18 @@ class Replay:
         return ("tamper", f"checkpoint {size} is signed by a key that is not a signer in trust "
                 f"policy version {self.version}, in force at that point")
 
+    def fingerprint(self) -> str:
+        from govctl.ledger.verified import fingerprint
+
+        return fingerprint([p.model_dump_json() for p in self.chain])
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"version": self.version, "recorded": self.recorded, "ahead_at": self.ahead_at}
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.version, self.recorded = int(snap["version"]), int(snap["recorded"])
+        self.ahead_at = snap.get("ahead_at")
+
     def public_keys(self) -> dict[str, bytes]:
         return {f"{s.name}#{s.key_id[:8]}": s.public_raw for p in self.chain for s in p.signers}
 
