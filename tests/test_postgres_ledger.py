@@ -187,3 +187,28 @@ def test_a_read_only_auditor_replays_a_lagging_state(pg_repo, pg_url, cli, monke
             conn.execute(sa.text(f"drop owned by {role}"))
             conn.execute(sa.text(f"drop role {role}"))
         engine.dispose()
+
+
+def test_fast_verify_carries_forward_on_postgres(pg_repo, pg_url, cli, monkeypatch):
+    """The hash pass reads PostgreSQL through the store: the same mark, the same catches."""
+    import sqlalchemy as sa
+
+    from govctl.config import find_repo
+    from govctl.ledger import scan
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
+
+    monkeypatch.setattr(scan, "RANGE", 4)
+    ledger, key = Ledger.for_repo(find_repo()), KeyStore().load("alice")
+    for i in range(12):
+        ledger.append(key, "test.event", {"kind": "service", "name": "bot", "i": i})
+    assert cli("audit", "verify").code == 0
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 0 and res.json["carried_forward"] == 12, res.out
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update govctl_entries set action = 'test.hidden' where seq = 5"))
+    engine.dispose()
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 4 and res.json["carried_forward"] == 0
+    assert "index columns (action)" in res.json["problems"][0]

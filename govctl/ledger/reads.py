@@ -36,7 +36,9 @@ def blob(value: Any) -> bytes:
     TEXT behind govctl's back must be judged (its hash differs), not crash the reader."""
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
-    return bytes(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return repr(value).encode()  # a number where a body belongs: judged by its hash
 
 
 def parse(body: bytes) -> dict[str, Any] | None:
