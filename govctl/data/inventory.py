@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from govctl import probe
+from govctl import findings, probe
 from govctl.config import GovernedRepo
 from govctl.data import lineage
 from govctl.documents import load_model
@@ -122,6 +122,9 @@ class Finding:
 
     def to_json(self) -> dict[str, str]:
         return {"dataset": self.dataset, "code": self.code, "message": self.message}
+
+    def finding(self) -> findings.Finding:
+        return findings.Finding(f"data/{self.code}", self.message, subject=f"dataset:{self.dataset}")
 
     def __str__(self) -> str:
         return f"{self.dataset}: {self.message}"

@@ -3,7 +3,7 @@
 Small entry points that read only the files pre-commit passes them and never import
 typer, rich, mlflow, dvc, git or sqlalchemy, so they start fast and can run in parallel on
 batches. Output: one line per finding, ``path:line: rule-id message``; exit 1 on findings
-(``--json`` for tools). A file that cannot be parsed is a finding, never a traceback.
+(``--json`` for tools, ``--format sarif`` for code scanning). A file that cannot be parsed is a finding, never a traceback.
 
     govctl-hook validate FILE...        documents match their schemas
     govctl-hook signatures [--mode warn|fail] FILE...   signed documents changed
@@ -21,25 +21,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from govctl import findings
 
-class Finding:
-    """One finding: ``path:line: rule message``. (A plain class: dataclasses costs the
-    hooks ~5 ms of start-up for nothing.)"""
 
-    __slots__ = ("path", "line", "rule", "message")
+class Finding(findings.Finding):
+    """One finding of a hook: ``path:line: rule message`` (a :class:`govctl.findings.Finding`
+    located in a file)."""
+
+    __slots__ = ()
 
     def __init__(self, path: str, line: int | None, rule: str, message: str) -> None:
-        self.path, self.line, self.rule, self.message = path, line, rule, message
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Finding) and self.to_json() == other.to_json()
-
-    def __repr__(self) -> str:
-        return f"Finding({self.to_json()!r})"
+        super().__init__(rule, message, path=path, line=line)
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else f"{self.path}:1"
-        return f"{where}: {self.rule} {self.message}"
+        return f"{self.path}:{self.line or 1}: {self.rule} {self.message}"
 
     def to_json(self) -> dict[str, object]:
         return {"path": self.path, "line": self.line, "rule": self.rule, "message": self.message}
@@ -71,22 +66,34 @@ def run(name: str, argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog=f"govctl-hook {name}", description=hook.__doc__)
     ap.add_argument("files", nargs="*")
     ap.add_argument("--json", action="store_true", help="findings as JSON")
+    ap.add_argument("--format", choices=("text", "json", "sarif"), default=None,
+                    help="text (path:line: rule message), json (same as --json) or sarif "
+                    "(SARIF 2.1.0, for code-scanning tools)")
     extra = getattr(hook, "add_arguments", None)
     if extra:
         extra(ap)
     args = ap.parse_args(argv)
-    findings: list[Finding] = []
+    found: list[Finding] = []
     for f in args.files:
-        findings += _guard(f, lambda p: hook(p, args))
+        found += _guard(f, lambda p: hook(p, args))
     warn_only = getattr(args, "mode", "fail") == "warn"
-    if args.json:
-        sys.stdout.write(json.dumps([x.to_json() for x in findings], indent=2) + "\n")
+    fmt = args.format or ("json" if args.json else "text")
+    if args.json and fmt != "json":
+        ap.error(f"--json and --format {fmt} ask for two outputs: use one")
+    if fmt == "sarif":
+        for x in found:
+            x.severity = findings.Severity.WARNING if warn_only else findings.Severity.ERROR
+        rules = {x.rule: (f"govctl-hook {name}: {x.rule}", x.severity) for x in found}
+        report = findings.sarif(list(found), rules=rules, properties={"hook": name})
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    elif fmt == "json":
+        sys.stdout.write(json.dumps([x.to_json() for x in found], indent=2) + "\n")
     else:
-        for x in findings:
+        for x in found:
             sys.stdout.write(f"{x}\n")
-        if findings and warn_only:
-            sys.stdout.write(f"({len(findings)} warning(s); --mode warn does not block)\n")
-    return 1 if findings and not warn_only else 0
+        if found and warn_only:
+            sys.stdout.write(f"({len(found)} warning(s); --mode warn does not block)\n")
+    return 1 if found and not warn_only else 0
 
 
 def main(argv: list[str] | None = None) -> None:

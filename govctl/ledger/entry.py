@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from govctl.findings import Finding, Severity
+
 PHASES = ("done", "intent", "complete", "abort")
 
 
@@ -75,6 +77,13 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     #: ``--fast``: entries this clone had verified before, hashed only (govctl.ledger.verified)
     carried_forward: int = 0
+
+    def findings(self) -> list[Finding]:
+        """Each problem (tampering: an error) and each thing this checkout lacks (a
+        warning: git pull or push) as a :class:`~govctl.findings.Finding`."""
+        return ([Finding("ledger/integrity", p, subject="ledger") for p in self.problems]
+                + [Finding("ledger/behind", b, subject="ledger", severity=Severity.WARNING)
+                   for b in self.behind])
 
     @property
     def exit_code(self) -> int:

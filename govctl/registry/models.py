@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from govctl.config import GovernedRepo
 from govctl.errors import InputError, NotFound
+from govctl.findings import Finding, Severity
 from govctl.ledger.log import Ledger
 from govctl.registry.sources import artifact_source
 
@@ -248,6 +249,12 @@ class Drift:
 
     def to_json(self) -> dict[str, str]:
         return {"subject": self.subject, "kind": self.kind, "message": self.message}
+
+    def finding(self) -> Finding:
+        """Tampering is an error; an interrupted change (the next command finishes it) a
+        warning."""
+        return Finding(f"drift/{self.kind}", self.message, subject=self.subject,
+                       severity=Severity.ERROR if self.tampering else Severity.WARNING)
 
     def __str__(self) -> str:
         return f"{self.subject}: {self.message}"

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from govctl.findings import Finding, Severity
 from govctl.release import aggregates
 from govctl.release import stats as st
 from govctl.release.aggregates import Aggregates, VariantStats
@@ -87,6 +88,15 @@ class CheckResult:
     def to_json(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                 for k, v in self.__dict__.items()}
+
+    def finding(self, subject: str | None = None) -> Finding:
+        """A failed check is an error, an inconclusive one a warning (wait for more
+        traffic), a pass SARIF's ``pass``."""
+        kind = {Verdict.PASS: "pass", Verdict.FAIL: "fail"}.get(self.verdict, "open")
+        return Finding(f"canary/{self.kind}/{self.metric}", f"{self.verdict}: {self.detail}",
+                       subject=subject, kind=kind,
+                       severity=Severity.ERROR if self.verdict == Verdict.FAIL
+                       else Severity.WARNING)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from govctl import __version__
+from govctl.findings import Finding, Severity, sarif
 
 SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 # statuses that do not block: "n/a" is an automatic item that does not apply here (e.g.
@@ -25,6 +25,13 @@ class ItemResult:
     status: str  # pass | fail | pending | waived | n/a
     reason: str
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    def finding(self, checklist_path: str) -> Finding:
+        """The item as a :class:`~govctl.findings.Finding` (SARIF's kind and level)."""
+        return Finding(self.id, f"{self.status}: {self.reason}",
+                       severity=Severity(SEVERITY_LEVEL[self.severity]), path=checklist_path,
+                       kind=SARIF_KIND[self.status],
+                       suppressed=self.reason if self.status == "waived" else None)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "severity": self.severity,
@@ -56,38 +63,15 @@ class GateReport:
                 "passed": self.passed, "time": self.time,
                 "items": [r.to_json() for r in self.results], "digests": self.digests}
 
+    def findings(self) -> list[Finding]:
+        return [r.finding(self.checklist_path) for r in self.results]
+
     def to_sarif(self) -> dict[str, Any]:
-        rules = [{
-            "id": r.id,
-            "shortDescription": {"text": r.description[:200]},
-            "fullDescription": {"text": r.description},
-            "defaultConfiguration": {"level": SEVERITY_LEVEL[r.severity]},
-            "properties": {"kind": r.kind, "severity": r.severity},
-        } for r in self.results]
-        results = []
-        for i, r in enumerate(self.results):
-            kind = SARIF_KIND[r.status]
-            results.append({
-                "ruleId": r.id,
-                "ruleIndex": i,
-                "kind": kind,
-                "level": SEVERITY_LEVEL[r.severity] if kind == "fail" else "none",
-                "message": {"text": f"{r.status}: {r.reason}"},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": self.checklist_path}}}],
-                **({"suppressions": [{"kind": "external", "status": "accepted",
-                                      "justification": r.reason}]}
-                   if r.status == "waived" else {}),
-            })
-        return {
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [{
-                "tool": {"driver": {"name": "govctl", "version": __version__,
-                                    "informationUri": "https://example.invalid/govctl",
-                                    "rules": rules}},
-                "properties": {"service": self.service, "version": self.version,
-                               "environment": self.env, "passed": self.passed},
-                "results": results,
-            }],
-        }
+        return sarif(
+            self.findings(),
+            rules={r.id: (r.description, Severity(SEVERITY_LEVEL[r.severity]))
+                   for r in self.results},
+            rule_properties={r.id: {"kind": r.kind, "severity": r.severity}
+                             for r in self.results},
+            properties={"service": self.service, "version": self.version,
+                        "environment": self.env, "passed": self.passed})
