@@ -26,11 +26,14 @@ def log(
     govctl audit log --subject service:support-bot
     govctl audit log --action release.promote -n 0 --json
     """
-    from govctl.ledger.log import Ledger
+    if limit:
+        from govctl.ledger import recent
 
-    ledger = Ledger.for_repo(repo())
-    rows = (ledger.tail(limit, action=action, subject_prefix=subject) if limit
-            else list(ledger.entries(action=action, subject_prefix=subject)))
+        rows = recent.tail(repo(), limit, action=action, subject_prefix=subject)
+    else:
+        from govctl.ledger.log import Ledger
+
+        rows = list(Ledger.for_repo(repo()).entries(action=action, subject_prefix=subject))
     if as_json:
         emit_json([e.to_json() for e in rows])
         return

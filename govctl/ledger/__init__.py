@@ -2,4 +2,18 @@
 
 Append-only, verifiable offline; intents and completions for external changes."""
 
-from govctl.ledger.log import *  # noqa: F403  (the package's API)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    """``govctl.ledger.X`` for the API of :mod:`govctl.ledger.log`, imported on first use
+    (so reading the last entries, ``govctl.ledger.entry``, loads no signing code)."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    module = importlib.import_module("govctl.ledger.log")
+    if hasattr(module, name):
+        return getattr(module, name)
+    raise AttributeError(f"module 'govctl.ledger' has no attribute {name!r}")
