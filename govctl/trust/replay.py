@@ -43,12 +43,16 @@ class Replay:
         self.version = 1
         self.recorded = 0
         self.ahead_at: int | None = None  # the ledger knows a version this checkout lacks
+        #: (version, key id, rule) found allowed: the answer depends on nothing else, and a
+        #: ledger holds few such triples among its many entries (audit verify's hot loop)
+        self._allowed: set[tuple[int, str, str | None]] = set()
+        self._known: set[str] = {s.key_id for p in chain for s in p.signers}
 
     def _policy(self) -> TrustPolicy:
         return self.chain[self.version - 1]
 
     def _unknown(self, kid: str) -> bool:
-        return all(p.signer_by_key(kid) is None for p in self.chain)
+        return kid not in self._known
 
     def entry(self, seq: int, data: dict[str, Any]) -> tuple[str, str] | None:
         action, kid = data.get("action"), (data.get("actor") or {}).get("key_id", "")
@@ -76,10 +80,21 @@ class Replay:
                               f"version {self.version} is in force (versions skipped)")
             self.version, self.recorded = v, max(self.recorded, v)
             return bad
-        return _allowed(self._policy(), kid, rule_for(data), seq, data)
+        rule = rule_for(data)
+        memo = (self.version, kid, rule)
+        if memo in self._allowed:
+            return None
+        verdict = _allowed(self._policy(), kid, rule, seq, data)
+        if verdict is None:
+            self._allowed.add(memo)
+        return verdict
 
     def checkpoint(self, size: int, kid: str) -> tuple[str, str] | None:
+        memo = (self.version, kid, None)
+        if memo in self._allowed:
+            return None
         if self._policy().signer_by_key(kid) is not None:
+            self._allowed.add(memo)
             return None
         if self.ahead_at is not None and self._unknown(kid):
             return ("behind", f"checkpoint {size} is signed by a key this checkout's trust "
