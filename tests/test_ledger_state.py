@@ -125,3 +125,48 @@ def test_a_write_rebuilds_state_under_other_rules(repo):
 def ledger_replay_rows(repo):
     with _db(repo) as db:
         return db.execute("select * from govctl_state order by 1, 2, 3, 4").fetchall()
+
+
+def test_the_stdlib_reads_answer_what_sqlalchemy_answers(repo):
+    """Read commands read a SQLite ledger without SQLAlchemy: every derived-state query,
+    the entries by seq, action and subject, and the leases agree with the store's own."""
+    from govctl.adapters import sqlite_ledger
+    from govctl.adapters.sql_schema import STATE_MARK
+    from govctl.ledger import state
+
+    ledger = _ledger(repo)
+    store, url = ledger.store, ledger.url
+    rules = (state.META_VERSION, state.STATE_VERSION, state.META_SEQ)
+    with store.reading() as conn:
+        every = store.state_rows(conn)
+    assert len({r.kind for r in every}) >= 5
+    cases = [(k, None, None, None) for k in ("intent", "alias", "prompt", "last", "version",
+                                             "move", "nothing")]
+    cases += [(r.kind, r.subject, [r.action], r.item) for r in every]
+    cases += [("last", "service:bot", ["release.promote", "canary.promote"], "production"),
+              ("last", "service:bot", [], None), ("alias", "service:nobody", None, None)]
+    for kind, subject, actions, item in cases:
+        fast = sqlite_ledger.state_rows(url, kind, mark=STATE_MARK, rules=rules,
+                                        subject=subject, actions=actions, item=item)
+        with store.reading() as conn:
+            slow = store.state_rows(conn, kind, subject=subject, actions=actions, item=item)
+        assert fast is not None and [tuple(r) for r in fast] == [tuple(r) for r in slow], \
+            (kind, subject, actions, item)
+    n = ledger.size()
+    assert [r.seq for r in sqlite_ledger.entries_at(url, [3, 1, 2, n, n + 5])] == [1, 2, 3, n]
+    for action, prefix, since in (("model.register", None, None), (None, "service:b", 4),
+                                  ("canary.step", "service:bot", None), ("nothing", None, None)):
+        fast = sqlite_ledger.entries(url, action=action, subject_prefix=prefix, since=since)
+        with store.reading() as conn:
+            slow = list(store.iter_entries(conn, action=action, subject_prefix=prefix,
+                                           since=since, columns=("seq", "body")))
+        assert [(r.seq, r.body) for r in fast] == [(r.seq, bytes(r.body)) for r in slow]
+    assert sqlite_ledger.locks(url) == [tuple(r) for r in store.list_locks()]
+    # a table that lags the entries is not read here: the store catches it up first
+    with _db(repo) as db:
+        db.execute("update govctl_state set value = '1' where kind = ? and item = ?",
+                   (STATE_MARK, state.META_SEQ))
+    assert sqlite_ledger.state_rows(url, "alias", mark=STATE_MARK, rules=rules) is None
+    bot = {"kind": "service", "name": "bot"}
+    assert ledger.aliases(bot) == {"production": "1", "staging": "2"}  # caught up
+    assert sqlite_ledger.state_rows(url, "alias", mark=STATE_MARK, rules=rules) is not None

@@ -28,6 +28,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its INFO chatter
+# govctl's documents are its own models: third-party pydantic plugins (tracing and the like)
+# have nothing to do there, and finding them scans every installed package's metadata
+# (~17 ms of every command; the hooks do the same)
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 # The commands in the order a service goes through them (typer lists commands before
 # groups; this keeps the help panels and the commands in them in lifecycle order).

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from govctl.adapters.sql_schema import STATE_MARK
 from govctl.errors import ExternalError
 from govctl.ledger import state
 from govctl.ledger.entry import Entry, subject_key
@@ -77,6 +78,14 @@ class Reads:
     def entries(self, *, action: str | None = None, subject_prefix: str | None = None,
                 since: int | None = None) -> Iterable[Entry]:
         """Every matching entry in ledger order (a scan: prefer the queries below)."""
+        if action or subject_prefix:  # an indexed query: without SQLAlchemy where it can
+            from govctl.adapters import sqlite_ledger
+
+            fast = sqlite_ledger.entries(self.url, action=action,
+                                         subject_prefix=subject_prefix, since=since)
+            if fast is not None:
+                yield from (_entry(r) for r in fast)
+                return
         self._require()
         with self.store.reading() as conn:
             for row in self.store.iter_entries(conn, action=action,
@@ -101,6 +110,11 @@ class Reads:
         wanted = sorted(set(seqs))
         if not wanted:
             return []
+        from govctl.adapters import sqlite_ledger
+
+        fast = sqlite_ledger.entries_at(self.url, wanted)
+        if fast is not None and len(fast) == len(wanted):
+            return [_entry(r) for r in fast]
         with self.store.reading() as conn:
             return [_entry(r) for r in self.store.entries_at(conn, wanted)]
 
@@ -169,6 +183,14 @@ class Reads:
 
     def _rows(self, kind: str, *, subject: str | None = None,
               actions: list[str] | None = None, item: str | None = None) -> list[StateRow]:
+        from govctl.adapters import sqlite_ledger
+
+        fast = sqlite_ledger.state_rows(
+            self.url, kind, mark=STATE_MARK,
+            rules=(state.META_VERSION, state.STATE_VERSION, state.META_SEQ),
+            subject=subject, actions=actions, item=item)
+        if fast is not None:  # current: read without SQLAlchemy (else caught up below)
+            return [StateRow(*r) for r in fast]
         self._require()
         store = self.store
         with store.reading() as conn:
