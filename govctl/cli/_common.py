@@ -182,7 +182,11 @@ def err_console() -> Any:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    """A library result as JSON (:func:`govctl.serialize.jsonable`: dataclasses, enums,
+    ``to_json`` methods, lists of them)."""
+    from govctl.serialize import jsonable
+
+    sys.stdout.write(json.dumps(jsonable(data), indent=2, sort_keys=False, default=str) + "\n")
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:

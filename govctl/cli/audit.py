@@ -35,7 +35,7 @@ def log(
 
         rows = list(Ledger.for_repo(repo()).entries(action=action, subject_prefix=subject))
     if as_json:
-        emit_json([e.to_json() for e in rows])
+        emit_json(rows)
         return
     table(
         None,
@@ -87,7 +87,7 @@ def verify(
         old = path.read_bytes()
     report = audit(repo(), fast=fast, from_checkpoint=old)
     if as_json:
-        emit_json(report.to_json())
+        emit_json(report)
     elif report.problems:
         fail(f"ledger broken at entry {report.first_bad}:")
         for p in report.problems[:20]:

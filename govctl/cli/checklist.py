@@ -93,7 +93,7 @@ def status(service: str = service_arg(),
 
     report = gate.evaluate(repo(), service, version, env)
     if as_json:
-        emit_json(report.to_json())
+        emit_json(report)
     else:
         _render(report)
 
@@ -183,7 +183,7 @@ def gate_command(
         fmt = "json"
     report = gate.run(repo(), load_key(key), service, version, env)
     if fmt == "json":
-        emit_json(report.to_json())
+        emit_json(report)
     elif fmt == "sarif":
         emit_json(report.to_sarif())
     else:

@@ -175,7 +175,7 @@ def show(name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP), as_
 
     d = datasets.describe(repo(), name)
     if as_json:
-        emit_json(d.to_json())
+        emit_json(d)
         return
     e, used = d.entry, d.used_by
     doc = e.to_doc()
@@ -235,7 +235,7 @@ def lineage_(
     cut = registry.lineage_around(repo(), target)
     nid, sub = cut.target, cut.graph
     if as_json:
-        emit_json(cut.to_json())
+        emit_json(cut)
     elif fmt == "tree":
         console().print(lineage.render_tree(sub, nid), highlight=False, markup=False)
     elif fmt == "dot":
@@ -285,7 +285,7 @@ def push(name: list[str] = typer.Argument(None, metavar="NAME", help="Dataset na
 
     report = remote.push(repo(), name or None)
     if as_json:
-        emit_json(report.to_json())
+        emit_json(report)
     elif not report.not_pushed:
         ok(report.summary())
     if report.not_pushed:

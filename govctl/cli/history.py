@@ -35,7 +35,7 @@ def history(
     if at is not None:
         served = hist.served_at(r, service, at, env or "production")
         if as_json:
-            emit_json(served.to_json())
+            emit_json(served)
             return
         c = served.change
         if c is None:

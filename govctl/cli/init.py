@@ -51,7 +51,7 @@ def init(
     report = do_init(path, admin, mlflow_tracking_uri=mlflow_tracking_uri,
                      mlflow_registry_uri=mlflow_registry_uri)
     if as_json:
-        emit_json(report.to_json())
+        emit_json(report)
         return
     if report.key_generated:
         ok(f"generated key {admin} ({report.admin_key_id[:16]}...)")

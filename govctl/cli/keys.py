@@ -57,7 +57,7 @@ def list_keys(as_json: bool = JSON_OPT) -> None:
     store = KeyStore()
     keys = store.list()
     if as_json:
-        emit_json([k.to_json() for k in keys])
+        emit_json(keys)
         return
     if not keys:
         console().print(f"no keys in {store.root}; create one with 'govctl keys generate NAME'")
@@ -88,7 +88,7 @@ def export(
 
     pub = KeyStore().public(name)
     if fmt == "json":
-        emit_json(pub.to_json())
+        emit_json(pub)
     elif fmt == "base64":
         typer.echo(pub.public_b64)
     elif fmt == "pem":

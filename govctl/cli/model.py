@@ -108,7 +108,7 @@ def show(
 
     info = registry.describe_model(repo(), name, version)
     if as_json:
-        emit_json(info.to_json())
+        emit_json(info)
         return
     console().print(styled((name, "bold"), f" version {info.version}  aliases: "
                            f"{', '.join(info.aliases) or '-'}"))

@@ -68,8 +68,8 @@ def register(file: Path = typer.Argument(..., metavar="FILE", help="The prompt f
     if as_json:
         emit_json(result)
         return
-    ok(f"registered prompt {result['name']} version {result['version']} "
-       f"(sha256 {result['sha256'][:12]}...)")
+    ok(f"registered prompt {result.name} version {result.version} "
+       f"(sha256 {result.sha256[:12]}...)")
 
 
 @app.command("sync")
@@ -87,7 +87,7 @@ def sync(key: str = key_option(), as_json: bool = JSON_OPT) -> None:
         emit_json(done)
         return
     for d in done:
-        ok(f"registered {d['name']} version {d['version']}")
+        ok(f"registered {d.name} version {d.version}")
     if not done:
         ok("every prompt file is registered")
 
@@ -106,8 +106,8 @@ def list_(as_json: bool = JSON_OPT) -> None:
         emit_json(rows)
         return
     table("prompts", ["name", "file", "latest version", "sha256", "changed"],
-          [[x["name"], x["file"], x["latest_version"] or "-", x["sha256"][:12],
-            "yes" if x["changed"] else ""] for x in rows])
+          [[x.name, x.file, x.latest_version or "-", x.sha256[:12],
+            "yes" if x.changed else ""] for x in rows])
 
 
 @app.command("show")

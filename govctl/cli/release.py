@@ -29,7 +29,7 @@ TELEMETRY_HELP = ("FILE.jsonl, FILE.csv, FILE.parquet (or s3://), sql:URL#TABLE,
 
 def _print_outcome(outcome, as_json: bool) -> None:
     if as_json:
-        emit_json(outcome.to_json())
+        emit_json(outcome)
         return
     for m in outcome.messages:
         if m.startswith("finished "):
@@ -250,7 +250,7 @@ def canary_status(service: str = service_arg(), env: str = ENV_OPT,
 
     st = release.state(repo(), service, env)
     if as_json:
-        emit_json(st.to_json())
+        emit_json(st)
         return
     if not st.canary:
         console().print(f"no canary running for {service} in {env} "

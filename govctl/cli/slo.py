@@ -60,7 +60,7 @@ def status(
     if entry is not None and not as_json:
         ok(f"recorded slo.status as ledger entry {entry.seq}")
     if as_json:
-        emit_json(result.to_json())
+        emit_json(result)
     else:
         rows = [[o.name, o.target, f"{o.bad}/{o.total}",
                  "-" if o.budget_remaining is None else f"{o.budget_remaining:.1%}",

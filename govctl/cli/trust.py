@@ -70,7 +70,7 @@ def verify(as_json: bool = JSON_OPT) -> None:
 
     report = trust.verify(repo())
     if as_json:
-        emit_json(report.to_json())
+        emit_json(report)
     elif report.expired:
         fail(report.problems[0])
     else:

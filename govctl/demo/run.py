@@ -210,7 +210,7 @@ def run(directory: Path, *, regression: str = "latency", quiet: bool = False) ->
 
     n.step("Prompts registered and pinned")
     synced = registry.sync_prompts(repo, a)
-    n.say(", ".join(f"{p['name']} v{p['version']} ({p['sha256'][:12]})" for p in synced))
+    n.say(", ".join(f"{p.name} v{p.version} ({p.sha256[:12]})" for p in synced))
     gitrepo.commit_all(root, "governed support-bot: data, pipeline, agreement, prompts")
 
     min_samples = 30

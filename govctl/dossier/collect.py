@@ -9,6 +9,7 @@ from typing import Any
 from govctl import clock
 from govctl.config import GovernedRepo
 from govctl.errors import ExternalError, GovctlError
+from govctl.serialize import jsonable
 
 
 @dataclass
@@ -70,7 +71,7 @@ def collect(repo: GovernedRepo, service: str, version: str) -> Dossier:
     keep = {mid} | graph.upstream(mid) if mid in graph.nodes else set(graph.nodes)
     _classify(repo, graph)
     try:
-        model = registry.model_version_info(repo, service, version)
+        model = jsonable(registry.describe_model(repo, service, version))
     except ExternalError:  # MLflow down: the ledger still tells the story
         model = None
     if model is not None:  # issue 20: the artifact manifest and release attestations

@@ -142,7 +142,9 @@ def register_model(
             "bytes": manifest["total_size"]}
 
 
-def model_version_info(repo: GovernedRepo, name: str, version: str) -> dict[str, Any]:
+def version_record(repo: GovernedRepo, name: str, version: str) -> dict[str, Any]:
+    """The fields of :class:`govctl.registry.reads.VersionInfo` (``describe_model`` is the
+    typed read)."""
     from govctl.adapters import mlflowstore as ml
 
     versions = {v["version"]: v for v in ml.model_versions(repo, name)}

@@ -5,6 +5,7 @@ A rewritten template or parameter set in MLflow is drift (exit 4), never the new
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,30 @@ from govctl.registry.models import TAG, Drift, _commit
 from govctl.signing.keys import SigningKey
 
 
-def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RegisteredPrompt:
+    """A prompt version govctl registered (and pinned in the ledger)."""
+
+    name: str
+    version: str
+    sha256: str
+    file: str
+    config_sha256: str
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    """A prompt file, its latest pinned version, and whether it changed since."""
+
+    name: str
+    file: str
+    sha256: str
+    latest_version: str | None
+    registered_sha256: str | None
+    changed: bool
+
+
+def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> RegisteredPrompt:
     """Register the prompt file as a new MLflow prompt version pinned by its SHA-256.
     Refuses a file with lint errors, and a name already used by a registered model."""
     from govctl.adapters import mlflowstore as ml
@@ -48,8 +72,7 @@ def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> dict[str
         raise
     ledger.complete(key, intent, evidence={**evidence, "version": version},
                     note=f"registered version {version}")
-    return {"name": spec.name, "version": version, "sha256": spec.sha256, "file": source,
-            "config_sha256": spec.config_sha256}
+    return RegisteredPrompt(spec.name, str(version), spec.sha256, source, spec.config_sha256)
 
 
 def _prompt_pins(repo: GovernedRepo) -> dict[str, dict[str, dict[str, Any]]]:
@@ -66,7 +89,7 @@ def pinned_prompts(repo: GovernedRepo) -> dict[str, dict[str, str]]:
     return {n: {v: ev["sha256"] for v, ev in vs.items()} for n, vs in _prompt_pins(repo).items()}
 
 
-def prompt_status(repo: GovernedRepo) -> list[dict[str, Any]]:
+def prompt_status(repo: GovernedRepo) -> list[PromptFile]:
     """Each prompt file with its latest pinned version and whether the file changed since."""
     pins = _prompt_pins(repo)
     rows = []
@@ -75,31 +98,28 @@ def prompt_status(repo: GovernedRepo) -> list[dict[str, Any]]:
         versions = pins.get(spec.name, {})
         latest = max(versions, key=int) if versions else None
         pin = versions[latest] if latest else {}
-        rows.append({
-            "name": spec.name, "file": repo.rel(path), "sha256": spec.sha256,
-            "latest_version": latest,
-            "registered_sha256": pin.get("sha256"),
-            "changed": latest is None or pin["sha256"] != spec.sha256
-            or pin.get("config_sha256", spec.config_sha256) != spec.config_sha256,
-        })
+        rows.append(PromptFile(
+            spec.name, repo.rel(path), spec.sha256, latest, pin.get("sha256"),
+            latest is None or pin["sha256"] != spec.sha256
+            or pin.get("config_sha256", spec.config_sha256) != spec.config_sha256))
     return rows
 
 
-def sync_prompts(repo: GovernedRepo, key: SigningKey) -> list[dict[str, Any]]:
+def sync_prompts(repo: GovernedRepo, key: SigningKey) -> list[RegisteredPrompt]:
     """Register every prompt file whose template differs from its latest pinned version.
     All files are linted before anything is registered; an unreachable MLflow fails
     (exit 3) even when nothing changed, rather than reporting every file registered."""
     from govctl.adapters import mlflowstore as ml
 
     ml.ping(repo)
-    changed = [r for r in prompt_status(repo) if r["changed"]]
+    changed = [r for r in prompt_status(repo) if r.changed]
     problems = []
     for r in changed:
-        problems += prompts.lint_file(repo.root / r["file"], r["file"])
+        problems += prompts.lint_file(repo.root / r.file, r.file)
     if problems:
         raise InputError("prompt lint problems, nothing registered:\n"
                          + "\n".join(map(str, problems)))
-    return [register_prompt(repo, key, repo.root / r["file"]) for r in changed]
+    return [register_prompt(repo, key, repo.root / r.file) for r in changed]
 
 
 def _config_of(pv: dict[str, Any]) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.errors import NotFound
-from govctl.registry.models import Drift, model_version_info, verify_drift
+from govctl.registry.models import Drift, verify_drift, version_record
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def describe_model(repo: GovernedRepo, name: str, version: str | None = None) ->
         if not versions:
             raise NotFound(f"model {name!r} has no versions")
         version = versions[-1]["version"]
-    return VersionInfo(**model_version_info(repo, name, str(version)))
+    return VersionInfo(**version_record(repo, name, str(version)))
 
 
 def verify_models(repo: GovernedRepo, name: str | None = None, *, artifacts: bool = False,

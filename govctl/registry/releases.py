@@ -23,8 +23,8 @@ def prompts_for_registration(repo: GovernedRepo, specs: list[str] | None) -> dic
 
     pins = prompts.pinned_prompts(repo)
     if not specs:
-        return {r["name"]: r["latest_version"] for r in prompts.prompt_status(repo)
-                if r["latest_version"]}
+        return {r.name: r.latest_version for r in prompts.prompt_status(repo)
+                if r.latest_version}
     out: dict[str, str] = {}
     for spec in specs:
         name, sep, version = spec.partition("@")

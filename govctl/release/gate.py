@@ -24,6 +24,7 @@ from govctl.signing.canonical import digest
 
 if TYPE_CHECKING:
     from govctl.data.inventory import Snapshot
+    from govctl.registry.reads import VersionInfo
 
 
 @dataclass
@@ -67,10 +68,10 @@ class Release:
         return snap
 
     @cached_property
-    def model(self) -> dict[str, Any]:
+    def model(self) -> VersionInfo:
         from govctl import registry
 
-        return registry.model_version_info(self.repo, self.service, self.version)
+        return registry.describe_model(self.repo, self.service, self.version)
 
     @cached_property
     def aliases(self) -> dict[str, str]:
@@ -79,7 +80,7 @@ class Release:
         return mlflowstore.get_aliases(self.repo, self.service)
 
     def dataset_names(self, roles: set[str] | None = None) -> list[str]:
-        return [d["name"] for d in self.model["datasets"] if roles is None or d["role"] in roles]
+        return [d["name"] for d in self.model.datasets if roles is None or d["role"] in roles]
 
 
 CHECKS: dict[str, Callable[[Release], Check]] = {}
@@ -116,9 +117,9 @@ def _inventoried(ctx: Release) -> Check:
     if not names:
         return Check(False, "the model version records no datasets")
     missing = [f.dataset for f in datasets.check_inventoried(ctx.repo, names, ctx.data)]
-    missing += [d["name"] for d in ctx.model["datasets"] if not d.get("inventoried", True)
+    missing += [d["name"] for d in ctx.model.datasets if not d.get("inventoried", True)
                 and d["name"] not in missing]
-    ev = {"datasets": {d["name"]: d.get("md5") for d in ctx.model["datasets"]}}
+    ev = {"datasets": {d["name"]: d.get("md5") for d in ctx.model.datasets}}
     if missing:
         return Check(False, f"not inventoried: {', '.join(sorted(set(missing)))}", ev)
     return Check(True, f"{len(names)} dataset(s) inventoried and classified: {', '.join(names)}",
@@ -134,10 +135,11 @@ def _verified(ctx: Release) -> Check:
     for name in ctx.dataset_names():
         if snap.entry(name) is not None:
             problems += [str(f) for f in datasets.verify(ctx.repo, name, snap=snap)]
-    recorded = {d["name"]: d.get("md5") for d in ctx.model["datasets"]}
+    recorded: dict[str, str | None] = {d["name"]: d.get("md5") for d in ctx.model.datasets}
     for e in (x for x in map(snap.entry, recorded) if x is not None):
-        if recorded[e.name] and recorded[e.name] != e.hash:
-            problems.append(f"{e.name}: the model was trained on {recorded[e.name][:12]} but the "
+        trained = recorded[e.name]
+        if trained and trained != e.hash:
+            problems.append(f"{e.name}: the model was trained on {trained[:12]} but the "
                             f"inventory now holds {e.hash[:12]}")
     if problems:
         return Check(False, "; ".join(problems), {"problems": problems})
@@ -199,12 +201,12 @@ def _metrics(ctx: Release) -> Check:
     from govctl import agreements, registry
 
     agreement = agreements.load_agreement(agreements.agreement_path(ctx.repo, ctx.service))
-    metrics = ctx.model["metrics"]
+    metrics = ctx.model.metrics
     problems, lines = [], []
     for name, minimum in agreement.quality_minimums().items():
         value = metrics.get(name)
         if value is None:
-            problems.append(f"{name}: not logged on run {ctx.model['run_id']} "
+            problems.append(f"{name}: not logged on run {ctx.model.run_id} "
                             f"(must be >= {minimum})")
         elif Decimal(str(value)) < minimum:
             problems.append(f"{name}: {value} is below the agreement's minimum {minimum}")
@@ -213,7 +215,7 @@ def _metrics(ctx: Release) -> Check:
     stable = ctx.aliases.get(ctx.env)
     baseline = None
     if stable and stable != ctx.version:
-        baseline = registry.model_version_info(ctx.repo, ctx.service, stable)["metrics"]
+        baseline = registry.describe_model(ctx.repo, ctx.service, stable).metrics
         for name, tol in agreement.max_regression().items():
             cur, base = metrics.get(name), baseline.get(name)
             if cur is None or base is None:
@@ -235,10 +237,10 @@ def _prompts(ctx: Release) -> Check:
     from govctl import registry
 
     rows = registry.prompt_status(ctx.repo)
-    changed = [r["name"] for r in rows if r["changed"]]
+    changed = [r.name for r in rows if r.changed]
     drift = [str(d) for d in registry.verify_prompts(ctx.repo)] if any(
-        r["latest_version"] for r in rows) else []
-    ev = {"prompts": {r["name"]: r["sha256"] for r in rows}}
+        r.latest_version for r in rows) else []
+    ev = {"prompts": {r.name: r.sha256 for r in rows}}
     if changed or drift:
         parts = []
         if changed:
