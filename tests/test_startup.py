@@ -73,9 +73,20 @@ def test_keys_list_and_trust_verify_stay_light(repo, govctl_home):
     env = {"GOVCTL_HOME": str(govctl_home)}
     mods = loaded_modules("keys", "list", cwd=repo, env=env)
     assert not mods & set(HEAVY) and "cryptography" not in mods  # public-key JSON only
-    # trust verify reads the ledger (rollback protection): sqlalchemy, but nothing else heavy
+    # trust verify reads the ledger (rollback protection), through sqlite3 on a SQLite one
     mods = loaded_modules("trust", "verify", cwd=repo, env=env)
-    assert "sqlalchemy" in mods and not mods & {"mlflow", "dvc", "git"}
+    assert "sqlite3" in mods and not mods & set(HEAVY), mods & set(HEAVY)
+
+
+def test_read_commands_read_a_sqlite_ledger_without_sqlalchemy(signers, repo, govctl_home,
+                                                             clone_template):
+    """A registered model's repo (MLflow's embedded store read directly, too): status reads
+    the derived state, leases and registrations through sqlite3 alone."""
+    clone_template("registered")
+    env = {"GOVCTL_HOME": str(govctl_home)}
+    for args in (["status"], ["canary", "status", "support-bot"], ["lock", "status"]):
+        mods = loaded_modules(*args, cwd=repo, env=env)
+        assert "sqlite3" in mods and "sqlalchemy" not in mods, args
 
 
 def test_audit_log_reads_the_sqlite_ledger_without_sqlalchemy(repo, govctl_home, cli):

@@ -24,8 +24,8 @@ from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["LockRow", "Row", "batches", "entries", "entries_at", "locks", "sqlite_path",
-           "state_rows", "tail"]
+__all__ = ["LockRow", "Row", "batches", "entries", "entries_at", "has_ledger", "locks",
+           "sqlite_path", "state_rows", "tail"]
 
 
 class Row(NamedTuple):
@@ -200,3 +200,16 @@ def locks(url: str) -> list[LockRow] | None:
     return _read(url, lambda con: [LockRow(*r) for r in con.execute(
         "SELECT subject_key, holder, acquired, expires FROM govctl_locks "
         "ORDER BY subject_key")])
+
+
+def has_ledger(url: str) -> bool | None:
+    """Whether the SQLite file holds a ledger (its entries table); False for no file (and
+    none is created), None when this cannot tell (another database, unreadable)."""
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    if not path.is_file():
+        return False
+    return _read(url, lambda con: con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'govctl_entries'"
+    ).fetchone() is not None)

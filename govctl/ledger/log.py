@@ -66,6 +66,14 @@ class Ledger(Reads):
             self._store = LedgerStore(self.url)
         return self._store
 
+    def exists(self) -> bool:
+        """Whether the ledger's tables exist (a SQLite file is looked at with the standard
+        library, and not created when missing)."""
+        from govctl.adapters import sqlite_ledger
+
+        found = sqlite_ledger.has_ledger(self.url)
+        return self.store.exists() if found is None else found
+
     @property
     def display_url(self) -> str:
         return redact_url(self.url)
@@ -86,7 +94,7 @@ class Ledger(Reads):
         return lid
 
     def _require(self) -> None:
-        if not self.store.exists():
+        if not self.exists():
             raise NotFound(
                 f"no ledger at {self.display_url}", hint="run 'govctl init' first"
             )

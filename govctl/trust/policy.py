@@ -182,7 +182,7 @@ def _check_against_ledger(repo: GovernedRepo, chain: list[tuple[TrustPolicy, Env
     from govctl.ledger.log import Ledger
 
     ledger = Ledger.for_repo(repo)
-    if not ledger.store.exists():
+    if not ledger.exists():
         return  # a fresh clone without its ledger: nothing recorded to compare with
     for e in ledger.entries(action=TRUST_UPDATE):
         v, recorded = e.subject.get("version"), (e.evidence or {}).get("digest")

@@ -158,12 +158,12 @@ def audit(repo: GovernedRepo, *, fast: bool = False, from_checkpoint: bytes | No
 
     ledger = Ledger.for_repo(repo)
     has_file = (repo.root / cpfile.FILE).is_file()
-    if not ledger.store.exists() or (has_file and ledger.size() == 0 and _records(repo)):
+    if not ledger.exists() or (has_file and ledger.size() == 0 and _records(repo)):
         if has_file or repo.trust_history.is_dir():
             raise IntegrityError(
                 f"this checkout records governance ({cpfile.FILE}, policies/trust.history) "
                 f"but its ledger at {ledger.display_url} "
-                + ("does not exist" if not ledger.store.exists() else "is empty")
+                + ("does not exist" if not ledger.exists() else "is empty")
                 + ": the team's ledger is elsewhere",
                 hint="set ledger_url in govctl.toml (or GOVCTL_LEDGER_URL) to the team's "
                 "ledger, e.g. postgresql+psycopg://govctl@db.internal/govctl",
