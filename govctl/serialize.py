@@ -16,7 +16,20 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["jsonable"]
+__all__ = ["JsonFields", "fields", "jsonable"]
+
+
+def fields(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields as JSON, in order (whatever ``to_json`` it has)."""
+    return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+
+
+class JsonFields:
+    """A dataclass whose JSON is its fields: ``to_json()`` for Python callers, the same
+    dict ``--json`` prints."""
+
+    def to_json(self) -> dict[str, Any]:
+        return fields(self)
 
 
 def jsonable(obj: Any) -> Any:
@@ -24,7 +37,7 @@ def jsonable(obj: Any) -> Any:
     if callable(to_json) and not isinstance(obj, type):
         return jsonable(to_json())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return fields(obj)
     if isinstance(obj, Enum):
         return obj.value
     if isinstance(obj, dict):

@@ -24,6 +24,7 @@ from govctl.config import GovernedRepo
 from govctl.data import lineage
 from govctl.documents import load_model
 from govctl.errors import InputError, NotFound
+from govctl.serialize import JsonFields
 
 Kind = Literal["raw", "train", "eval", "test", "retrieval"]
 Sensitivity = Literal["public", "internal", "confidential", "restricted"]
@@ -115,13 +116,10 @@ def get(repo: GovernedRepo, name: str) -> DatasetEntry:
 
 
 @dataclass
-class Finding:
+class Finding(JsonFields):
     dataset: str
     code: str
     message: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"dataset": self.dataset, "code": self.code, "message": self.message}
 
     def finding(self) -> findings.Finding:
         return findings.Finding(f"data/{self.code}", self.message, subject=f"dataset:{self.dataset}")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from govctl import clock
 from govctl.errors import Busy, NotFound
 from govctl.ledger.entry import subject_key
+from govctl.serialize import JsonFields
 
 if TYPE_CHECKING:
     from govctl.ledger.log import Ledger
@@ -30,7 +31,7 @@ LOCK_BREAK = "lock.break"
 
 
 @dataclass
-class Lease:
+class Lease(JsonFields):
     subject: str
     holder: str
     host: str
@@ -61,10 +62,6 @@ class Lease:
         except PermissionError:
             return False
         return False
-
-    def to_json(self) -> dict[str, Any]:
-        return {"subject": self.subject, "holder": self.holder, "host": self.host,
-                "pid": self.pid, "acquired": self.acquired, "expires": self.expires}
 
     def describe(self) -> str:
         return (f"held by {self.holder} (pid {self.pid} on {self.host}) since {self.acquired}; "

@@ -17,6 +17,7 @@ from govctl.errors import InputError, NotFound
 from govctl.findings import Finding, Severity
 from govctl.ledger.log import Ledger
 from govctl.registry.sources import artifact_source
+from govctl.serialize import JsonFields
 
 if TYPE_CHECKING:  # the reads (list, show, verify) need none of these: imported where used
     from govctl.data import lineage as lineage_mod
@@ -239,7 +240,7 @@ def apply_aliases(repo: GovernedRepo, name: str, changes: dict[str, str | None])
 
 
 @dataclass
-class Drift:
+class Drift(JsonFields):
     subject: str
     kind: str
     message: str
@@ -248,9 +249,6 @@ class Drift:
     def tampering(self) -> bool:
         """Everything but an interrupted govctl change (which the next command finishes)."""
         return self.kind != "interrupted"
-
-    def to_json(self) -> dict[str, str]:
-        return {"subject": self.subject, "kind": self.kind, "message": self.message}
 
     def finding(self) -> Finding:
         """Tampering is an error; an interrupted change (the next command finishes it) a

@@ -5,16 +5,17 @@ returning a typed result. ``govctl model show`` and ``govctl model verify`` are 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.errors import NotFound
 from govctl.registry.models import Drift, verify_drift, version_record
+from govctl.serialize import JsonFields
 
 
 @dataclass(frozen=True)
-class VersionInfo:
+class VersionInfo(JsonFields):
     """One model version: its MLflow record and what govctl registered with it."""
 
     name: str
@@ -31,9 +32,6 @@ class VersionInfo:
     manifest_sha256: str | None
     governed: bool
     tags: dict[str, str]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def describe_model(repo: GovernedRepo, name: str, version: str | None = None) -> VersionInfo:

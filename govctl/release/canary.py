@@ -21,6 +21,7 @@ from govctl.release import aggregates
 from govctl.release import stats as st
 from govctl.release.aggregates import Aggregates, VariantStats
 from govctl.release.telemetry import TelemetryBatch
+from govctl.serialize import JsonFields
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,7 +74,7 @@ class Verdict(StrEnum):
 
 
 @dataclass
-class CheckResult:
+class CheckResult(JsonFields):
     metric: str
     kind: str  # "limit" (against the agreement) or "baseline" (against stable)
     verdict: Verdict
@@ -84,10 +85,6 @@ class CheckResult:
     n_baseline: int
     test: str
     detail: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in self.__dict__.items()}
 
     def finding(self, subject: str | None = None) -> Finding:
         """A failed check is an error, an inconclusive one a warning (wait for more
