@@ -271,7 +271,7 @@ def check_hashes(job: Job) -> Result:
             cps = [[(r.tree_size, r.body, r.sig, r.frontier)
                     for r in store.iter_rows(conn, job.lo, job.hi, entries=False)]]
         expected = job.lo + 1
-        want, sha256, update = job.want, hashlib.sha256, digest.entries.update
+        want, update = job.want, digest.entries.update
         for batch in rows:
             if not batch:
                 break
@@ -283,13 +283,7 @@ def check_hashes(job: Job) -> Result:
                 batch = batch[:n]
             for r in batch:
                 seq, body = r[0], r[7]
-                h = sha256(b"\x00")
-                h.update(body if body.__class__ is bytes else blob(body))
-                node, size = h.digest(), seq - 1
-                while size & 1:
-                    node = sha256(b"\x01" + frontier.pop() + node).digest()
-                    size >>= 1
-                frontier.append(node)
+                _append(frontier, seq - 1, body if body.__class__ is bytes else blob(body))
                 if seq in want:
                     res.roots[seq] = _root(frontier)
             update("".join([repr(r[:7]) for r in batch]).encode())
