@@ -89,8 +89,8 @@ def list_(as_json: bool = JSON_OPT) -> None:
         emit_json(rows)
         return
     table("models", ["name", "versions", "aliases"],
-          [[m["name"], ", ".join(m["versions"]),
-            ", ".join(f"{a}→{v}" for a, v in sorted(m["aliases"].items()))] for m in rows])
+          [[m.name, ", ".join(m.versions),
+            ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))] for m in rows])
 
 
 @app.command("show")

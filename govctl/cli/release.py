@@ -107,18 +107,18 @@ def status(
     else:
         table(f"release status ({env})", ["service", "stable", "canary", "weight", "last decision",
                                           "drift"],
-              [[x["service"], x["stable"] or "-", x["canary"] or "-",
-                f"{x['canary_weight_pct']:g}%" if x["canary"] else "-",
-                (f"{x['last_decision']['action']} by {x['last_decision']['by']}: "
-                 f"{x['last_decision']['note'] or ''}") if x["last_decision"] else "-",
-                "; ".join(d["message"] for d in x["drift"]) or "none"] for x in rows])
+              [[x.state.service, x.state.stable or "-", x.state.canary or "-",
+                f"{x.state.weight_bps / 100:g}%" if x.state.canary else "-",
+                (f"{x.state.last['action']} by {x.state.last['by']}: "
+                 f"{x.state.last['note'] or ''}") if x.state.last else "-",
+                "; ".join(d.message for d in x.drift) or "none"] for x in rows])
         for x in rows:
-            if x["lease"]:
-                console().print(f"{x['service']}: a lease is held by {x['lease']['holder']} "
-                                f"(pid {x['lease']['pid']} on {x['lease']['host']}) since "
-                                f"{x['lease']['acquired']}; expires {x['lease']['expires']}",
+            if x.lease:
+                console().print(f"{x.state.service}: a lease is held by {x.lease.holder} "
+                                f"(pid {x.lease.pid} on {x.lease.host}) since "
+                                f"{x.lease.acquired}; expires {x.lease.expires}",
                                 markup=False, highlight=False)
-    if any(x["tampered"] for x in rows):
+    if any(x.tampered for x in rows):
         raise typer.Exit(EXIT_INTEGRITY)
 
 

@@ -174,15 +174,21 @@ def version_record(repo: GovernedRepo, name: str, version: str) -> dict[str, Any
     }
 
 
-def list_models(repo: GovernedRepo) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ModelSummary(JsonFields):
+    """A registered model: its versions and aliases as MLflow holds them."""
+
+    name: str
+    versions: list[str]
+    aliases: dict[str, str]
+
+
+def list_models(repo: GovernedRepo) -> list[ModelSummary]:
     from govctl.adapters import mlflowstore as ml
 
-    out = []
-    for name in ml.registered_models(repo):
-        versions = ml.model_versions(repo, name)
-        out.append({"name": name, "versions": [v["version"] for v in versions],
-                    "aliases": ml.get_aliases(repo, name)})
-    return out
+    return [ModelSummary(name, [v["version"] for v in ml.model_versions(repo, name)],
+                         ml.get_aliases(repo, name))
+            for name in ml.registered_models(repo)]
 
 
 def expected_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:

@@ -3,27 +3,45 @@ between MLflow and the ledger, and any lease held on a release transition."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from govctl.config import GovernedRepo
 
+if TYPE_CHECKING:
+    from govctl.ledger.leases import Lease
+    from govctl.registry.models import Drift
+    from govctl.release.standing import State
+
+
+@dataclass
+class ServiceStatus:
+    """One service in one environment: its release state, its drift findings and the
+    lease held on its transitions (None: none)."""
+
+    state: State
+    drift: list[Drift]
+    lease: Lease | None
+
+    @property
+    def tampered(self) -> bool:
+        """A drift that is an integrity violation (``govctl status`` exits 4)."""
+        return any(d.tampering for d in self.drift)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.state.to_json(), "drift": [d.to_json() for d in self.drift],
+                "tampered": self.tampered,
+                "lease": self.lease.to_json() if self.lease else None}
+
 
 def services_status(repo: GovernedRepo, service: str | None = None,
-                    env: str = "production") -> list[dict[str, Any]]:
+                    env: str = "production") -> list[ServiceStatus]:
     """One row per service (``service``, or every registered model): the release state in
-    ``env`` (``standing.state``) plus ``drift`` (each finding), ``tampered`` (a drift
-    that is an integrity violation) and ``lease`` (the lock held, or None)."""
+    ``env`` (``standing.state``), its drift and the lease held, if any."""
     from govctl import registry
     from govctl.adapters import mlflowstore as ml
     from govctl.release import locks, standing
 
-    rows = []
-    for name in [service] if service else ml.registered_models(repo):
-        row = standing.state(repo, name, env).to_json()
-        drifts = registry.verify_drift(repo, name)
-        row["drift"] = [d.to_json() for d in drifts]
-        row["tampered"] = any(d.tampering for d in drifts)
-        lease = locks.held(repo, name)
-        row["lease"] = lease.to_json() if lease else None
-        rows.append(row)
-    return rows
+    return [ServiceStatus(standing.state(repo, name, env), registry.verify_drift(repo, name),
+                          locks.held(repo, name))
+            for name in ([service] if service else ml.registered_models(repo))]
