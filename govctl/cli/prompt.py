@@ -124,15 +124,15 @@ def show(name: str = typer.Argument(..., metavar="NAME", help=PROMPT_HELP),
 
     versions = registry.prompt_versions(repo(), name)
     if version:
-        versions = [v for v in versions if v["version"] == version]
+        versions = [v for v in versions if v.version == version]
     if as_json:
         emit_json({"name": name, "versions": versions})
         return
     for v in versions:
-        state = "pinned" if v["sha256"] == v["pinned_sha256"] else "DRIFTED"
-        console().print(styled((f"{name} v{v['version']}", "bold"),
-                               f" ({state}, {v['pinned_sha256'][:12]})"))
-        console().print(v["template"] or "(missing from MLflow)")
+        state = "pinned" if v.sha256 == v.pinned_sha256 else "DRIFTED"
+        console().print(styled((f"{name} v{v.version}", "bold"),
+                               f" ({state}, {v.pinned_sha256[:12]})"))
+        console().print(v.template or "(missing from MLflow)")
 
 
 @app.command("diff")
@@ -150,13 +150,13 @@ def diff(name: str = typer.Argument(..., metavar="NAME", help=PROMPT_HELP),
     from govctl import registry
     from govctl.errors import NotFound
 
-    versions = {v["version"]: v for v in registry.prompt_versions(repo(), name)}
+    versions = {v.version: v for v in registry.prompt_versions(repo(), name)}
     for v in (v1, v2):
-        if v not in versions or versions[v]["template"] is None:
+        if v not in versions or versions[v].template is None:
             raise NotFound(f"prompt {name} has no version {v}")
     lines = difflib.unified_diff(
-        versions[v1]["template"].splitlines(keepends=True),
-        versions[v2]["template"].splitlines(keepends=True),
+        str(versions[v1].template).splitlines(keepends=True),
+        str(versions[v2].template).splitlines(keepends=True),
         fromfile=f"{name} v{v1}", tofile=f"{name} v{v2}",
     )
     text = "".join(lines)

@@ -41,6 +41,19 @@ class PromptFile:
     changed: bool
 
 
+@dataclass(frozen=True)
+class PromptVersion:
+    """A pinned prompt version: what govctl pinned and what MLflow holds now (``template``
+    and its hashes None when the version is gone from MLflow)."""
+
+    version: str
+    pinned_sha256: str
+    template: Any
+    sha256: str | None
+    pinned_config_sha256: str | None
+    config_sha256: str | None
+
+
 def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> RegisteredPrompt:
     """Register the prompt file as a new MLflow prompt version pinned by its SHA-256.
     Refuses a file with lint errors, and a name already used by a registered model."""
@@ -132,7 +145,7 @@ def _config_of(pv: dict[str, Any]) -> str | None:
 
 def prompt_versions(repo: GovernedRepo, name: str,
                     pins: dict[str, dict[str, dict[str, Any]]] | None = None
-                    ) -> list[dict[str, Any]]:
+                    ) -> list[PromptVersion]:
     from govctl.adapters import mlflowstore as ml
 
     versions = (pins if pins is not None else _prompt_pins(repo)).get(name, {})
@@ -144,11 +157,10 @@ def prompt_versions(repo: GovernedRepo, name: str,
             pv = ml.prompt_version(repo, name, version)
         except NotFound:
             pv = None
-        out.append({"version": version, "pinned_sha256": versions[version]["sha256"],
-                    "template": pv["template"] if pv else None,
-                    "sha256": prompts.template_sha256(pv["template"]) if pv else None,
-                    "pinned_config_sha256": versions[version].get("config_sha256"),
-                    "config_sha256": _config_of(pv) if pv else None})
+        out.append(PromptVersion(
+            version, versions[version]["sha256"], pv["template"] if pv else None,
+            prompts.template_sha256(pv["template"]) if pv else None,
+            versions[version].get("config_sha256"), _config_of(pv) if pv else None))
     return out
 
 
@@ -163,18 +175,18 @@ def verify_prompts(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
     out = []
     for n in [name] if name else sorted(pins):
         for v in prompt_versions(repo, n, pins):
-            if v["template"] is None:
+            if v.template is None or v.sha256 is None:
                 out.append(Drift(f"prompt:{n}", "missing-version",
-                                 f"version {v['version']} is gone from MLflow"))
-            elif v["sha256"] != v["pinned_sha256"]:
+                                 f"version {v.version} is gone from MLflow"))
+            elif v.sha256 != v.pinned_sha256:
                 out.append(Drift(
                     f"prompt:{n}", "template",
-                    f"version {v['version']}'s template hashes to {v['sha256'][:12]}... but "
-                    f"govctl pinned {v['pinned_sha256'][:12]}... (rewritten in MLflow)"))
-            elif v["pinned_config_sha256"] and v["config_sha256"] != v["pinned_config_sha256"]:
+                    f"version {v.version}'s template hashes to {v.sha256[:12]}... but "
+                    f"govctl pinned {v.pinned_sha256[:12]}... (rewritten in MLflow)"))
+            elif v.pinned_config_sha256 and v.config_sha256 != v.pinned_config_sha256:
                 out.append(Drift(
                     f"prompt:{n}", "model-parameters",
-                    f"version {v['version']}'s model parameters differ from what govctl "
+                    f"version {v.version}'s model parameters differ from what govctl "
                     "pinned (the govctl.model_parameters tag was rewritten in MLflow)"))
     from govctl.registry import releases
 
