@@ -264,8 +264,7 @@ def history(name: str = typer.Argument(..., metavar="NAME", help=DATASET_HELP),
         console().print(f"{name} has no committed versions yet")
         return
     table(f"history of {name}", ["commit", "date", "author", "md5", "message"],
-          [[x["commit"][:10], x["date"], x["author"], (x["md5"] or "")[:12], x["message"]]
-           for x in rows])
+          [[x.commit[:10], x.date, x.author, (x.md5 or "")[:12], x.message] for x in rows])
 
 
 @app.command("push")

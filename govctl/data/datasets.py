@@ -41,6 +41,7 @@ from govctl.data.verify import check_pushed, dvc_target  # noqa: F401
 from govctl.documents import dump_yaml
 from govctl.errors import InputError
 from govctl.fsutil import atomic_write
+from govctl.serialize import JsonFields
 from govctl.signing.keys import SigningKey
 
 
@@ -278,11 +279,25 @@ def describe(repo: GovernedRepo, name: str) -> Description:
     return Description(get(repo, name), used_by(repo, name))
 
 
-def history(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class DatasetVersion(JsonFields):
+    """One commit that changed the dataset's inventory entry or ``.dvc`` file."""
+
+    commit: str
+    date: str
+    author: str
+    message: str
+    md5: str | None
+
+
+def history(repo: GovernedRepo, name: str) -> list[DatasetVersion]:
+    """The dataset's versions over the git history, newest first."""
     from govctl.adapters import gitrepo
 
     entry = get(repo, name)
     files = [repo.rel(entry_path(repo, name))]
     if entry.tracked_by == "dvc-file":
         files.append(f"{entry.path}.dvc")
-    return gitrepo.dataset_versions(repo.root, files)
+    return [DatasetVersion(str(v["commit"]), str(v["date"]), str(v["author"]),
+                           str(v["message"]), v["md5"] if isinstance(v["md5"], str) else None)
+            for v in gitrepo.dataset_versions(repo.root, files)]
