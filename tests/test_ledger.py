@@ -77,6 +77,11 @@ def test_the_stdlib_tail_reads_what_sqlalchemy_reads(repo):
     assert sqlite_ledger.tail(f"sqlite:///{repo}/missing.db", 5) is None
     (repo / "junk.db").write_bytes(b"not a database at all" * 100)
     assert sqlite_ledger.tail(f"sqlite:///{repo}/junk.db", 5) is None
+    # a body edited to TEXT behind govctl's back is read as its bytes, not a crash
+    with _db(repo) as db:
+        db.execute("update govctl_entries set body = cast(body as text) where seq = 3")
+    assert [r.seq for r in sqlite_ledger.tail(ledger.url, 99)][-3:] == [3, 2, 1]
+    assert sqlite_ledger.tail(ledger.url + "?timeout=5", 5) is None  # SQLAlchemy's options
 
 
 def test_verify_clean_ledger(repo, cli):

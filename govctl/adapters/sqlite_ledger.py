@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from govctl.config import sqlite_path as config_sqlite_path
+
 T = TypeVar("T")
 
 __all__ = ["LockRow", "Row", "batches", "entries", "entries_at", "has_ledger", "locks",
@@ -34,12 +36,14 @@ class Row(NamedTuple):
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a ``sqlite:///PATH`` URL (no driver, no query string), else None."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or "?" in url:
-        return None
-    path = url[len(prefix):]
-    return Path(path) if path and path != ":memory:" else None
+    """The file of a plain ``sqlite:///PATH`` URL (:func:`govctl.config.sqlite_path`); None
+    for any other URL, or one with query options (those are SQLAlchemy's to apply)."""
+    return None if "?" in url else config_sqlite_path(url)
+
+
+def _blob(value: Any) -> bytes:
+    """A body as bytes; one edited to TEXT behind govctl's back is read, not a crash."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
 
 
 def _escape(prefix: str) -> str:
@@ -60,7 +64,7 @@ def _read(url: str, work: Callable[[sqlite3.Connection], T]) -> T | None:
     try:
         con.execute("BEGIN")  # one snapshot for every statement of the read
         return work(con)
-    except sqlite3.Error:
+    except (sqlite3.Error, ValueError, TypeError):  # odd cells too: SQLAlchemy reports them
         return None
     finally:
         con.close()
@@ -85,7 +89,7 @@ def tail(url: str, limit: int, *, action: str | None = None,
     sql = ("SELECT seq, body FROM govctl_entries"
            + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY seq DESC LIMIT ?")
-    return _read(url, lambda con: [Row(int(s), bytes(b))
+    return _read(url, lambda con: [Row(int(s), _blob(b))
                                    for s, b in con.execute(sql, (*args, limit))])
 
 
@@ -98,7 +102,7 @@ def entries(url: str, *, action: str | None = None, subject_prefix: str | None =
         args.append(since)
     sql = ("SELECT seq, body FROM govctl_entries"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq")
-    return _read(url, lambda con: [Row(int(s), bytes(b)) for s, b in con.execute(sql, args)])
+    return _read(url, lambda con: [Row(int(s), _blob(b)) for s, b in con.execute(sql, args)])
 
 
 def entries_at(url: str, seqs: list[int]) -> list[Row] | None:
@@ -107,7 +111,7 @@ def entries_at(url: str, seqs: list[int]) -> list[Row] | None:
         out: list[Row] = []
         for i in range(0, len(seqs), 500):
             part = seqs[i:i + 500]
-            out += [Row(int(s), bytes(b)) for s, b in con.execute(
+            out += [Row(int(s), _blob(b)) for s, b in con.execute(
                 f"SELECT seq, body FROM govctl_entries WHERE seq IN "
                 f"({', '.join('?' * len(part))})", part)]
         return sorted(out)
