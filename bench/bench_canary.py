@@ -54,13 +54,7 @@ count(*) n from read_json_auto('{sys.argv[1]}') group by version''').fetchall()
 
 def setup(tmp: Path) -> dict[str, str]:
     """A governed repo ``tmp/svc`` whose agreement for ``svc`` is in force (signed by the
-    eng lead, product owner and compliance). Returns the environment to run govctl in.
-
-    govctl's modules are byte-compiled first, as an installed package's are (this
-    environment may set PYTHONDONTWRITEBYTECODE, and compiling 50 modules on every run
-    is not what a user's command costs)."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "govctl")],
-                   check=True, capture_output=True)
+    eng lead, product owner and compliance). Returns the environment to run govctl in."""
     e = env(GOVCTL_HOME=str(tmp / "home"))
 
     def run(*argv: str, cwd: Path | None = None) -> None:

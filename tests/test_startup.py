@@ -17,12 +17,13 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-mods = sorted({m.split('.')[0] for m in sys.modules})
+mods = sorted(sys.modules)
 sys.stderr.write('\\nMODULES=' + json.dumps(mods) + '\\n')
 """
 
 
-def loaded_modules(*args: str, cwd=None, env=None) -> set[str]:
+def loaded_modules(*args: str, cwd=None, env=None, full: bool = False) -> set[str]:
+    """The top-level packages a command line loaded (``full``: every module's name)."""
     import os
 
     proc = subprocess.run(
@@ -30,7 +31,8 @@ def loaded_modules(*args: str, cwd=None, env=None) -> set[str]:
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=120,
     )
     line = [x for x in proc.stderr.splitlines() if x.startswith("MODULES=")][-1]
-    return set(json.loads(line[len("MODULES="):]))
+    names = set(json.loads(line[len("MODULES="):]))
+    return names if full else {m.split(".")[0] for m in names}
 
 
 def test_help_imports_nothing_heavy():
@@ -40,7 +42,7 @@ def test_help_imports_nothing_heavy():
     assert "pydantic" not in mods  # command modules import their domain lazily
     # typer's help module gets stand-ins for rich's Markdown and Traceback (never drawn)
     assert not mods & {"markdown_it", "pygments"}, mods & {"markdown_it", "pygments"}
-    assert "govctl.cli.data" not in loaded_modules_full("--help")  # groups built when used
+    assert "govctl.cli.data" not in loaded_modules("--help", full=True)  # groups built when used
 
 
 def test_deferred_rich_classes_are_the_real_ones():
@@ -54,15 +56,6 @@ def test_deferred_rich_classes_are_the_real_ones():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "from_exception"
-
-
-def loaded_modules_full(*args: str) -> set[str]:
-    probe = PROBE.replace("m.split('.')[0] for m in sys.modules", "m for m in sys.modules")
-    proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
-                          timeout=120)
-    line = [x for x in proc.stderr.splitlines() if x.startswith("MODULES=")][-1]
-    return set(json.loads(line[len("MODULES="):]))
 
 
 def test_group_help_imports_nothing_heavy():
@@ -87,6 +80,20 @@ def test_read_commands_read_a_sqlite_ledger_without_sqlalchemy(signers, repo, go
     for args in (["status"], ["canary", "status", "support-bot"], ["lock", "status"]):
         mods = loaded_modules(*args, cwd=repo, env=env)
         assert "sqlite3" in mods and "sqlalchemy" not in mods, args
+
+
+def test_state_reads_build_no_document_models(signers, repo, govctl_home, clone_template):
+    """Where a release stands, its drift and a model's record are read without the policy,
+    trust or prompt-file models (pydantic's model machinery: ~0.1 s of every command that
+    builds them), so these reads stay near the cost of starting Python."""
+    clone_template("registered")
+    env = {"GOVCTL_HOME": str(govctl_home)}
+    for args in (["status"], ["canary", "status", "support-bot"], ["model", "verify"],
+                 ["model", "show", "support-bot"], ["model", "list"]):
+        mods = loaded_modules(*args, cwd=repo, env=env, full=True)
+        built = mods & {"pydantic.main", "govctl.policy", "govctl.trust.schema",
+                        "govctl.registry.prompt_specs"}
+        assert "govctl.adapters.mlflowdb" in mods and not built, (args, built)
 
 
 def test_audit_log_reads_the_sqlite_ledger_without_sqlalchemy(repo, govctl_home, cli):

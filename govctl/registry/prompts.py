@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from govctl import trust
 from govctl.config import GovernedRepo
 from govctl.errors import InputError, NotFound
 from govctl.ledger.log import Ledger
 from govctl.registry import prompt_specs as prompts
 from govctl.registry.models import TAG, Drift, _commit
+from govctl.registry.releases import pinned_prompts, prompt_pins
 from govctl.signing.keys import SigningKey
 
 
@@ -64,6 +64,8 @@ def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> Register
     problems = prompts.lint_file(path, source)
     if problems:
         raise InputError("the prompt has lint problems:\n" + "\n".join(map(str, problems)))
+    from govctl import trust  # loaded by writes only: reads stay free of pydantic
+
     policy = trust.load_verified(repo)
     trust.authorize(policy, "prompt.register", key)
     ml.ping(repo)
@@ -88,23 +90,9 @@ def register_prompt(repo: GovernedRepo, key: SigningKey, path: Path) -> Register
     return RegisteredPrompt(spec.name, str(version), spec.sha256, source, spec.config_sha256)
 
 
-def _prompt_pins(repo: GovernedRepo) -> dict[str, dict[str, dict[str, Any]]]:
-    """name -> {version -> the registration's ledger evidence} (``sha256`` of the template
-    and, since model parameters are pinned too, ``config_sha256``). One indexed read."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for e in Ledger.for_repo(repo).versions("prompt.register"):
-        out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e.evidence
-    return out
-
-
-def pinned_prompts(repo: GovernedRepo) -> dict[str, dict[str, str]]:
-    """name -> {version -> sha256} as the ledger recorded each registration."""
-    return {n: {v: ev["sha256"] for v, ev in vs.items()} for n, vs in _prompt_pins(repo).items()}
-
-
 def prompt_status(repo: GovernedRepo) -> list[PromptFile]:
     """Each prompt file with its latest pinned version and whether the file changed since."""
-    pins = _prompt_pins(repo)
+    pins = prompt_pins(repo)
     rows = []
     for path in prompts.prompt_files(repo):
         spec = prompts.load_prompt_file(path, source=repo.rel(path))
@@ -148,7 +136,7 @@ def prompt_versions(repo: GovernedRepo, name: str,
                     ) -> list[PromptVersion]:
     from govctl.adapters import mlflowstore as ml
 
-    versions = (pins if pins is not None else _prompt_pins(repo)).get(name, {})
+    versions = (pins if pins is not None else prompt_pins(repo)).get(name, {})
     if not versions:
         raise NotFound(f"prompt {name!r} was never registered through govctl")
     out = []
@@ -169,7 +157,7 @@ def verify_prompts(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
     from govctl.adapters import mlflowstore as ml
 
     ml.ping(repo)
-    pins = _prompt_pins(repo)
+    pins = prompt_pins(repo)
     if name is not None and name not in pins:
         raise NotFound(f"prompt {name!r} was never registered through govctl")
     out = []

@@ -8,6 +8,8 @@ alias that differs from the ledger and prompt versions registered outside govctl
 
 from __future__ import annotations
 
+from typing import Any
+
 from govctl.config import GovernedRepo
 from govctl.errors import InputError, NotFound
 from govctl.ledger.log import Ledger
@@ -16,12 +18,26 @@ from govctl.registry.models import Drift
 PromptAliases = dict[str, dict[str, str | None]]  # prompt -> alias -> version (None: remove)
 
 
+def prompt_pins(repo: GovernedRepo) -> dict[str, dict[str, dict[str, Any]]]:
+    """name -> {version -> the registration's ledger evidence} (``sha256`` of the template
+    and, since model parameters are pinned too, ``config_sha256``). One indexed read (no prompt-file parsing: drift checks stay free of pydantic)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for e in Ledger.for_repo(repo).versions("prompt.register"):
+        out.setdefault(e.subject["name"], {})[str(e.evidence["version"])] = e.evidence
+    return out
+
+
+def pinned_prompts(repo: GovernedRepo) -> dict[str, dict[str, str]]:
+    """name -> {version -> sha256} as the ledger recorded each registration."""
+    return {n: {v: ev["sha256"] for v, ev in vs.items()} for n, vs in prompt_pins(repo).items()}
+
+
 def prompts_for_registration(repo: GovernedRepo, specs: list[str] | None) -> dict[str, str]:
     """``NAME@VERSION`` specs checked against the versions govctl pinned; none given: the
     latest pinned version of each prompt file in the repo."""
     from govctl.registry import prompts
 
-    pins = prompts.pinned_prompts(repo)
+    pins = pinned_prompts(repo)
     if not specs:
         return {r.name: r.latest_version for r in prompts.prompt_status(repo)
                 if r.latest_version}
@@ -95,9 +111,8 @@ def _pending(repo: GovernedRepo) -> dict[tuple[str, str], str | None]:
 def verify_prompt_aliases(repo: GovernedRepo, names: list[str]) -> list[Drift]:
     """Prompt aliases where the ledger put them; no prompt version govctl did not register."""
     from govctl.adapters import mlflowprompts
-    from govctl.registry import prompts
 
-    pins = prompts.pinned_prompts(repo)
+    pins = pinned_prompts(repo)
     expected = expected_prompt_aliases(repo)
     pending: dict[tuple[str, str], str | None] | None = None
     out: list[Drift] = []

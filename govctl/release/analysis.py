@@ -9,7 +9,6 @@ from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.errors import InputError, NotFound
-from govctl.policy import Policies
 from govctl.release.standing import State, state
 
 
@@ -53,6 +52,8 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
     with sources.start(source, repo, window) as pending:  # read while the rest loads
         limits = _limits(repo, service)
         from govctl.release import canary  # SciPy, while the telemetry is read
+
+        from govctl.policy import Policies
 
         cfg = canary.Config.from_policies(Policies.load(repo), env)
         batch = pending.result(limits, 1 + cfg.max_latency_increase)  # the same window

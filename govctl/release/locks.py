@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from govctl import trust
 from govctl.config import GovernedRepo
 from govctl.errors import InputError
 from govctl.ledger import leases
@@ -20,6 +19,8 @@ def break_lease(repo: GovernedRepo, key: SigningKey, service: str, reason: str) 
     """Break the lease on SERVICE: an admin or on-call, with a reason, in the ledger."""
     if not reason.strip():
         raise InputError("reason must say why the lease is broken", field="reason")
+    from govctl import trust  # the trust models load only where a lease is broken
+
     policy = trust.load_verified(repo)
     trust.authorize(policy, LOCK_BREAK, key)  # admin or oncall unless the policy says
     return leases.break_lease(Ledger.for_repo(repo), key, {"kind": "service", "name": service},

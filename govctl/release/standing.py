@@ -6,12 +6,14 @@ Changes nothing; the changes are :mod:`~govctl.release.transitions`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govctl.config import GovernedRepo
 from govctl.errors import InputError
 from govctl.ledger.log import Ledger
-from govctl.policy import Policies
+
+if TYPE_CHECKING:  # the policy models (pydantic) load only where a plan is read
+    from govctl.policy import Policies
 
 RELEASE_ACTIONS = ("release.promote", "canary.step", "canary.promote", "canary.rollback",
                    "canary.abort", "release.rollback")
@@ -48,7 +50,11 @@ class State:
 
 
 def plan_for(repo: GovernedRepo, env: str, policies: Policies | None = None) -> list[int]:
-    plan = (policies or Policies.load(repo)).param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
+    if policies is None:
+        from govctl.policy import Policies
+
+        policies = Policies.load(repo)
+    plan = policies.param("GOV-CANARY-PLAN", "plan", env) or DEFAULT_PLAN
     bad = InputError(f"policy GOV-CANARY-PLAN: the {env} plan must be rising whole "
                      f"percentages ending at 100, got {plan!r}")
     if not isinstance(plan, list) or not plan:

@@ -1,0 +1,28 @@
+"""A package's API, imported on first use (PEP 562): ``govctl.release.promote`` loads the
+module that defines it, and nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+
+def api(package: str, modules: tuple[str, ...]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package``: a submodule's name imports that submodule
+    alone (``from govctl.release import locks`` must not load the whole API); any other name
+    is looked up in ``modules``, in order (the lighter first: a read must not load the writes)."""
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if importlib.util.find_spec(f"{package}.{name}") is not None:
+            return importlib.import_module(f"{package}.{name}")
+        for mod in modules:
+            module = importlib.import_module(f"{package}.{mod}")
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
