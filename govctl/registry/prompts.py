@@ -14,7 +14,7 @@ from govctl.errors import InputError, NotFound
 from govctl.ledger.log import Ledger
 from govctl.registry import prompt_specs as prompts
 from govctl.registry.models import TAG, Drift, _commit
-from govctl.registry.releases import pinned_prompts, prompt_pins
+from govctl.registry.releases import prompt_pins
 from govctl.signing.keys import SigningKey
 
 

@@ -51,9 +51,8 @@ def analyze(repo: GovernedRepo, service: str, source: str, env: str = "productio
             running and st is not None and st.weight_bps >= 10_000)
     with sources.start(source, repo, window) as pending:  # read while the rest loads
         limits = _limits(repo, service)
-        from govctl.release import canary  # SciPy, while the telemetry is read
-
         from govctl.policy import Policies
+        from govctl.release import canary  # SciPy, while the telemetry is read
 
         cfg = canary.Config.from_policies(Policies.load(repo), env)
         batch = pending.result(limits, 1 + cfg.max_latency_increase)  # the same window
