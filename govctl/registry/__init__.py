@@ -6,4 +6,4 @@ from __future__ import annotations
 
 from govctl._lazy import api
 
-__getattr__ = api(__name__, ("models", "reads", "prompts"))
+__getattr__ = api(__name__, ("models", "reads", "prompts", "releases"))
