@@ -1,5 +1,5 @@
 """Counters of the expensive loads a command makes: trust verifications, policy loads,
-inventory reads, lineage builds and ledger scans.
+inventory reads, lineage builds, ledger scans and ``dvc status`` runs.
 
 The library counts them where they happen (a dict increment), so a test can run one
 command and check that each was done once (``tests/test_context.py``)."""
@@ -13,6 +13,7 @@ POLICIES = "policies.load"
 INVENTORY = "inventory.read"
 LINEAGE = "lineage.build"
 LEDGER_SCAN = "ledger.scan"
+DVC_STATUS = "dvc.status"
 
 _counts: Counter[str] = Counter()
 

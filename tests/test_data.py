@@ -326,3 +326,48 @@ def test_remote_push_and_gate_evidence(data_repo, cli, tmp_path):
     assert res.code == 0 and res.json["not_pushed"] == []
     assert datasets.check_pushed(r, ["support-train"]) == ("shared", [])
     assert cli("data", "verify").code == 0
+
+
+def test_bytes_dvc_found_unchanged_are_not_asked_again_until_they_change(data_repo, cli):
+    """After DVC found a dataset's bytes unchanged, a check trusts a stamp of their files'
+    stat (size, inode, mtime, ctime) instead of starting DVC again; an edit since asks DVC
+    again, a file changed in the last two seconds is never stamped, and --rehash ignores
+    the stamps."""
+    import json
+    import time
+
+    from govctl import probe
+
+    for path, name, kind in (("data/train.csv", "support-train", "train"),
+                             ("data/docs", "help-docs", "retrieval")):
+        assert cli("data", "add", path, "--name", name, "--kind", kind, *ADD).code == 0
+    stamps_file = data_repo / ".govctl" / "dvc-stamps.json"
+    probe.reset()
+    assert cli("data", "verify").code == 0  # the files are too new: asked, not stamped
+    assert probe.counts().get(probe.DVC_STATUS) == 1
+    assert not stamps_file.exists() or not json.loads(stamps_file.read_text())["stamps"]
+    time.sleep(2.1)  # older than the racy window now (what is asserted is not a time)
+    assert cli("data", "verify").code == 0
+    assert set(json.loads(stamps_file.read_text())["stamps"]) == {"data/train.csv",
+                                                                  "data/docs"}
+    probe.reset()
+    assert cli("data", "verify").code == 0
+    assert cli("data", "verify", "help-docs").code == 0
+    assert probe.counts().get(probe.DVC_STATUS, 0) == 0, probe.counts()
+
+    (data_repo / "data" / "docs" / "a.txt").write_text("article A\n")  # same size
+    probe.reset()
+    res = cli("data", "verify", "--json")
+    assert res.code == 1 and probe.counts().get(probe.DVC_STATUS) == 1
+    assert [p["dataset"] for p in res.json["problems"]] == ["help-docs"]
+    stamps = json.loads(stamps_file.read_text())["stamps"]
+    assert "data/docs" not in stamps and "data/train.csv" in stamps  # changed: unstamped
+
+    stamps_file.write_text("{not json")  # a damaged stamp file only means DVC is asked
+    probe.reset()
+    assert cli("data", "verify", "support-train").code == 0
+    assert probe.counts().get(probe.DVC_STATUS) == 1
+    probe.reset()
+    res = cli("data", "verify", "--rehash", "--json")  # reads every byte, stamps or not
+    assert res.code == 1 and probe.counts().get(probe.DVC_STATUS) == 1
+    assert [p["dataset"] for p in res.json["problems"]] == ["help-docs"]

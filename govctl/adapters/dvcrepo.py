@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from govctl import probe
 from govctl.errors import ExternalError
 
 
@@ -119,6 +120,7 @@ def modified(root: Path, targets: list[str] | None) -> dict[str, str]:
     ``targets`` None: every output of the repo (``dvc status`` with no targets)."""
     if targets == []:
         return {}
+    probe.count(probe.DVC_STATUS)
     repo = _open(root)
     try:
         with quiet(), _cwd(root):
@@ -154,6 +156,7 @@ class WholeStatus:
         import sys
 
         self.root = root
+        probe.count(probe.DVC_STATUS)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dvc", "status", "--json"], cwd=root,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,

@@ -83,20 +83,26 @@ def verify(repo: GovernedRepo, name: str | None = None, *, rehash_all: bool = Fa
     inventory; every DVC-tracked output is inventoried (when checking everything).
     ``rehash_all`` hashes every byte again instead of trusting DVC's cached file hashes."""
     from govctl.adapters import dvcrepo
+    from govctl.data.stamps import Stamps
 
     snap = snap or Snapshot(repo)
+    stamps = Stamps(repo)
+    entries = [snap.get(name)] if name else snap.entries
+    # DVC is asked only about bytes not stamped clean since its last answer (data.stamps)
+    ask = rehash_all or any(not stamps.clean(e.path, e.hash) for e in entries)
     # everything at once: DVC checks the workspace in a child process meanwhile
-    whole = dvcrepo.WholeStatus(repo.root) if name is None and dvcrepo.is_dvc_repo(
+    whole = dvcrepo.WholeStatus(repo.root) if ask and name is None and dvcrepo.is_dvc_repo(
         repo.root) else None
     try:
-        return _verify(repo, name, rehash_all, snap, whole)
+        return _verify(repo, name, rehash_all, snap, whole, stamps)
     finally:
         if whole is not None:
             whole.cancel()
+        stamps.save()
 
 
 def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapshot,
-            whole: Any) -> list[Finding]:
+            whole: Any, stamps: Any) -> list[Finding]:
     from govctl.data import upkeep
 
     entries = [snap.get(name)] if name else snap.entries
@@ -106,9 +112,13 @@ def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapsh
     findings: list[Finding] = []
     targets: list[str] = []
     imports: list[DatasetEntry] = []
+    asked: list[DatasetEntry] = []  # DVC is asked about their bytes (stamped if unchanged)
     missing: set[str] = set()
     for e in entries:
         refuse_symlinks(repo.root, e.path)
+
+    def unchanged(e: DatasetEntry, recorded: str | None) -> bool:  # as DVC last answered
+        return not rehash_all and recorded == e.hash and stamps.clean(e.path, e.hash)
     for e in entries:
         node = g.nodes.get(lineage.data_id(e.path))
         if not (repo.root / e.path).exists():
@@ -121,10 +131,14 @@ def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapsh
             if rec is None:
                 findings.append(Finding(e.name, "untracked", f"{e.path}.dvc is missing"))
                 continue
-            if "imported_from" in rec.attrs:
+            if unchanged(e, rec.hash):
+                pass
+            elif "imported_from" in rec.attrs:
                 imports.append(e)  # checked here: dvc status would reach for the source
             else:
                 targets.append(f"{e.path}.dvc")
+                if rec.hash == e.hash:
+                    asked.append(e)
             if (rec.hash or "") != e.hash:
                 findings.append(Finding(
                     e.name, "inventory-mismatch",
@@ -141,15 +155,28 @@ def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapsh
                     f"new version of {e.name}: dvc.lock records {node.hash} for {e.path} but "
                     f"the inventory says {e.hash}; record it with 'govctl data update "
                     f"{e.name}'"))
-            targets.append(node.attrs.get("produced_by", "") if node else "")
+            if not unchanged(e, node.hash if node else None):
+                stage = node.attrs.get("produced_by", "") if node else ""
+                targets.append(stage)
+                if stage and node is not None and node.hash == e.hash:
+                    asked.append(e)
     # with imports, only the targets (a whole-repo dvc status would reach for their sources)
     changed, status_findings = upkeep.status(repo, sorted({t for t in targets if t}), entries,
                                              snap, whole=None if imports else whole)
     findings += status_findings
+    failed = {f.dataset for f in status_findings}
+    for e in asked:
+        if e.path not in changed and e.name not in failed:
+            stamps.record(e.path, e.hash)
+        else:
+            stamps.forget(e.path)
     for e in imports:
         found = rehash(repo, e)
         if found is not None:
             findings.append(found)
+            stamps.forget(e.path)
+        else:
+            stamps.record(e.path, e.hash)
     by_path = {e.path: e for e in entries}
     if rehash_all:
         for e in entries:
@@ -157,6 +184,7 @@ def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapsh
                 found = rehash(repo, e)
                 if found is not None:
                     findings.append(found)
+                    stamps.forget(e.path)
     for path, state in sorted(changed.items()):
         entry = by_path.get(path)
         if entry is not None and path not in missing:  # a missing file is reported once
