@@ -1,5 +1,5 @@
 """Counters of the expensive loads a command makes: trust verifications, policy loads,
-inventory reads, lineage builds, ledger scans and ``dvc status`` runs.
+inventory reads, lineage builds, ledger scans, ``dvc status`` runs and MLflow reads.
 
 The library counts them where they happen (a dict increment), so a test can run one
 command and check that each was done once (``tests/test_context.py``)."""
@@ -14,6 +14,7 @@ INVENTORY = "inventory.read"
 LINEAGE = "lineage.build"
 LEDGER_SCAN = "ledger.scan"
 DVC_STATUS = "dvc.status"
+MLFLOW_READ = "mlflow.read"
 
 _counts: Counter[str] = Counter()
 

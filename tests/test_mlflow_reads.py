@@ -302,3 +302,42 @@ def test_a_store_created_after_the_first_read_is_read_directly_from_then_on(repo
     res = cli("model", "list", "--json")
     assert res.code == 0 and "made-later" in res.out
     assert mlflowread.reader(find_repo(repo)).kind == "sqlite"
+
+
+def test_a_read_asks_each_question_of_mlflow_once(clone_template, cli, monkeypatch):
+    """Within a read (``status``, ``model verify``, ``model show``) each question goes to
+    the store once — over HTTP each is a server round trip — and a caller may change what it
+    got without changing the next answer; outside a read every call asks again."""
+    import contextlib
+
+    from govctl import probe
+    from govctl.adapters import mlflowread
+    from govctl.adapters import mlflowstore as ml
+    from govctl.config import find_repo
+
+    repo = find_repo(clone_template("second"))  # v1 stable, v2 a canary
+    probe.reset()
+    assert ml.get_aliases(repo, "support-bot") == ml.get_aliases(repo, "support-bot")
+    assert probe.counts()[probe.MLFLOW_READ] == 2
+    probe.reset()
+    with mlflowread.memo():
+        first = ml.get_aliases(repo, "support-bot")
+        first["production"] = "99"  # the caller's copy
+        assert ml.get_aliases(repo, "support-bot")["production"] == "1"
+        ml.get_model_tags(repo, "support-bot")
+        ml.ping(repo)  # answered already: not asked
+        assert probe.counts()[probe.MLFLOW_READ] == 1
+        with pytest.raises(GovctlError):  # a failure is not remembered as an answer
+            ml.get_aliases(repo, "no-such-model")
+        with pytest.raises(GovctlError):
+            ml.get_aliases(repo, "no-such-model")
+        assert probe.counts()[probe.MLFLOW_READ] == 3
+    counted = {}
+    for memo in (mlflowread.memo, contextlib.nullcontext):  # the same answers, fewer asks
+        monkeypatch.setattr(mlflowread, "memo", memo)
+        probe.reset()
+        res = cli("status", "--json")
+        assert res.code == 0
+        counted[memo] = (probe.counts()[probe.MLFLOW_READ], res.json)
+    (once, shown), (every, shown_too) = counted.values()
+    assert shown == shown_too and once < every, (once, every)

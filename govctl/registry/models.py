@@ -174,23 +174,6 @@ def version_record(repo: GovernedRepo, name: str, version: str) -> dict[str, Any
     }
 
 
-@dataclass(frozen=True)
-class ModelSummary(JsonFields):
-    """A registered model: its versions and aliases as MLflow holds them."""
-
-    name: str
-    versions: list[str]
-    aliases: dict[str, str]
-
-
-def list_models(repo: GovernedRepo) -> list[ModelSummary]:
-    from govctl.adapters import mlflowstore as ml
-
-    return [ModelSummary(name, [v["version"] for v in ml.model_versions(repo, name)],
-                         ml.get_aliases(repo, name))
-            for name in ml.registered_models(repo)]
-
-
 def expected_aliases(repo: GovernedRepo, name: str) -> dict[str, str]:
     """Aliases as the ledger last set them (completed or done entries carrying
     ``evidence.aliases``; a ``None`` value removes the alias)."""
@@ -312,6 +295,13 @@ def _tag_drift(name: str, version: dict[str, Any], entry: Any) -> list[Drift]:
 
 def verify_drift(repo: GovernedRepo, name: str | None = None) -> list[Drift]:
     """Versions govctl registered still exist; aliases are where the ledger last put them."""
+    from govctl.adapters.mlflowread import memo
+
+    with memo():  # a read: each question asked of MLflow once
+        return _drift(repo, name)
+
+
+def _drift(repo: GovernedRepo, name: str | None) -> list[Drift]:
     from govctl.adapters import mlflowstore as ml
 
     ml.ping(repo)

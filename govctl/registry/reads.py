@@ -36,14 +36,16 @@ class VersionInfo(JsonFields):
 
 def describe_model(repo: GovernedRepo, name: str, version: str | None = None) -> VersionInfo:
     """Version ``version`` of model ``name`` (its latest when omitted)."""
-    if version is None:
-        from govctl.adapters import mlflowstore as ml
+    from govctl.adapters import mlflowstore as ml
+    from govctl.adapters.mlflowread import memo
 
-        versions = ml.model_versions(repo, name)
-        if not versions:
-            raise NotFound(f"model {name!r} has no versions")
-        version = versions[-1]["version"]
-    return VersionInfo(**version_record(repo, name, str(version)))
+    with memo():  # a read: each question asked of MLflow once
+        if version is None:
+            versions = ml.model_versions(repo, name)
+            if not versions:
+                raise NotFound(f"model {name!r} has no versions")
+            version = versions[-1]["version"]
+        return VersionInfo(**version_record(repo, name, str(version)))
 
 
 def verify_models(repo: GovernedRepo, name: str | None = None, *, artifacts: bool = False,
@@ -70,3 +72,22 @@ def verify_models(repo: GovernedRepo, name: str | None = None, *, artifacts: boo
         found = manifests.verify_versions(repo, name, version, progress_for=progress_for)
         drifts += [Drift(name, "artifact", message) for _, message in found]
     return drifts
+
+
+@dataclass(frozen=True)
+class ModelSummary(JsonFields):
+    """A registered model: its versions and aliases as MLflow holds them."""
+
+    name: str
+    versions: list[str]
+    aliases: dict[str, str]
+
+
+def list_models(repo: GovernedRepo) -> list[ModelSummary]:
+    from govctl.adapters import mlflowstore as ml
+    from govctl.adapters.mlflowread import memo
+
+    with memo():
+        return [ModelSummary(name, [v["version"] for v in ml.model_versions(repo, name)],
+                             ml.get_aliases(repo, name))
+                for name in ml.registered_models(repo)]

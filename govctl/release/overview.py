@@ -40,8 +40,10 @@ def services_status(repo: GovernedRepo, service: str | None = None,
     ``env`` (``standing.state``), its drift and the lease held, if any."""
     from govctl import registry
     from govctl.adapters import mlflowstore as ml
+    from govctl.adapters.mlflowread import memo
     from govctl.release import locks, standing
 
-    return [ServiceStatus(standing.state(repo, name, env), registry.verify_drift(repo, name),
-                          locks.held(repo, name))
-            for name in ([service] if service else ml.registered_models(repo))]
+    with memo():  # a read: each question asked of MLflow once
+        return [ServiceStatus(standing.state(repo, name, env),
+                              registry.verify_drift(repo, name), locks.held(repo, name))
+                for name in ([service] if service else ml.registered_models(repo))]

@@ -70,9 +70,11 @@ def plan_for(repo: GovernedRepo, env: str, policies: Policies | None = None) -> 
 
 def state(repo: GovernedRepo, service: str, env: str = "production") -> State:
     from govctl.adapters import mlflowstore as ml
+    from govctl.adapters.mlflowread import memo
 
-    aliases = ml.get_aliases(repo, service)
-    tags = ml.get_model_tags(repo, service)
+    with memo():  # one read of the model for its aliases and tags
+        aliases = ml.get_aliases(repo, service)
+        tags = ml.get_model_tags(repo, service)
     st = State(service, env, aliases.get(env), aliases.get(canary_alias(env)),
                int(tags.get(weight_tag(env), "0") or 0))
     last = Ledger.for_repo(repo).last(service_subject(service), RELEASE_ACTIONS, env)
