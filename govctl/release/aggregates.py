@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads for the in-memory reader only, not on DuckDB's path
+    import numpy as np
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 NAN = float("nan")
@@ -90,6 +91,8 @@ class Aggregates:
 
 
 def _col(v: Any, column: str) -> np.ndarray:
+    import numpy as np
+
     a = {"latency_ms": v.latency_ms, "tokens_in": v.tokens_in, "tokens_out": v.tokens_out,
          "cost_usd": v.cost_usd}[column]
     return a[~np.isnan(a)] if column != "latency_ms" else a
@@ -97,6 +100,8 @@ def _col(v: Any, column: str) -> np.ndarray:
 
 def from_batch(batch: Any) -> Aggregates:
     """The statistics of an in-memory batch, computed with numpy."""
+    import numpy as np
+
     variants = {}
     for name, v in batch.variants.items():
         s = VariantStats(n=v.n)
@@ -121,8 +126,7 @@ def from_batch(batch: Any) -> Aggregates:
         variants[name] = s
 
     def counter(version: str, column: str, threshold: float) -> int:
-        v = batch.variant(version)
-        return int(np.count_nonzero(_col(v, column) > threshold))
+        return int(np.count_nonzero(_col(batch.variant(version), column) > threshold))
 
     return Aggregates(batch.source, batch.total, variants, dict(batch.bad), list(batch.notes),
                       counter=counter, window=getattr(batch, "window", None))

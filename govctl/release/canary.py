@@ -6,22 +6,24 @@ data: wait, never promote or roll back on it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from govctl.findings import Finding, Severity
 from govctl.release import aggregates
 from govctl.release import stats as st
 from govctl.release.aggregates import Aggregates, VariantStats
-from govctl.release.telemetry import TelemetryBatch
 from govctl.serialize import JsonFields
+
+if TYPE_CHECKING:  # the in-memory reader (numpy) loads only where it reads
+    from govctl.release.telemetry import TelemetryBatch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +34,9 @@ def _quiet(fn: F) -> F:
     numpy's floating-point and empty-slice warnings never reach the user's terminal."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
+        np = sys.modules.get("numpy")  # numpy values only where the in-memory reader ran
+        with np.errstate(all="ignore") if np else contextlib.nullcontext(), \
+                warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return fn(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
