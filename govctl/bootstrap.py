@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from govctl import trust
 from govctl.config import (
@@ -20,6 +19,7 @@ from govctl.errors import InputError
 from govctl.fsutil import atomic_write
 from govctl.ledger.log import Ledger
 from govctl.packs import copy_packs
+from govctl.serialize import JsonFields
 from govctl.signing.keys import KeyStore, check_name
 from govctl.trust.merge import ATTRIBUTE, COMMAND, DRIVER
 
@@ -40,7 +40,7 @@ STORES = ("tracking", "registry")
 
 
 @dataclass
-class InitReport:
+class InitReport(JsonFields):
     root: Path
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
@@ -50,17 +50,6 @@ class InitReport:
     key_generated: bool = False
     settings: dict[str, str] = field(default_factory=dict)  # the MLflow ones, redacted
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "root": str(self.root),
-            "admin": self.admin,
-            "admin_key_id": self.admin_key_id,
-            "key_generated": self.key_generated,
-            "created": self.created,
-            "kept": self.kept,
-            "notes": self.notes,
-            "settings": self.settings,
-        }
 
 
 def init(path: Path, admin: str, *, keystore: KeyStore | None = None,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from govctl.errors import InputError, NotFound
+from govctl.serialize import JsonFields, key
 
 CONFIG_FILE = "govctl.toml"
 STATE_DIR = ".govctl"
@@ -105,14 +106,37 @@ class GovernedRepo:
             return str(path)
 
 
-def describe(repo: GovernedRepo | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StoreSetting(JsonFields):
+    """A store's URI (credentials redacted), the setting it came from, whether a SQLite
+    file it names exists (None: not SQLite) and whether govctl makes it on first use."""
+
+    uri: str
+    origin: str = field(metadata=key("from"))
+    exists: bool | None
+    created_on_first_use: bool
+
+
+@dataclass(frozen=True)
+class Settings(JsonFields):
+    """What ``govctl config`` shows: the governed root, its config file, the settings in
+    it, each store's setting and the environment variables overriding them."""
+
+    root: str
+    config_file: str
+    settings: dict[str, Any]
+    stores: dict[str, StoreSetting]
+    environment: list[str]
+
+
+def describe(repo: GovernedRepo | None = None) -> Settings:
     """The settings in effect for ``repo`` (default: the governed repo containing the
     current directory) and where each came from (``govctl config``): the ledger and MLflow
     URIs with credentials redacted, and whether a SQLite store they name exists. Reads files
     only: it opens no database and imports nothing heavy."""
     if repo is None:
         repo = find_repo()
-    stores: dict[str, dict[str, Any]] = {}
+    stores: dict[str, StoreSetting] = {}
     for name, uri, origin in (
         ("ledger", repo.ledger_url(), repo.ledger_url_origin()),
         ("mlflow_tracking", repo.mlflow_tracking_uri(), repo.mlflow_uri_origin("tracking")),
@@ -120,21 +144,13 @@ def describe(repo: GovernedRepo | None = None) -> dict[str, Any]:
     ):
         path = sqlite_path(uri)
         embedded = origin == "the embedded store"
-        stores[name] = {
-            "uri": redact_url(uri),
-            "from": origin,
-            # the embedded stores are made on first use; a configured file must exist
-            "exists": None if path is None else path.is_file(),
-            "created_on_first_use": embedded,
-        }
-    return {
-        "root": str(repo.root),
-        "config_file": str(repo.root / CONFIG_FILE),
-        "settings": {k: redact_url(v) if isinstance(v, str) else v
+        # the embedded stores are made on first use; a configured file must exist
+        stores[name] = StoreSetting(redact_url(uri), origin,
+                                    None if path is None else path.is_file(), embedded)
+    return Settings(str(repo.root), str(repo.root / CONFIG_FILE),
+                    {k: redact_url(v) if isinstance(v, str) else v
                      for k, v in repo.settings.items()},
-        "stores": stores,
-        "environment": sorted(v for v in ENV_OVERRIDES if os.environ.get(v)),
-    }
+                    stores, sorted(v for v in ENV_OVERRIDES if os.environ.get(v)))
 
 
 # Variables that override a govctl.toml setting (see the README, "Configuration").

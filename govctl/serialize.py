@@ -2,9 +2,10 @@
 
 :func:`jsonable` turns a library result into JSON values: a dataclass field by field (its
 fields are the JSON keys, in order), an enum by its value, a ``Decimal`` as text (exact), a
-path as text, a non-finite float as ``null``, lists and mappings element by element. A type
-whose JSON is not simply its fields (renamed keys, derived values: a contract scripts rely
-on) says so with a ``to_json()`` method, which wins.
+path as text, a non-finite float as ``null``, lists and mappings element by element. A field
+whose JSON key is not its name (``from``, a Python keyword) says so in its metadata
+(``field(metadata=key("from"))``). A type whose JSON is not simply its fields (derived
+values: a contract scripts rely on) says so with a ``to_json()`` method, which wins.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["JsonFields", "fields", "jsonable"]
+__all__ = ["JsonFields", "fields", "jsonable", "key"]
+
+
+def key(name: str) -> dict[str, str]:
+    """A dataclass field's metadata naming its JSON key."""
+    return {"json": name}
 
 
 def fields(obj: Any) -> dict[str, Any]:
     """A dataclass's fields as JSON, in order (whatever ``to_json`` it has)."""
-    return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    return {f.metadata.get("json", f.name): jsonable(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)}
 
 
 class JsonFields:

@@ -61,3 +61,21 @@ def test_typed_registry_results_keep_their_json(tmp_path):
         == ["name", "file", "sha256", "latest_version", "registered_sha256", "changed"]
     assert list(jsonable(RegisteredPrompt("p", "1", "ab", "f.yaml", "cd"))) == \
         ["name", "version", "sha256", "file", "config_sha256"]
+
+
+def test_a_field_may_name_its_json_key():
+    """``field(metadata=key(...))``: the JSON key differs from the Python name (``from`` is
+    a keyword); ``govctl config --json`` keeps its ``from`` key this way."""
+    from dataclasses import dataclass, field
+
+    from govctl.config import StoreSetting
+    from govctl.serialize import JsonFields, jsonable, key
+
+    @dataclass
+    class Move(JsonFields):
+        origin: str = field(metadata=key("from"))
+        to: str = "b"
+
+    assert jsonable(Move("a")) == {"from": "a", "to": "b"} == Move("a").to_json()
+    assert list(jsonable(StoreSetting("sqlite:///x", "the embedded store", None, True))) == [
+        "uri", "from", "exists", "created_on_first_use"]

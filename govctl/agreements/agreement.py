@@ -37,6 +37,7 @@ from govctl.errors import (
     GovctlError,
     IntegrityError,
 )
+from govctl.serialize import JsonFields
 from govctl.signing import dsse
 from govctl.signing.canonical import canonical_bytes, digest
 from govctl.signing.dsse import Envelope
@@ -246,20 +247,35 @@ def sign(
     return report, already
 
 
-def diff(repo: GovernedRepo, service: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FieldChange(JsonFields):
+    signed: Any
+    now: Any
+
+
+@dataclass(frozen=True)
+class AgreementDiff(JsonFields):
+    """What changed since the last fully signed version (``changes`` None: never fully
+    signed): field -> its signed and its current value."""
+
+    service: str
+    signed_version: Any
+    changes: dict[str, FieldChange] | None
+
+
+def diff(repo: GovernedRepo, service: str) -> AgreementDiff:
     """What changed since the last fully signed version: field -> {signed, now}."""
     path = existing_path(repo, service)
     current = load_agreement(path, source=repo.rel(path)).to_doc()
     signed_file = signed_path(repo, service)
     env = agreement_envelope(signed_file, repo.rel(signed_file))
     if env is None:
-        return {"service": service, "signed_version": None, "changes": None}
+        return AgreementDiff(service, None, None)
     _check_signed_copy(repo, env, repo.rel(signed_file))
     signed = env.payload_json(source=repo.rel(signed_file))
-    changes = {}
-    for f in trust.changed_fields(signed, current):
-        changes[f] = {"signed": _at(signed, f), "now": _at(current, f)}
-    return {"service": service, "signed_version": signed.get("version"), "changes": changes}
+    changes = {f: FieldChange(_at(signed, f), _at(current, f))
+               for f in trust.changed_fields(signed, current)}
+    return AgreementDiff(service, signed.get("version"), changes)
 
 
 def _check_signed_copy(repo: GovernedRepo, env: Envelope, source: str) -> None:

@@ -157,13 +157,13 @@ def diff(
     if as_json:
         emit_json(result)
         return
-    if result["changes"] is None:
+    if result.changes is None:
         console().print(f"{service} has never been fully signed")
-    elif not result["changes"]:
-        ok(f"{service} is unchanged since the fully signed version {result['signed_version']}")
+    elif not result.changes:
+        ok(f"{service} is unchanged since the fully signed version {result.signed_version}")
     else:
         table(
-            f"{service}: changes since fully signed version {result['signed_version']}",
+            f"{service}: changes since fully signed version {result.signed_version}",
             ["field", "signed", "now"],
-            [[f, v["signed"], v["now"]] for f, v in result["changes"].items()],
+            [[f, v.signed, v.now] for f, v in result.changes.items()],
         )

@@ -86,15 +86,15 @@ def config(as_json: bool = JSON_OPT) -> None:
     if as_json:
         emit_json(info)
         return
-    console().print(styled("governed root ", (info["root"], "bold")))
+    console().print(styled("governed root ", (info.root, "bold")))
     rows = []
-    for name, store in info["stores"].items():
-        state = {True: "exists", False: "MISSING", None: ""}[store["exists"]]
-        if store["created_on_first_use"] and store["exists"] is False:
+    for name, store in info.stores.items():
+        state = {True: "exists", False: "MISSING", None: ""}[store.exists]
+        if store.created_on_first_use and store.exists is False:
             state = "created on first use"
-        rows.append([name.replace("_", " "), store["uri"], store["from"], state])
+        rows.append([name.replace("_", " "), store.uri, store.origin, state])
     table(None, ["store", "URI", "from", ""], rows)
-    for setting, value in info["settings"].items():
+    for setting, value in info.settings.items():
         console().print(styled(f"{setting} = {value}"))
-    for var in info["environment"]:
+    for var in info.environment:
         warn(f"{var} is set in this shell: it wins over govctl.toml")

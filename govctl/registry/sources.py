@@ -7,24 +7,21 @@ version, where its files are (for hashing or downloading them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.errors import InputError, NotFound
+from govctl.serialize import JsonFields, key
 
 
 @dataclass
-class Source:
-    uri: str                  # what the model version points at
+class Source(JsonFields):
+    uri: str = field(metadata=key("source"))  # what the model version points at
     run_id: str | None        # the run that produced it (metrics, inputs)
     model_id: str | None      # the LoggedModel id, m-…, when it is one
     artifact_path: str | None  # the run-relative path, when it is a run artifact
     model_name: str | None = None  # the LoggedModel's name (log_model(name=...))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.uri, "run_id": self.run_id, "model_id": self.model_id,
-                "artifact_path": self.artifact_path, "model_name": self.model_name}
 
 
 def resolve(repo: GovernedRepo, run_id: str | None, *, model_id: str | None = None,

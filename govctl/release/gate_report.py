@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govctl.findings import Finding, Severity, sarif
+from govctl.serialize import JsonFields
 
 SEVERITY_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 # statuses that do not block: "n/a" is an automatic item that does not apply here (e.g.
@@ -17,7 +18,7 @@ SARIF_KIND = {"pass": "pass", "waived": "informational", "pending": "open", "fai
 
 
 @dataclass
-class ItemResult:
+class ItemResult(JsonFields):
     id: str
     kind: str
     severity: str
@@ -32,11 +33,6 @@ class ItemResult:
                        severity=Severity(SEVERITY_LEVEL[self.severity]), path=checklist_path,
                        kind=SARIF_KIND[self.status],
                        suppressed=self.reason if self.status == "waived" else None)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "severity": self.severity,
-                "status": self.status, "reason": self.reason, "description": self.description,
-                "evidence": self.evidence}
 
 
 @dataclass
