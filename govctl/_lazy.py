@@ -15,9 +15,10 @@ def api(package: str, modules: tuple[str, ...]) -> Callable[[str], Any]:
     is looked up in ``modules``, in order (the lighter first: a read must not load the writes)."""
 
     def __getattr__(name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("__") or not name.isidentifier():
             raise AttributeError(name)
-        if importlib.util.find_spec(f"{package}.{name}") is not None:
+        spec = importlib.util.find_spec(f"{package}.{name}")
+        if spec is not None and spec.origin is not None:  # a module (not a bare folder)
             return importlib.import_module(f"{package}.{name}")
         for mod in modules:
             module = importlib.import_module(f"{package}.{mod}")

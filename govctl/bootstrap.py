@@ -41,13 +41,13 @@ STORES = ("tracking", "registry")
 
 @dataclass
 class InitReport(JsonFields):
-    root: Path
-    created: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    root: Path  # the fields in the order ``init --json`` has always printed them
     admin: str = ""
     admin_key_id: str = ""
     key_generated: bool = False
+    created: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)  # the MLflow ones, redacted
 
 

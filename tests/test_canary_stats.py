@@ -163,3 +163,11 @@ def test_the_analysis_imports_no_scipy():
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert "'scipy'" not in out and "'numpy'" not in out and "'govctl'" in out
+
+
+def test_impossible_counts_are_no_evidence_not_a_crash():
+    """More successes than trials (or fewer than none) is a counting bug upstream: the
+    statistic is -inf (never a rejection), as SciPy's NaN was, not a ValueError."""
+    for x, n, p0 in ((5, 3, 0.1), (-1, 3, 0.1), (1, 3, float("nan")), (1, float("inf"), 0.1)):
+        assert cs.log_msprt_bernoulli(x, n, p0) == -math.inf
+        assert not cs.rejects(x, n, p0, 0.05)

@@ -328,11 +328,13 @@ def test_remote_push_and_gate_evidence(data_repo, cli, tmp_path):
     assert cli("data", "verify").code == 0
 
 
-def test_bytes_dvc_found_unchanged_are_not_asked_again_until_they_change(data_repo, cli):
+def test_bytes_dvc_found_unchanged_are_not_asked_again_until_they_change(data_repo, cli,
+                                                                          monkeypatch):
     """After DVC found a dataset's bytes unchanged, a check trusts a stamp of their files'
-    stat (size, inode, mtime, ctime) instead of starting DVC again; an edit since asks DVC
-    again, a file changed in the last two seconds is never stamped, and --rehash ignores
-    the stamps."""
+    stat (size, inode, mtime, ctime) and of its objects in DVC's cache instead of starting
+    DVC again; an edit or a lost cache object since asks DVC again, a file changed in the
+    last two seconds is never stamped, and --rehash (or GOVCTL_DVC_STAMPS=0) ignores the
+    stamps."""
     import json
     import time
 
@@ -355,13 +357,28 @@ def test_bytes_dvc_found_unchanged_are_not_asked_again_until_they_change(data_re
     assert cli("data", "verify", "help-docs").code == 0
     assert probe.counts().get(probe.DVC_STATUS, 0) == 0, probe.counts()
 
+    # an object gone from DVC's cache is "not in cache" to DVC: the stamp does not hide it
+    md5 = json.loads(stamps_file.read_text())["stamps"]["data/train.csv"][0]
+    obj = data_repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    saved = obj.read_bytes()
+    obj.unlink()
+    probe.reset()
+    res = cli("data", "verify", "--json")
+    assert res.code == 1 and probe.counts().get(probe.DVC_STATUS) == 1
+    assert [p["dataset"] for p in res.json["problems"]] == ["support-train"]
+    obj.write_bytes(saved)
+    monkeypatch.setenv("GOVCTL_DVC_STAMPS", "0")  # off: DVC is asked every time
+    probe.reset()
+    assert cli("data", "verify").code == 0 and probe.counts().get(probe.DVC_STATUS) == 1
+    monkeypatch.delenv("GOVCTL_DVC_STAMPS")
+
     (data_repo / "data" / "docs" / "a.txt").write_text("article A\n")  # same size
     probe.reset()
     res = cli("data", "verify", "--json")
     assert res.code == 1 and probe.counts().get(probe.DVC_STATUS) == 1
     assert [p["dataset"] for p in res.json["problems"]] == ["help-docs"]
     stamps = json.loads(stamps_file.read_text())["stamps"]
-    assert "data/docs" not in stamps and "data/train.csv" in stamps  # changed: unstamped
+    assert "data/docs" not in stamps  # changed: unstamped
 
     stamps_file.write_text("{not json")  # a damaged stamp file only means DVC is asked
     probe.reset()

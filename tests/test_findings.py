@@ -26,8 +26,8 @@ def _schema() -> dict:
 
 def _all() -> list[Finding]:
     gate = GateReport("bot", "3", "production", "2026-12-01T00:00:00Z", [
-        ItemResult("red-team", "signoff", "critical", "Red team", "waived", "waiver w1"),
-        ItemResult("held-out-eval", "automatic", "high", "Held out", "fail", "leak")],
+        ItemResult("red-team", "signoff", "critical", "waived", "waiver w1", "Red team"),
+        ItemResult("held-out-eval", "automatic", "high", "fail", "leak", "Held out")],
         "checklists/bot-3.yaml")
     report = VerifyReport(ok=False, entries=9, checkpoints=9, mode="full",
                           signatures_checked=9, problems=["entry 5's signature does not verify"],

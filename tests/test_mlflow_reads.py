@@ -332,6 +332,10 @@ def test_a_read_asks_each_question_of_mlflow_once(clone_template, cli, monkeypat
         with pytest.raises(GovctlError):
             ml.get_aliases(repo, "no-such-model")
         assert probe.counts()[probe.MLFLOW_READ] == 3
+        ml.set_alias(repo, "support-bot", "memo-test", "1")  # a write: the memo forgets
+        assert ml.get_aliases(repo, "support-bot")["memo-test"] == "1"
+        ml.delete_alias(repo, "support-bot", "memo-test")
+        assert "memo-test" not in ml.get_aliases(repo, "support-bot")
     counted = {}
     for memo in (mlflowread.memo, contextlib.nullcontext):  # the same answers, fewer asks
         monkeypatch.setattr(mlflowread, "memo", memo)

@@ -79,3 +79,19 @@ def test_a_field_may_name_its_json_key():
     assert jsonable(Move("a")) == {"from": "a", "to": "b"} == Move("a").to_json()
     assert list(jsonable(StoreSetting("sqlite:///x", "the embedded store", None, True))) == [
         "uri", "from", "exists", "created_on_first_use"]
+
+
+def test_gate_items_and_init_reports_keep_their_key_order(tmp_path):
+    """Their to_json methods gave way to their fields: the keys stay in the order the JSON
+    has always had (``emit_json`` does not sort them)."""
+    from govctl.bootstrap import InitReport
+    from govctl.release.gate_report import ItemResult
+    from govctl.serialize import jsonable
+
+    item = ItemResult("red-team", "signoff", "high", "pass", "signed off", "Red team")
+    assert list(jsonable(item)) == ["id", "kind", "severity", "status", "reason",
+                                    "description", "evidence"]
+    assert jsonable(item)["description"] == "Red team" and jsonable(item)["status"] == "pass"
+    assert list(jsonable(InitReport(tmp_path))) == [
+        "root", "admin", "admin_key_id", "key_generated", "created", "kept", "notes",
+        "settings"]

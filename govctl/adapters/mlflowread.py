@@ -16,16 +16,15 @@ here: they go through the MLflow client in ``mlflowstore``.
 
 from __future__ import annotations
 
-import copy
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
 from govctl import probe
+from govctl.adapters.mlflowmemo import answer, forget, memo  # noqa: F401 - re-exported
 from govctl.config import GovernedRepo, redact_text
 from govctl.errors import ExternalError, InputError, NotFound
 
@@ -207,33 +206,11 @@ def _named(what: str, repo: GovernedRepo, r: Reader, prompt: bool = False) -> It
         raise ExternalError(f"{what} failed: {text}") from None
 
 
-_memo: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("mlflow_memo", default=None)
-
-
-@contextmanager
-def memo() -> Iterator[None]:
-    """Within a read that changes nothing (``status``, ``model verify``), each question
-    goes to the store once (a server round trip each) and no ping follows an answer; the
-    answers are copies, so a caller may change what it gets."""
-    token = _memo.set({}) if _memo.get() is None else None
-    try:
-        yield
-    finally:
-        if token is not None:
-            _memo.reset(token)
-
-
 def _call(repo: GovernedRepo, which: str, what: str, method: str, *args: Any,
           prompt: bool = False) -> Any:
-    answers = _memo.get()
-    if answers is None:
-        return _ask(repo, which, what, method, *args, prompt=prompt)
-    if method == "ping" and answers:
-        return None  # the store has answered in this read already
-    key = (str(repo.root), which, method, args)
-    if key not in answers:
-        answers[key] = _ask(repo, which, what, method, *args, prompt=prompt)
-    return copy.deepcopy(answers[key])
+    return answer((str(repo.root), which, method, args),
+                  lambda: _ask(repo, which, what, method, *args, prompt=prompt),
+                  ping=method == "ping")
 
 
 def _ask(repo: GovernedRepo, which: str, what: str, method: str, *args: Any,

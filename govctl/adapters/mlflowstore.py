@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from govctl.adapters.mlflowread import (  # noqa: F401 - the read API lives in mlflowread
+    forget,
     get_aliases,
     get_model_tags,
     model_versions,
@@ -110,6 +111,7 @@ def errors(what: str = "MLflow", repo: GovernedRepo | None = None) -> Iterator[N
 
 def client(repo: GovernedRepo) -> Any:
     """An MlflowClient on the repo's tracking/registry URI (cached per URI)."""
+    forget()  # what it does may be a write: a read memo answers afresh after it
     _quiet_env()
     uri, reg = tracking_uri(repo), registry_uri(repo)
     for which, u in (("tracking", uri), ("registry", reg)):
@@ -302,6 +304,7 @@ def registry_client(repo: GovernedRepo) -> Any:
     check of the whole store) is about a third of a bare ``MlflowClient(uri)`` call. The
     checks MlflowClient adds on top (a prompt's name is not a model's) are made with the
     direct reads."""
+    forget()
     _quiet_env()
     uri, reg = tracking_uri(repo), registry_uri(repo)
     if (uri, reg) in _clients:

@@ -185,6 +185,8 @@ def _verify(repo: GovernedRepo, name: str | None, rehash_all: bool, snap: Snapsh
                 if found is not None:
                     findings.append(found)
                     stamps.forget(e.path)
+    for path in changed:  # whoever found it changed: no stamp says otherwise
+        stamps.forget(path)
     for path, state in sorted(changed.items()):
         entry = by_path.get(path)
         if entry is not None and path not in missing:  # a missing file is reported once

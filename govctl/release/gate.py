@@ -323,8 +323,8 @@ def _evaluate(repo: GovernedRepo, service: str, version: str, env: str,
             if status == "fail" and ev.problems and item.kind == "automatic":
                 details["problems"] = ev.problems
         severity = policies.severity(details.get("rule"), item.severity)
-        results.append(ItemResult(item.id, item.kind, severity, item.description, status,
-                                  reason, details))
+        results.append(ItemResult(item.id, item.kind, severity, status, reason,
+                                  item.description, details))
     digests = {"checklist": digest(cl.to_doc()),
                "results": digest([r.to_json() for r in results])}
     return GateReport(service, version, env, clock.to_iso(at), results,

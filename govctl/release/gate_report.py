@@ -19,12 +19,12 @@ SARIF_KIND = {"pass": "pass", "waived": "informational", "pending": "open", "fai
 
 @dataclass
 class ItemResult(JsonFields):
-    id: str
+    id: str  # the fields in the order the gate's JSON has always printed them
     kind: str
     severity: str
-    description: str
     status: str  # pass | fail | pending | waived | n/a
     reason: str
+    description: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def finding(self, checklist_path: str) -> Finding:

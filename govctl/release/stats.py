@@ -93,6 +93,8 @@ def log_msprt_bernoulli(x: float, n: float, p0: float, a: float = 1.0,
     """log of the mixture likelihood ratio for H1: p > p0 against H0: p = p0, after ``x``
     successes in ``n`` trials, with a Beta(a, b) prior truncated to (p0, 1)."""
     x, n = float(x), float(n)
+    if not 0 <= x <= n < math.inf or math.isnan(p0):  # no evidence in impossible counts
+        return -math.inf
     p0 = min(max(float(p0), 1e-12), 1 - 1e-12)
     log_num = _betaln(x + a, n - x + b) + _log_upper(x + a, n - x + b, p0)
     log_prior = _betaln(a, b) + _log_upper(a, b, p0)
