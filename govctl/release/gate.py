@@ -272,7 +272,9 @@ def _rollback(ctx: Release) -> Check:
 def evaluate(repo: GovernedRepo, service: str, version: str, env: str = "production", *,
              at: datetime | None = None, ctx: Context | None = None) -> GateReport:
     """Run every automatic check and read every sign-off and waiver. Records nothing."""
-    with use(repo, ctx, at=at) as cmd:
+    from govctl.adapters.mlflowread import memo
+
+    with use(repo, ctx, at=at) as cmd, memo():  # a read: each question asked of MLflow once
         return _evaluate(repo, service, str(version), env, cmd)
 
 
