@@ -193,6 +193,22 @@ def test_direct_reads_agree_with_the_client_on_sqlite_and_over_http(
     try:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         rest_direct, rest_client, kind = both_paths(svc, extra, monkeypatch)
+        # within a read over HTTP, the search's answer stands for each model's own request
+        # (a model it returns without aliases and tags, "empty" here, is asked on its own)
+        from govctl import probe
+        from govctl.adapters import mlflowread
+        from govctl.config import find_repo
+
+        r = find_repo(svc)
+        with mlflowread.memo():
+            probe.reset()
+            names = mlflowread.registered_models(r)
+            inside = {n: (mlflowread.get_aliases(r, n), mlflowread.get_model_tags(r, n))
+                      for n in names}
+            assert probe.counts()[probe.MLFLOW_READ] == 2, probe.counts()
+        assert inside == {n: (mlflowread.get_aliases(r, n), mlflowread.get_model_tags(r, n))
+                          for n in names}
+        assert inside["other"][0] == {"shadow": "1"}
     finally:
         proc.terminate()
         proc.wait(timeout=60)

@@ -25,6 +25,17 @@ def memo() -> Iterator[None]:
             _memo.reset(token)
 
 
+def active() -> bool:
+    return _memo.get() is not None
+
+
+def prime(key: tuple[Any, ...], value: Any) -> None:
+    """Within a memo, take ``value`` as the answer to ``key`` (learnt with another one)."""
+    answers = _memo.get()
+    if answers is not None:
+        answers.setdefault(key, value)
+
+
 def forget() -> None:
     answers = _memo.get()
     if answers:

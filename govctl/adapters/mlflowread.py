@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from govctl import probe
-from govctl.adapters.mlflowmemo import answer, forget, memo  # noqa: F401 - re-exported
+from govctl.adapters.mlflowmemo import (  # noqa: F401 - memo, forget re-exported
+    active,
+    answer,
+    forget,
+    memo,
+    prime,
+)
 from govctl.config import GovernedRepo, redact_text
 from govctl.errors import ExternalError, InputError, NotFound
 
@@ -234,7 +240,13 @@ def ping(repo: GovernedRepo) -> None:
 
 
 def registered_models(repo: GovernedRepo) -> list[str]:
-    return sorted(_call(repo, "registry", "MLflow", "registered_models"))
+    if not active() or reader(repo, "registry").kind != "rest":
+        return sorted(_call(repo, "registry", "MLflow", "registered_models"))
+    # within a read over HTTP: the search's answer holds each model's aliases and tags
+    names, known = _call(repo, "registry", "MLflow", "registered_models_known")
+    for name, state in known.items():
+        prime((str(repo.root), "registry", "model", (name,)), state)
+    return sorted(names)
 
 
 def model_versions(repo: GovernedRepo, name: str) -> list[dict[str, Any]]:

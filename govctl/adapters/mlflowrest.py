@@ -171,19 +171,31 @@ class RestReader:
         self.get("registered-models/search", {"max_results": 1})
 
     def registered_models(self) -> list[str]:
+        return self.registered_models_known()[0]
+
+    def registered_models_known(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        """The models' names, and what :meth:`model` would answer for each the search
+        returned whole (its aliases and tags: MLflow's SQL and file stores return both; a
+        model without either, or a server that leaves them out, is asked on its own)."""
         found = self._paged("registered-models/search", "registered_models", max_results=1000,
                             filter=f"tag.`{IS_PROMPT}` != 'true'")
-        return [m["name"] for m in found]
+        known = {m["name"]: self._state(m) for m in found if "aliases" in m and "tags" in m}
+        return [m["name"] for m in found], {n: m for n, m in known.items()
+                                            if IS_PROMPT not in m["tags"]}
 
     def prompt_names(self) -> list[str]:
         found = self._paged("registered-models/search", "registered_models", max_results=100,
                             filter=f"tags.`{IS_PROMPT}` = 'true'")
         return [m["name"] for m in found]
 
-    def _raw_model(self, name: str) -> dict[str, Any]:
-        rm = self.get("registered-models/get", {"name": name}).get("registered_model") or {}
+    @staticmethod
+    def _state(rm: dict[str, Any]) -> dict[str, Any]:
         return {"tags": _tags(rm), "aliases": {a["alias"]: str(a["version"])
                                                for a in rm.get("aliases") or []}}
+
+    def _raw_model(self, name: str) -> dict[str, Any]:
+        return self._state(self.get("registered-models/get", {"name": name}
+                                    ).get("registered_model") or {})
 
     def model(self, name: str) -> dict[str, dict[str, str]]:
         rm = self._raw_model(name)
