@@ -197,3 +197,18 @@ def test_errors_are_told_apart_by_type_not_by_message_or_code():
                 if about_exc and reads:
                     found.append(f"{rel}:{node.lineno}")
     assert found == [], "use isinstance on the error's class: " + ", ".join(found)
+
+
+def test_a_package_api_is_lazy_and_takes_no_dotted_names():
+    """``govctl.release.X`` (govctl/_lazy.py): a submodule's name is that submodule alone,
+    an API name comes from the package's modules, anything else is an AttributeError (so
+    ``getattr(pkg, name, default)`` works, dotted names too)."""
+    import pytest
+
+    import govctl.release as release
+
+    assert release.locks.__name__ == "govctl.release.locks"
+    assert release.state.__module__ == "govctl.release.standing"
+    assert getattr(release, "a.b", None) is None and getattr(release, "nope", 1) == 1
+    with pytest.raises(AttributeError):
+        release.no_such_name  # noqa: B018

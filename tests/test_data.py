@@ -388,3 +388,30 @@ def test_bytes_dvc_found_unchanged_are_not_asked_again_until_they_change(data_re
     res = cli("data", "verify", "--rehash", "--json")  # reads every byte, stamps or not
     assert res.code == 1 and probe.counts().get(probe.DVC_STATUS) == 1
     assert [p["dataset"] for p in res.json["problems"]] == ["help-docs"]
+
+
+def test_a_stamp_covers_the_dvcignore_files_above_the_dataset(data_repo, cli):
+    """A changed ignore rule changes what a DVC directory holds, hence its hash: the root's
+    and each parent folder's ``.dvcignore`` are in the stamp's fingerprint (one elsewhere
+    is not). The two-second rule is set aside here by asking as if from the future."""
+    import time
+
+    from govctl.config import find_repo
+    from govctl.data.inventory import Snapshot
+    from govctl.data.stamps import _fingerprint
+
+    assert cli("data", "add", "data/docs", "--name", "help-docs", "--kind", "retrieval",
+               *ADD).code == 0
+    repo = find_repo(data_repo)
+    md5 = Snapshot(repo).get("help-docs").hash
+    later = time.time_ns() + 60 * 10**9
+    prints = [_fingerprint(repo.root, "data/docs", md5, later)]
+    (data_repo / "elsewhere").mkdir()
+    (data_repo / "elsewhere" / ".dvcignore").write_text("*.tmp\n")
+    prints.append(_fingerprint(repo.root, "data/docs", md5, later))
+    (data_repo / ".dvcignore").write_text("*.tmp\n")
+    prints.append(_fingerprint(repo.root, "data/docs", md5, later))
+    (data_repo / "data" / ".dvcignore").write_text("*.bak\n")
+    prints.append(_fingerprint(repo.root, "data/docs", md5, later))
+    assert None not in prints and prints[0] == prints[1]
+    assert len(set(prints[1:])) == 3
