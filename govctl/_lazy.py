@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,10 @@ def api(package: str, modules: tuple[str, ...]) -> Callable[[str], Any]:
         for mod in modules:
             module = importlib.import_module(f"{package}.{mod}")
             if hasattr(module, name):
-                return getattr(module, name)
+                value = getattr(module, name)
+                # kept on the package: the next use is a plain attribute, no lookup
+                setattr(sys.modules[package], name, value)
+                return value
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__
