@@ -367,6 +367,56 @@ def test_a_mark_for_other_rules_or_edited_is_not_used(repo, cli, monkeypatch):
     assert any("changed since" in n for n in res.json["notes"])
 
 
+def test_fast_verify_over_an_unchanged_trust_history_reads_no_trust_document(repo, cli,
+                                                                            monkeypatch):
+    """What the replay read of the trust history is kept in the mark with the digest of
+    the history files; a --fast run over byte-identical files uses it (no document model
+    built), and reads the files again when that part of the mark is unusable."""
+    import govctl.trust.policy as policy
+
+    total, size = _marked(repo, cli, monkeypatch)
+    path = repo / ".govctl" / "ledger.verified.json"
+    good = json.loads(path.read_text())
+    assert good["extra"]["trust"][0]["version"] == 1
+    real = policy.history
+
+    def unread(*a, **k):
+        raise AssertionError("the trust history was read")
+
+    monkeypatch.setattr(policy, "history", unread)
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 0 and res.json["carried_forward"] == size, res.out
+    for bad in ("not a chain", [], [{"version": 2, "signers": [], "requirements": {}}]):
+        path.write_text(json.dumps({**good, "extra": {"trust": bad}}))
+        res = cli("audit", "verify", "--fast", "--json")
+        assert res.code == 70 and "the trust history was read" in res.err, (bad, res.out)
+    monkeypatch.setattr(policy, "history", real)
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 0 and res.json["carried_forward"] == size, res.out
+    assert res.json["entries"] == total
+
+
+def test_a_mark_is_held_to_every_byte_of_the_rows_it_covers(repo, cli, monkeypatch):
+    """A range's digest covers its bodies, index columns, signatures and checkpoint rows:
+    a byte changed in any of them (here a body, edited behind govctl's back to the same
+    length) makes --fast check everything again and name the entry."""
+    import sqlite3
+
+    _marked(repo, cli, monkeypatch)
+    db = sqlite3.connect(repo / ".govctl" / "ledger.db")
+    body = db.execute("SELECT body FROM govctl_entries WHERE seq = 2").fetchone()[0]
+    edited = body.replace(b'"note":null', b'"note":nul ') if b'"note":null' in body else \
+        body[:-2] + b" }"
+    assert len(edited) == len(body) and edited != body
+    with db:
+        db.execute("UPDATE govctl_entries SET body = ? WHERE seq = 2", (edited,))
+    db.close()
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 4 and res.json["carried_forward"] == 0, res.out
+    assert res.json["first_bad_entry"] == 2
+    assert any("changed since" in n for n in res.json["notes"])
+
+
 def test_a_new_trust_version_retires_the_mark(repo, cli, monkeypatch):
     _marked(repo, cli, monkeypatch)
     assert cli("keys", "generate", "bob").code == 0

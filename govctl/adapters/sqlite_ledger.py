@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -26,8 +27,8 @@ from govctl.config import sqlite_path as config_sqlite_path
 
 T = TypeVar("T")
 
-__all__ = ["LockRow", "Row", "batches", "entries", "entries_at", "has_ledger", "locks",
-           "sqlite_path", "state_rows", "tail"]
+__all__ = ["LockRow", "Reader", "Row", "batches", "entries", "entries_at", "has_ledger",
+           "locks", "reader", "sqlite_path", "state_rows", "tail"]
 
 
 class Row(NamedTuple):
@@ -217,3 +218,144 @@ def has_ledger(url: str) -> bool | None:
     return _read(url, lambda con: con.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'govctl_entries'"
     ).fetchone() is not None)
+
+
+class EntryRow(NamedTuple):
+    seq: int
+    body: bytes
+    sig: str
+    action: str
+    phase: str
+    subject_key: str
+    intent_ref: int | None
+    key_id: str
+
+
+class CheckpointRow(NamedTuple):
+    tree_size: int
+    body: bytes
+    sig: str
+    frontier: str
+
+
+class Reader:
+    """The reads ``audit verify`` makes of a ledger, by the names and row shapes of
+    :class:`govctl.adapters.sql.LedgerStore`, on read-only :mod:`sqlite3` connections: a
+    verification of a SQLite ledger imports no SQLAlchemy (:func:`reader`). Nothing here
+    writes; a database error is the store's documented error (exit 4 for a file that is
+    not a readable database, exit 5 for one that cannot be read now)."""
+
+    def __init__(self, url: str, path: Path) -> None:
+        self.url = url
+        self._uri = f"{path.resolve().as_uri()}?mode=ro"
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (a snapshot: appends go on meanwhile)."""
+        from govctl.errors import ExternalError, IntegrityError
+
+        con = None
+        try:
+            con = sqlite3.connect(self._uri, uri=True, timeout=30, isolation_level=None)
+            con.execute("BEGIN")
+            yield con
+        except sqlite3.OperationalError as exc:
+            raise ExternalError(f"the ledger database at {self.url} failed: {exc}") from None
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(f"the ledger refused a read: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
+                raise IntegrityError(f"the ledger database at {self.url} is unreadable: {exc} "
+                                     "(corrupted or replaced?)") from None
+            raise ExternalError(f"the ledger database at {self.url} failed: {exc}") from None
+        finally:
+            if con is not None:
+                con.close()
+
+    def get_meta(self, con: sqlite3.Connection, key: str) -> str | None:
+        row = con.execute("SELECT value FROM govctl_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def max_seq(self, con: sqlite3.Connection) -> int:
+        return int(con.execute("SELECT max(seq) FROM govctl_entries").fetchone()[0] or 0)
+
+    def count(self, con: sqlite3.Connection) -> int:
+        return int(con.execute("SELECT count(*) FROM govctl_entries").fetchone()[0])
+
+    def next_seq(self, con: sqlite3.Connection, after: int) -> int | None:
+        found = con.execute("SELECT min(seq) FROM govctl_entries WHERE seq > ?",
+                            (after,)).fetchone()[0]
+        return None if found is None else int(found)
+
+    def count_checkpoints(self, con: sqlite3.Connection) -> int:
+        return int(con.execute("SELECT count(*) FROM govctl_checkpoints").fetchone()[0])
+
+    def last_checkpoint(self, con: sqlite3.Connection) -> CheckpointRow | None:
+        row = con.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM govctl_checkpoints "
+                          "ORDER BY tree_size DESC LIMIT 1").fetchone()
+        return None if row is None else CheckpointRow(*row)
+
+    def frontier_before(self, con: sqlite3.Connection, size: int) -> Any:
+        """The newest checkpoint (tree_size, frontier) at or below ``size``, if any."""
+        row = con.execute("SELECT tree_size, frontier FROM govctl_checkpoints WHERE "
+                          "tree_size <= ? ORDER BY tree_size DESC LIMIT 1", (size,)).fetchone()
+        return None if row is None else _Frontier(*row)
+
+    def iter_rows(self, con: sqlite3.Connection, lo: int, hi: int, *, entries: bool = True,
+                  batch: int = 2000) -> Iterator[Any]:
+        """Rows of entries or checkpoints with lo < seq/tree_size <= hi, in order, in the
+        store's column order (``LedgerStore.iter_rows``)."""
+        if entries:
+            cur = con.execute("SELECT seq, body, sig, action, phase, subject_key, intent_ref, "
+                              "key_id FROM govctl_entries WHERE seq > ? AND seq <= ? "
+                              "ORDER BY seq", (lo, hi))
+            make: Any = EntryRow
+        else:
+            cur = con.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM govctl_checkpoints WHERE "
+                              "tree_size > ? AND tree_size <= ? ORDER BY tree_size", (lo, hi))
+            make = CheckpointRow
+        while rows := cur.fetchmany(batch):
+            yield from map(make._make, rows)
+
+    def state_marks(self, con: sqlite3.Connection) -> dict[str, str]:
+        from govctl.adapters.sql_schema import STATE_MARK
+
+        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                       "name = 'govctl_state'").fetchone() is None:
+            return {}
+        return dict(con.execute("SELECT item, value FROM govctl_state WHERE kind = ?",
+                                (STATE_MARK,)).fetchall())
+
+    def state_rows(self, con: sqlite3.Connection) -> list[_State]:
+        """Every row (kind, subject, action, item, seq, value) but the marks, by key."""
+        from govctl.adapters.sql_schema import STATE_MARK
+
+        return [_State(*r) for r in con.execute(
+            "SELECT kind, subject, action, item, seq, value FROM govctl_state WHERE kind != ? "
+            "ORDER BY kind, subject, action, item", (STATE_MARK,))]
+
+
+class _State(NamedTuple):
+    kind: str
+    subject: str
+    action: str
+    item: str
+    seq: int
+    value: str | None
+
+
+class _Frontier(NamedTuple):
+    tree_size: int
+    frontier: str
+
+
+def reader(url: str) -> Reader | None:
+    """A :class:`Reader` for a plain ``sqlite:///`` ledger file that holds a ledger; None
+    for any other URL or file (the caller reads through SQLAlchemy, which reports it)."""
+    path = sqlite_path(url)
+    if path is None or not path.is_file() or not has_ledger(url):
+        return None
+    found = _read(url, lambda con: con.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+        "('govctl_meta', 'govctl_checkpoints', 'govctl_state')").fetchone()[0])
+    return Reader(url, path) if found == 3 else None

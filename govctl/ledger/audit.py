@@ -20,7 +20,7 @@ are then only hashed and compared with it, and the replay resumes from where it 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from govctl.errors import IntegrityError
 from govctl.ledger import checkpoint as cpfile
@@ -48,11 +48,10 @@ def _wanted_sizes(ledger: Ledger, from_checkpoint: bytes | None) -> frozenset[in
     return frozenset(out)
 
 
-def _state_check(ledger: Ledger, run: Replay, notes: list[str]) -> None:
+def _state_check(ledger: Ledger, store: Any, run: Replay, notes: list[str]) -> None:
     """The stored derived state is what replaying the entries gives (else tampering)."""
-    store = ledger.store
     with store.reading() as conn:
-        if not ledger._current(conn):
+        if not ledger._current(conn, store):
             notes.append("the derived state could not be brought up to date (a read-only "
                          "ledger): it was not compared")
             return
@@ -70,7 +69,7 @@ def verify_ledger(
 ) -> VerifyReport:
     from govctl.errors import ExternalError
 
-    store = ledger.store
+    store = ledger.read_store()
     notes: list[str] = []
     try:
         if ledger.ensure_state():
@@ -86,10 +85,11 @@ def verify_ledger(
         n_cps = store.count_checkpoints(conn)
     top_c = int(last.tree_size) if last else 0
     top = max(top_e, top_c)
-    run, carried = ranges.check_all(ledger, lid, top, signatures, want, trusted, authority, progress, notes)
+    run, carried = ranges.check_all(ledger, store, lid, top, signatures, want, trusted,
+                                    authority, progress, notes)
     n = run.n
     if n == top_e:  # a replay of every entry: the stored derived state must equal it
-        _state_check(ledger, run, notes)
+        _state_check(ledger, store, run, notes)
     if n < top_e:  # stopped before the end: entry n + 1 is missing
         with store.reading() as conn:
             found = store.next_seq(conn, n)

@@ -40,6 +40,13 @@ class Authority(Protocol):
     def finish(self) -> list[str]:
         """What the checkout has that the ledger never recorded (push hints)."""
 
+    def facts_json(self) -> Any:
+        """What it judges by, as JSON: kept in the mark for :meth:`adopt`."""
+
+    def adopt(self, data: Any) -> bool:
+        """Judge by what :meth:`facts_json` gave over the same trust history (True if
+        usable)."""
+
 
 class Replay:
     """This process's part: the ranges chain, authority and the derived state, in order."""
@@ -103,20 +110,23 @@ class Replay:
                 self.snap = (list(res.end), dict(self.state.rows), authority.snapshot())
 
     def resume(self, mark: verified.Mark, hashed: list[scan.Result]) -> bool:
-        """Take the ranges the mark covers as hashed: True if they are what it recorded
-        (the frontier, every range's digest), and the replay then stands where it stood."""
-        frontier: list[bytes] = []
+        """Take the ranges the mark covers as hashed: True if each range's rows give the
+        digest it recorded (every byte unchanged since a full verification judged them)
+        and the last range, carried from the frontier stored at its start, ends at the
+        mark's frontier; the replay then stands where it stood."""
+        if self.authority is None or len(hashed) != len(mark.ranges):
+            return False
         for res in hashed:
-            if (res.last < res.hi or res.start != frontier
-                    or res.digest != mark.ranges[res.lo // scan.RANGE]):
+            if res.last < res.hi or res.digest != mark.ranges[res.lo // scan.RANGE]:
                 return False
-            frontier = res.end
             self.roots.update(res.roots)
-        if [h.hex() for h in frontier] != mark.frontier or self.authority is None:
+        frontier = hashed[-1].end if hashed else []
+        if [h.hex() for h in frontier] != mark.frontier:
             return False
         try:
-            self.authority.restore(mark.authority_state)
-            self.state.rows = mark.rows()
+            rows = mark.rows()
+            self.authority.restore(mark.authority_state)  # last: all or nothing
+            self.state.rows = rows
         except (KeyError, TypeError, ValueError, AttributeError):
             return False  # a mark edited by hand: not used
         self.frontier, self.n = frontier, mark.size
@@ -154,13 +164,14 @@ def results(store: Any, jobs: list[scan.Job]) -> Iterator[scan.Result]:
                 f.cancel()
 
 
-def check_all(ledger: Ledger, lid: str | None, top: int, signatures: bool, want: frozenset[int],
-          trusted: dict[str, str] | None, authority: Authority | None,
-          progress: Callable[[int], None] | None, notes: list[str]) -> tuple[Replay, int]:
-    """Every range checked and replayed in order; with ``--fast``, the ranges this clone
+def check_all(ledger: Ledger, store: Any, lid: str | None, top: int, signatures: bool,
+              want: frozenset[int], trusted: dict[str, str] | None,
+              authority: Authority | None, progress: Callable[[int], None] | None,
+              notes: list[str]) -> tuple[Replay, int]:
+    """Every range checked and replayed in order (``store``: the ledger's
+    :meth:`~govctl.ledger.reads.Reads.read_store`); with ``--fast``, the ranges this clone
     verified before only hashed and compared with its mark. Returns the replay and how
     many entries the mark carried."""
-    store = ledger.store
     mark = None
     if not signatures and authority is not None and trusted is None:
         mark = verified.load(ledger.verified_file, ledger_id=lid,
@@ -169,11 +180,19 @@ def check_all(ledger: Ledger, lid: str | None, top: int, signatures: bool, want:
         if mark is not None and (mark.size > top or mark.size % scan.RANGE
                                  or len(mark.ranges) != mark.size // scan.RANGE):
             mark = None
+        if mark is not None and mark.size:
+            # the same history files as then: what was read of them then (no document model)
+            authority.adopt(mark.extra.get("trust"))
     run = Replay(trusted, authority)
     run.mark_at = top - top % scan.RANGE
     start = 0
     if mark is not None and mark.size:
-        hashed = [scan.Job(lo, lo + scan.RANGE, False, want, hashes=True)
+        # the last range carries the frontier to the mark's (held to it), and a range
+        # holding a size whose root is compared carries it too
+        inside = frozenset(s for s in want if s < mark.size)
+        hashed = [scan.Job(lo, lo + scan.RANGE, False,
+                           inside | {mark.size} if lo + scan.RANGE == mark.size else inside,
+                           hashes=True)
                   for lo in range(0, mark.size, scan.RANGE)]
         taken: list[scan.Result] = []
         for res in results(store, hashed):
@@ -188,6 +207,8 @@ def check_all(ledger: Ledger, lid: str | None, top: int, signatures: bool, want:
         else:
             notes.append("entries this clone had verified before have changed since: every "
                          "entry was checked again (run a full audit verify too)")
+            if authority is not None:  # nothing of the mark is used: the history is read again
+                authority.adopt(None)
             run = Replay(trusted, authority)
             run.mark_at = top - top % scan.RANGE
     jobs = [scan.Job(lo, min(lo + scan.RANGE, top), signatures, want)
@@ -218,4 +239,4 @@ def save_mark(ledger: Ledger, lid: str | None, run: Replay,
         size=size, frontier=[h.hex() for h in frontier], ranges=run.digests[:size // scan.RANGE],
         authority_state=auth,
         state_rows=[[*k, v[0], v[1]] for k, v in sorted(rows.items())],
-        time=clock.to_iso(clock.now())))
+        time=clock.to_iso(clock.now()), extra={"trust": authority.facts_json()}))

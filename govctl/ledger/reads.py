@@ -120,15 +120,25 @@ class Reads:
 
     def size(self) -> int:
         self._require()
-        with self.store.reading() as conn:
-            return self.store.count(conn)
+        store = self.read_store()
+        with store.reading() as conn:
+            return store.count(conn)
+
+    def read_store(self) -> Any:
+        """What a read of the whole ledger goes through: the standard library's
+        :class:`govctl.adapters.sqlite_ledger.Reader` for a SQLite file (no SQLAlchemy),
+        else the store. Both have the reads ``audit verify`` makes, by the same names."""
+        from govctl.adapters import sqlite_ledger
+
+        return sqlite_ledger.reader(self.url) or self.store
 
     # --- the derived state ----------------------------------------------------------
 
-    def _current(self, conn: Any) -> bool:
-        meta = self.store.state_marks(conn)
+    def _current(self, conn: Any, store: Any = None) -> bool:
+        store = store or self.store
+        meta = store.state_marks(conn)
         return (meta.get(state.META_VERSION) == state.STATE_VERSION
-                and meta.get(state.META_SEQ) == str(self.store.max_seq(conn)))
+                and meta.get(state.META_SEQ) == str(store.max_seq(conn)))
 
     def _catch_up(self, conn: Any, *, rebuild: bool = False) -> None:
         """Bring the table up to the entries, in the append lock's transaction."""
@@ -150,8 +160,9 @@ class Reads:
     def ensure_state(self) -> bool:
         """Bring the derived state up to date; True if it had to (a no-op when current)."""
         self._require()
-        with self.store.reading() as conn:
-            if self._current(conn):
+        store = self.read_store()
+        with store.reading() as conn:
+            if self._current(conn, store):
                 return False
         with self.store.locked() as conn:
             self._catch_up(conn)

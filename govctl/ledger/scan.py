@@ -30,6 +30,7 @@ from govctl.signing.keys import key_id
 
 if TYPE_CHECKING:
     from govctl.adapters.sql import LedgerStore
+    from govctl.adapters.sqlite_ledger import Reader
 
 #: entries per range handed to a worker
 RANGE = 2000
@@ -38,7 +39,7 @@ PARALLEL_FROM = 1500
 #: problem ranks: the order of problems found at one position
 ENTRY, AUTHORITY, CHECKPOINT, ENTRY_SIG, CHECKPOINT_SIG, END = range(6)
 
-_STORE: LedgerStore | None = None  # set before the pool forks; workers reuse it
+_STORE: LedgerStore | Reader | None = None  # set before the pool forks; workers reuse it
 
 
 def cores() -> int:
@@ -49,8 +50,9 @@ def cores() -> int:
 
 
 def worker_init() -> None:
-    if _STORE is not None:  # the parent's pooled connections are its own: open fresh ones
-        _STORE.engine.dispose(close=False)
+    engine = getattr(_STORE, "engine", None)  # the stdlib reader pools no connections
+    if engine is not None:  # the parent's pooled connections are its own: open fresh ones
+        engine.dispose(close=False)
 
 
 @dataclass
@@ -82,23 +84,29 @@ class Result:
 
 
 class _Digest:
-    """The rows of a range besides the entry bodies (which the Merkle tree covers): the
-    ``repr`` of each entry's (seq, action, phase, subject_key, intent_ref, key_id, sig) and
-    :func:`checkpoint_bytes` of each checkpoint, concatenated in order."""
+    """What :mod:`govctl.ledger.verified` records of a range's rows, as three streams: the
+    ``repr`` of each entry's (seq, action, phase, subject_key, intent_ref, key_id, sig),
+    each entry's body prefixed with its length, and :func:`checkpoint_bytes` of each
+    checkpoint, each concatenated in order. Every byte of every row is in it, so a range
+    whose digest is unchanged holds the bytes a full verification judged."""
 
     def __init__(self) -> None:
-        self.entries, self.checkpoints = hashlib.sha256(), hashlib.sha256()
+        sha256 = hashlib.sha256
+        self.entries, self.bodies, self.checkpoints = sha256(), sha256(), sha256()
 
-    def entry(self, row: Any) -> None:
+    def entry(self, row: Any, body: bytes) -> None:
         self.entries.update(repr((int(row.seq), row.action, row.phase, row.subject_key,
                                   row.intent_ref, row.key_id, row.sig)).encode())
+        self.bodies.update(b"%d:" % len(body))
+        self.bodies.update(body)
 
     def checkpoint(self, row: Any) -> None:
         self.checkpoints.update(checkpoint_bytes(row.tree_size, row.body, row.sig,
                                                  row.frontier))
 
     def hexdigest(self) -> str:
-        return hashlib.sha256(self.entries.digest() + self.checkpoints.digest()).hexdigest()
+        return hashlib.sha256(self.entries.digest() + self.bodies.digest()
+                              + self.checkpoints.digest()).hexdigest()
 
 
 def checkpoint_bytes(size: Any, body: Any, sig: Any, frontier: Any) -> bytes:
@@ -163,7 +171,7 @@ def slim(data: dict[str, Any]) -> dict[str, Any]:
 _SCALARS = (str, int, bool, type(None))
 
 
-def _start(store: LedgerStore, conn: Any, lo: int, res: Result) -> list[bytes]:
+def _start(store: LedgerStore | Reader, conn: Any, lo: int, res: Result) -> list[bytes]:
     """The frontier at ``lo``: the one stored with the newest checkpoint at or below it,
     carried forward over the entries in between."""
     frontier: list[bytes] = []
@@ -227,7 +235,7 @@ def check_range(job: Job) -> Result:
                 break
             body = blob(row.body)
             _append(frontier, seq - 1, body)
-            digest.entry(row)
+            digest.entry(row, body)
             data = parse(body)
             actor = data.get("actor") if data is not None else None
             if data is None or not isinstance(actor, dict):
@@ -247,17 +255,19 @@ def check_range(job: Job) -> Result:
 
 
 def check_hashes(job: Job) -> Result:
-    """A range the last verification covered: the leaves carried into the frontier (the
-    roots kept only at the sizes asked for) and the digest of the other rows, nothing
-    parsed or verified — the parent compares both with the mark."""
+    """A range the last verification covered: the digest of its rows, nothing parsed or
+    verified — the parent compares it with the mark. Only a range holding a size whose
+    root is asked for (``job.want``: the head file's, the checkout's checkpoint's) also
+    carries the Merkle frontier over its leaves, from the one stored at its start."""
     from govctl.adapters import sqlite_ledger
 
     store = _STORE
     assert store is not None
     digest = _Digest()
+    want = {s for s in job.want if job.lo < s <= job.hi}
     with store.reading() as conn:
         res = Result(job.lo, job.hi, [])
-        frontier = _start(store, conn, job.lo, res)
+        frontier = _start(store, conn, job.lo, res) if want else []
         res.start = list(frontier)
         fast_rows = sqlite_ledger.batches(store.url, job.lo, job.hi)
         fast_cps = sqlite_ledger.batches(store.url, job.lo, job.hi, entries=False)
@@ -271,7 +281,7 @@ def check_hashes(job: Job) -> Result:
             cps = [[(r.tree_size, r.body, r.sig, r.frontier)
                     for r in store.iter_rows(conn, job.lo, job.hi, entries=False)]]
         expected = job.lo + 1
-        want, update = job.want, digest.entries.update
+        update, bodies = digest.entries.update, digest.bodies.update
         for batch in rows:
             if not batch:
                 break
@@ -282,10 +292,14 @@ def check_hashes(job: Job) -> Result:
                     n += 1
                 batch = batch[:n]
             for r in batch:
-                seq, body = r[0], r[7]
-                _append(frontier, seq - 1, body if body.__class__ is bytes else blob(body))
-                if seq in want:
-                    res.roots[seq] = _root(frontier)
+                body = r[7] if r[7].__class__ is bytes else blob(r[7])
+                bodies(b"%d:" % len(body))
+                bodies(body)
+                if want:
+                    seq = r[0]
+                    _append(frontier, seq - 1, body)
+                    if seq in want:
+                        res.roots[seq] = _root(frontier)
             update("".join([repr(r[:7]) for r in batch]).encode())
             expected += len(batch)
             if cut:

@@ -4,12 +4,14 @@ forward from one run to the next.
 A verification that finds nothing wrong writes ``.govctl/ledger.verified.json`` (local to
 the clone, never committed, never in the database an attacker of the ledger could write):
 the size it covers — the last whole range of :data:`govctl.ledger.scan.RANGE` entries —,
-the Merkle frontier there, a digest of every range's rows besides the bodies (the index
-columns, the entry signatures, the checkpoint rows), the derived state replayed to that
-point and the authority replay's position in the trust history. The next ``--fast`` run
-hashes the entries up to that size (the bytes must give the same frontier, the rows the
-same digests: nothing was edited since) and checks only the entries after it in full; the
-derived state table is still compared whole with the replay. Anything different — another
+the Merkle frontier there, a SHA-256 digest of every byte of every range's rows (the
+bodies, the index columns, the entry signatures, the checkpoint rows), the derived state
+replayed to that point and the authority replay's position in the trust history. The next
+``--fast`` run hashes the rows up to that size (each range must give the same digest:
+nothing was edited since, so the frontier computed from those bytes still holds — it is
+recomputed only in a range holding a size whose root is compared, such as the head
+file's) and checks only the entries after it in full; the derived state table is still
+compared whole with the replay. Anything different — another
 ledger, trust history, govctl rules, range size, or a digest that no longer matches — and
 the mark is not used: the run checks every entry as if there were none. Full verification
 (no ``--fast``) never reads it.
@@ -26,7 +28,7 @@ from typing import Any
 from govctl.fsutil import atomic_write
 from govctl.ledger import state
 
-FORMAT = 1
+FORMAT = 2  # 2: a range's digest covers its bodies too (no frontier recomputed)
 
 
 @dataclass

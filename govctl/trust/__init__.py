@@ -3,40 +3,9 @@
 Modelled on TUF's root; every other package asks it who a key belongs to, and
 :func:`authorize` is the one function deciding whether a key may act."""
 
-from govctl.trust.adopt import amend, create, sign_policy
-from govctl.trust.authz import Actor, allowed_roles, authorize, requirement_for
-from govctl.trust.changes import (
-    Former,
-    add_signer,
-    dead_signature,
-    former_signers,
-    known_roles,
-    remove_signer,
-    renew,
-)
-from govctl.trust.policy import (
-    TrustReport,
-    changed_fields,
-    history,
-    load_verified,
-    policy_digest,
-    read_current,
-    root_digest,
-    trusted_keys,
-    verify,
-)
-from govctl.trust.schema import (
-    DEFAULT_REQUIREMENTS,
-    DEFAULT_VALIDITY,
-    ROLE_RE,
-    ROLES,
-    SCHEMA,
-    TRUST_UPDATE,
-    Requirement,
-    Signer,
-    TrustPolicy,
-)
-from govctl.trust.threshold import ThresholdResult, evaluate, may_act
+from __future__ import annotations
+
+from govctl._lazy import api
 
 __all__ = [
     "DEFAULT_REQUIREMENTS", "DEFAULT_VALIDITY", "ROLE_RE", "ROLES", "SCHEMA", "TRUST_UPDATE",
@@ -46,3 +15,8 @@ __all__ = [
     "may_act", "policy_digest", "read_current", "remove_signer", "renew", "requirement_for",
     "root_digest", "sign_policy", "trusted_keys", "verify",
 ]
+
+#: the API, each name from the first of these modules that has it (imported on first use:
+#: ``audit verify --fast`` reads the trust history's digest without the document model)
+__getattr__ = api(__name__, ("constants", "threshold", "schema", "policy", "authz", "changes",
+                             "adopt"))

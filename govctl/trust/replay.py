@@ -14,7 +14,9 @@ from typing import Any
 
 from govctl.config import GovernedRepo
 from govctl.errors import IntegrityError
-from govctl.trust.policy import TRUST_UPDATE, TrustPolicy, history
+from govctl.trust import facts
+from govctl.trust.constants import TRUST_UPDATE
+from govctl.trust.facts import PolicyFacts
 
 #: ledger action -> the trust-policy requirement that authorizes it (None: any signer)
 CANARY = "canary.advance"
@@ -38,21 +40,50 @@ def rule_for(data: dict[str, Any]) -> str | None:
 
 
 class Replay:
-    def __init__(self, chain: list[TrustPolicy]) -> None:
-        self.chain = chain
+    """The authority replay of one checkout's trust history (its signed versions, read and
+    validated on first use, or taken from this clone's last verification: :meth:`adopt`)."""
+
+    def __init__(self, repo: GovernedRepo) -> None:
+        self.repo = repo
+        self._chain: list[PolicyFacts] | None = None
+        self._digest: str | None = None
         self.version = 1
         self.recorded = 0
         self.ahead_at: int | None = None  # the ledger knows a version this checkout lacks
         #: (version, key id, rule) found allowed: the answer depends on nothing else, and a
         #: ledger holds few such triples among its many entries (audit verify's hot loop)
         self._allowed: set[tuple[int, str, str | None]] = set()
-        self._known: set[str] = {s.key_id for p in chain for s in p.signers}
+        self._known_ids: set[str] | None = None
 
-    def _policy(self) -> TrustPolicy:
+    @property
+    def chain(self) -> list[PolicyFacts]:
+        if self._chain is None:
+            from govctl.trust.policy import history
+
+            self._chain = [facts.of(p) for p, _ in history(self.repo)]
+        return self._chain
+
+    def adopt(self, data: Any) -> bool:
+        """Take the chain from what :meth:`facts_json` wrote when this clone last verified
+        the ledger over the same history files (the caller checked :meth:`fingerprint`)."""
+        self._known_ids = None
+        try:
+            self._chain = facts.from_json(data)
+        except ValueError:
+            self._chain = None  # read from the files on first use
+            return False
+        return True
+
+    def facts_json(self) -> list[dict[str, Any]]:
+        return facts.to_json(self.chain)
+
+    def _policy(self) -> PolicyFacts:
         return self.chain[self.version - 1]
 
     def _unknown(self, kid: str) -> bool:
-        return kid not in self._known
+        if self._known_ids is None:
+            self._known_ids = {s.key_id for p in self.chain for s in p.signers}
+        return kid not in self._known_ids
 
     def entry(self, seq: int, data: dict[str, Any]) -> tuple[str, str] | None:
         action, kid = data.get("action"), (data.get("actor") or {}).get("key_id", "")
@@ -106,16 +137,19 @@ class Replay:
                 f"policy version {self.version}, in force at that point")
 
     def fingerprint(self) -> str:
-        from govctl.ledger.verified import fingerprint
-
-        return fingerprint([p.model_dump_json() for p in self.chain])
+        """The digest of the history files (:func:`govctl.trust.facts.history_digest`)."""
+        if self._digest is None:
+            self._digest = facts.history_digest(self.repo)
+        return self._digest
 
     def snapshot(self) -> dict[str, Any]:
         return {"version": self.version, "recorded": self.recorded, "ahead_at": self.ahead_at}
 
     def restore(self, snap: dict[str, Any]) -> None:
-        self.version, self.recorded = int(snap["version"]), int(snap["recorded"])
-        self.ahead_at = snap.get("ahead_at")
+        version, recorded, ahead = int(snap["version"]), int(snap["recorded"]), snap.get("ahead_at")
+        if ahead is not None and not isinstance(ahead, int):
+            raise ValueError("ahead_at")
+        self.version, self.recorded, self.ahead_at = version, recorded, ahead
 
     def public_keys(self) -> dict[str, bytes]:
         return {f"{s.name}#{s.key_id[:8]}": s.public_raw for p in self.chain for s in p.signers}
@@ -128,7 +162,7 @@ class Replay:
         return []
 
 
-def _allowed(policy: TrustPolicy, kid: str, rule: str | None, seq: int,
+def _allowed(policy: PolicyFacts, kid: str, rule: str | None, seq: int,
              data: dict[str, Any]) -> tuple[str, str] | None:
     action = data.get("action")
     signer = policy.signer_by_key(kid)
@@ -168,9 +202,10 @@ def audit(repo: GovernedRepo, *, fast: bool = False, from_checkpoint: bytes | No
                 hint="set ledger_url in govctl.toml (or GOVCTL_LEDGER_URL) to the team's "
                 "ledger, e.g. postgresql+psycopg://govctl@db.internal/govctl",
             )
-    chain = [p for p, _ in history(repo)]
-    return ledger.verify(signatures=not fast, authority=Replay(chain),
-                         from_checkpoint=from_checkpoint)
+    replay = Replay(repo)
+    if not fast:
+        replay.chain  # noqa: B018 - a broken trust history is the first thing said
+    return ledger.verify(signatures=not fast, authority=replay, from_checkpoint=from_checkpoint)
 
 
 def _records(repo: GovernedRepo) -> bool:

@@ -3,8 +3,7 @@ k-of-n requirement each action must meet (the defaults are :data:`DEFAULT_REQUIR
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -13,33 +12,17 @@ from govctl import clock
 from govctl.errors import InputError, IntegrityError, NotFound
 from govctl.signing.dsse import b64d
 from govctl.signing.keys import key_id
+from govctl.trust.constants import (
+    DEFAULT_REQUIREMENTS,
+    DEFAULT_VALIDITY,
+    ROLE_RE,
+    ROLES,
+    SCHEMA,
+    TRUST_UPDATE,
+)
 
-SCHEMA = "govctl.trust/v1"
-ROLES = ("admin", "eng-lead", "product-owner", "compliance", "ml-engineer", "releaser", "oncall")
-ROLE_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-TRUST_UPDATE = "trust.update"
-
-#: Who may do what, out of the box. ``roles`` is a k-of-n threshold per role (all must be
-#: met, signers counted by unique public key); ``any_of`` lets one signer holding any of
-#: the listed roles act alone.
-DEFAULT_REQUIREMENTS: dict[str, dict[str, Any]] = {
-    TRUST_UPDATE: {"roles": {"admin": 1}},
-    "agreement.sign": {"roles": {"eng-lead": 1, "product-owner": 1, "compliance": 1}},
-    "agreement.budget": {"roles": {"product-owner": 1}},
-    "checklist.signoff": {"any_of": ["compliance", "eng-lead", "product-owner", "oncall"]},
-    "waiver.grant": {"any_of": ["compliance", "admin"]},
-    "data.add": {"any_of": ["ml-engineer", "eng-lead", "admin"]},
-    "model.register": {"any_of": ["ml-engineer", "eng-lead", "admin"]},
-    "prompt.register": {"any_of": ["ml-engineer", "eng-lead", "admin"]},
-    "promote.staging": {"any_of": ["ml-engineer", "releaser"]},
-    "promote.production": {"any_of": ["releaser"]},
-    "canary.advance": {"any_of": ["releaser", "ml-engineer"]},
-    "rollback": {"any_of": ["releaser", "oncall"]},
-    "lock.break": {"any_of": ["admin", "oncall"]},
-    "slo.record": {"any_of": ["releaser", "oncall", "eng-lead"]},
-}
-DEFAULT_VALIDITY = timedelta(days=365)
-
+__all__ = ["DEFAULT_REQUIREMENTS", "DEFAULT_VALIDITY", "ROLES", "ROLE_RE", "SCHEMA",
+           "TRUST_UPDATE", "Requirement", "Signer", "TrustPolicy"]
 
 class Signer(BaseModel):
     model_config = ConfigDict(extra="forbid")
