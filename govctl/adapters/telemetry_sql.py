@@ -174,12 +174,17 @@ def normalized(d: Dialect, kinds: Mapping[str, Kind | None], src: str, *,
     inner = [f"{version} AS version", *(f"{num[f]} AS {f}" for f in ("latency_ms", *OPTIONAL)),
              f"{_error(d, c['error'], kinds.get('error'))} AS error",
              f"{unreadable} AS unreadable_", f"{duplicates or 'FALSE'} AS duplicate_", *extra]
-    present = [f for f in OPTIONAL if kinds.get(f)]
+    # only a floating or text column can hold NaN or an infinity (an integer or boolean
+    # column's value, cast, is finite or NULL): no test for the others, on every row
+    floating = [f for f in OPTIONAL if kinds.get(f) in ("num", "text")]
+    latency = ("latency_ms IS NULL OR latency_ms < 0"
+               + (f" OR {_nonfinite(d, 'latency_ms')}"
+                  if kinds.get("latency_ms") in ("num", "text") else ""))
     conds = [
         "duplicate_" if duplicates else "FALSE",
         "version IS NULL OR version = ''",
-        f"latency_ms IS NULL OR latency_ms < 0 OR {_nonfinite(d, 'latency_ms')}",
-        " OR ".join(_nonfinite(d, f) for f in present) or "FALSE",
+        latency,
+        " OR ".join(_nonfinite(d, f) for f in floating) or "FALSE",
         "error IS NULL",
         "quality < 0 OR quality > 1",
         "cost_usd < 0 OR tokens_in < 0 OR tokens_out < 0",
@@ -214,10 +219,40 @@ def quantiles(rel: str) -> str:
             f"latency_ms) AS latency_q FROM ({rel}) AS r WHERE bad IS NULL GROUP BY version")
 
 
+def quantiles_from_counts(rel: str) -> str:
+    """PostgreSQL: the same quantiles as :func:`quantiles`, to the bit, from each version's
+    count of every distinct latency (a hash aggregate, no sort of the records): cheaper
+    when the latencies take few distinct values (whole or tenths of milliseconds).
+
+    percentile_cont's rule, done here on the counts: with ``n`` values sorted, ``pos =
+    p * (n - 1)``, ``lo``/``hi`` the values at rows ``floor(pos)``/``ceil(pos)`` (0-based),
+    the quantile is ``lo + (pos - floor(pos)) * (hi - lo)``, or ``lo`` when the rows are
+    the same; the value at row ``k`` is the least whose running count exceeds ``k``."""
+    def pos(p: float) -> str:
+        return f"(CAST({p} AS DOUBLE PRECISION) * CAST(n - 1 AS DOUBLE PRECISION))"
+
+    picks = ", ".join(
+        f"min(x) FILTER (WHERE upto > floor({pos(p)})) AS lo_{i}, "
+        f"min(x) FILTER (WHERE upto > ceil({pos(p)})) AS hi_{i}"
+        for i, p in enumerate(QUANTILES))
+    values = ", ".join(
+        f"CASE WHEN ceil({pos(p)}) > floor({pos(p)}) THEN lo_{i} + (({pos(p)} - "
+        f"floor({pos(p)})) * (hi_{i} - lo_{i})) ELSE lo_{i} END"
+        for i, p in enumerate(QUANTILES))
+    counts = (f"SELECT version, latency_ms AS x, count(*) AS c FROM ({rel}) AS r "
+              "WHERE bad IS NULL GROUP BY version, latency_ms")
+    running = ("SELECT version, x, CAST(sum(c) OVER (PARTITION BY version ORDER BY x) AS "
+               "BIGINT) AS upto, CAST(sum(c) OVER (PARTITION BY version) AS BIGINT) AS n "
+               f"FROM ({counts}) AS h")
+    return (f"SELECT version, ARRAY[{values}] AS latency_q FROM (SELECT version, n, {picks} "
+            f"FROM ({running}) AS w GROUP BY version, n) AS s")
+
+
 def aggregate(d: Dialect, rel: str, thresholds: dict[str, float], *,
               with_quantiles: bool = True) -> str:
     """One row per version (good records) and per bad reason, with every statistic the
-    checks need, plus ``above_<column>``: how many good records exceed the threshold."""
+    checks need, plus ``above_<column>``: in a version's row, how many of its good records
+    exceed the threshold."""
     good = "bad IS NULL"
     qs = ", ".join(str(q) for q in QUANTILES)
     if not with_quantiles:
@@ -227,9 +262,10 @@ def aggregate(d: Dialect, rel: str, thresholds: dict[str, float], *,
     else:
         quant = (f"percentile_cont(ARRAY[{qs}]) WITHIN GROUP (ORDER BY latency_ms) "
                  f"FILTER (WHERE {good})")
-    above = ", ".join(
-        f"count(*) FILTER (WHERE {good} AND {col} > {_literal(t)}) AS above_{col}"
-        for col, t in thresholds.items())
+    # grouped by the bad reason, a good record's row holds good records only: the counts
+    # above a threshold need no test of ``bad`` (a bad reason's row has its own, unread)
+    above = ", ".join(f"count(*) FILTER (WHERE {col} > {_literal(t)}) AS above_{col}"
+                      for col, t in thresholds.items())
     return (
         f"SELECT CASE WHEN {good} THEN version END AS version, bad, count(*) AS n, "
         "count(*) FILTER (WHERE error) AS errors, "

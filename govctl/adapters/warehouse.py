@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from govctl.adapters import telemetry_sql as q
 from govctl.errors import ExternalError, InputError, NotFound
@@ -67,7 +67,7 @@ def _errors(sa: Any, where: str) -> Iterator[None]:
 
 @dataclass
 class Prepared:
-    """The table inspected and its quantiles computed (the sort, the slow part, needs no
+    """The table inspected and its quantiles computed (a pass of its own, which needs no
     limits); :meth:`finish` runs the rest as one hash aggregate."""
 
     sa: Any
@@ -89,8 +89,9 @@ class Prepared:
             p95 = q.QUANTILES.index(0.95)
             relative = {f"rel_{i}": float(qs[p95]) * latency_factor
                         for i, qs in enumerate(self.latency_q.values()) if qs}
-            extra = ", ".join(f"count(*) FILTER (WHERE bad IS NULL AND latency_ms > "
-                              f"{t!r}) AS {name}" for name, t in relative.items())
+            # a version's row holds its good records only (grouped by the bad reason)
+            extra = ", ".join(f"count(*) FILTER (WHERE latency_ms > {t!r}) AS {name}"
+                              for name, t in relative.items())
             if extra:
                 sql = sql.replace(" FROM (", f", {extra} FROM (", 1)
         queries.append(sql)
@@ -125,7 +126,12 @@ class Prepared:
         return Result(rows, counter, queries, counts=counts)
 
 
-def prepare(spec: str, window: tuple[float, float] | None = None) -> Prepared:
+def prepare(spec: str, window: tuple[float, float] | None = None,
+            quantiles: Literal["auto", "sort", "counts"] = "auto") -> Prepared:
+    """Inspect the table and compute its latency quantiles. ``quantiles``: ``"sort"``
+    (percentile_cont), ``"counts"`` (:func:`telemetry_sql.quantiles_from_counts`, the same
+    numbers) or ``"auto"``: counts when the table's statistics say few distinct latencies
+    (:func:`by_counts`)."""
     import sqlalchemy as sa
 
     url, schema, table = _split(spec)
@@ -141,7 +147,7 @@ def prepare(spec: str, window: tuple[float, float] | None = None) -> Prepared:
                          "shows the mapping)")
     try:
         with _errors(sa, where), engine.connect() as conn:
-            return _prepare(sa, conn, schema, table, where, window)
+            return _prepare(sa, conn, schema, table, where, window, quantiles)
     finally:
         engine.dispose()
 
@@ -156,7 +162,7 @@ def _tune(sa: Any, conn: Any) -> None:
 
 
 def _prepare(sa: Any, conn: Any, schema: str | None, table: str, where: str,
-             window: tuple[float, float] | None) -> Prepared:
+             window: tuple[float, float] | None, quantiles: str) -> Prepared:
     insp = sa.inspect(conn)
     if not insp.has_table(table, schema=schema):
         raise NotFound(f"{where}: no table {table!r}" + (f" in schema {schema!r}" if schema
@@ -176,13 +182,69 @@ def _prepare(sa: Any, conn: Any, schema: str | None, table: str, where: str,
     ts_kind = q.ts_kind(cols["timestamp"]) if "timestamp" in cols else None
     rel = q.normalized("postgresql", kinds, src, duplicates=dup, window=window,
                        ts_kind=ts_kind)
+    counted = by_counts(*_stats(sa, conn, src, queries)) if quantiles == "auto" else \
+        quantiles == "counts"
     _tune(sa, conn)
-    # two statements, each one pass: the quantiles (sorting two columns) and the rest
-    # (a hash aggregate), rather than sorting every column for the ordered-set aggregate
-    quantiles = q.quantiles(rel)
-    queries.append(quantiles)
-    latency_q = {r[0]: list(r[1]) for r in conn.execute(sa.text(quantiles))}
+    # two statements, each one pass: the quantiles and the rest (a hash aggregate), rather
+    # than sorting every column for the ordered-set aggregate. The quantiles: from each
+    # version's count of every distinct latency (a hash aggregate; sorting is what the
+    # planner would pick, misled by the bad-record filter) when the table's statistics say
+    # there are few, else percentile_cont sorting (version, latency) only
+    if counted:
+        conn.execute(sa.text("SET LOCAL enable_sort = off"))
+    sql = q.quantiles_from_counts(rel) if counted else q.quantiles(rel)
+    queries.append(sql)
+    latency_q = {r[0]: list(r[1]) for r in conn.execute(sa.text(sql))}
     return Prepared(sa, conn.engine, rel, where, queries, latency_q)
+
+
+# The counts of distinct latencies replace the sort when the table has at least this many
+# rows (below, sorting is cheap anyway) and at most a twentieth as many (version, latency)
+# pairs, as estimated from the table's statistics (ANALYZE; none: sort)
+COUNTS_MIN_ROWS = 100_000
+COUNTS_MAX_SHARE = 1 / 20
+
+
+def by_counts(rows: float | None, latencies: float | None, versions: float | None) -> bool:
+    """Whether the quantiles are cheaper from counts of distinct latencies, given the
+    table's estimated rows and ``pg_stats.n_distinct`` of latency_ms and version (a
+    negative n_distinct is a fraction of the rows; None: not analysed)."""
+    if rows is None or latencies is None or rows < COUNTS_MIN_ROWS:
+        return False
+
+    def distinct(nd: float) -> float:
+        return -nd * rows if nd < 0 else nd
+
+    pairs = distinct(latencies) * max(1.0, distinct(versions) if versions is not None else 1.0)
+    return pairs <= rows * COUNTS_MAX_SHARE
+
+
+_STATS = ("SELECT c.reltuples, {latency}, {version} FROM pg_class c WHERE c.oid = "
+          "to_regclass(:t)")
+_N_DISTINCT = ("(SELECT s.n_distinct FROM pg_stats s JOIN pg_namespace ns ON ns.nspname = "
+               "s.schemaname WHERE ns.oid = c.relnamespace AND s.tablename = c.relname AND "
+               "s.attname = '{column}' ORDER BY s.inherited DESC LIMIT 1)")
+
+
+def _stats(sa: Any, conn: Any, src: str, queries: list[str]
+           ) -> tuple[float | None, float | None, float | None]:
+    """The planner's statistics of the table: rows, n_distinct of latency_ms and version
+    (None where unknown: never analysed, a view, a warehouse without pg_stats)."""
+    sql = _STATS.format(latency=_N_DISTINCT.format(column="latency_ms"),
+                        version=_N_DISTINCT.format(column="version"))
+    queries.append(sql.replace(":t", "'" + src.replace("'", "''") + "'"))
+    try:
+        row = conn.execute(sa.text(sql), {"t": src}).first()
+    except sa.exc.DBAPIError:
+        conn.rollback()
+        return None, None, None
+    if row is None or row[0] is None or row[0] < 0:  # -1: never analysed (PostgreSQL 14+)
+        return None, None, None
+    return float(row[0]), _float(row[1]), _float(row[2])
+
+
+def _float(x: Any) -> float | None:
+    return None if x is None else float(x)
 
 
 def _unique(insp: Any, schema: str | None, table: str) -> bool:
