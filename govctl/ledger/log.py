@@ -40,20 +40,27 @@ if TYPE_CHECKING:
 class Ledger(Reads):
     def __init__(self, url: str, *, head_file: Path | None = None,
                  checkpoint_file: Path | None = None,
-                 signer_names: dict[str, str] | None = None,
+                 signer_names: dict[str, str] | Callable[[], dict[str, str]] | None = None,
                  verified_file: Path | None = None) -> None:
         self.url = url
         self._store: LedgerStore | None = None
         self.head_file = head_file
         self.checkpoint_file = checkpoint_file
         self.verified_file = verified_file  # govctl.ledger.verified: this clone's last audit
-        self.signer_names = signer_names or {}
+        self._names = signer_names or {}
+
+    @property
+    def signer_names(self) -> dict[str, str]:
+        """Key id -> the trust policy's name for it, read on the first append."""
+        if callable(self._names):
+            self._names = self._names()
+        return self._names
 
     @classmethod
     def for_repo(cls, repo: GovernedRepo) -> Ledger:
         return cls(repo.ledger_url(), head_file=repo.state / "ledger.head.json",
                    checkpoint_file=repo.root / checkpoint_note.FILE,
-                   signer_names=_signer_names(repo),
+                   signer_names=lambda: _signer_names(repo),
                    verified_file=repo.state / "ledger.verified.json")
 
     @property
