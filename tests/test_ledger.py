@@ -425,3 +425,25 @@ def test_a_new_trust_version_retires_the_mark(repo, cli, monkeypatch):
     assert res.code == 0, res.out
     assert res.json["carried_forward"] == 0  # judged under another trust history
     assert cli("audit", "verify", "--fast", "--json").json["carried_forward"] > 0
+
+
+def test_a_ledger_damaged_inside_fails_closed_in_every_verification(repo, cli):
+    """Pages damaged behind a valid header: the stdlib reader of the verifier (in the
+    workers too) reports the ledger unreadable (exit 4), never a crash."""
+    from conftest import run_subprocess
+
+    _fill(repo, 40)
+    db = sqlite3.connect(repo / ".govctl" / "ledger.db")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    path = repo / ".govctl" / "ledger.db"
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    for at in range(2 * page, len(data) - page, page):  # every b-tree page but the schema's
+        data[at:at + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    for args in (("audit", "verify"), ("audit", "verify", "--fast")):
+        res = run_subprocess(*args, cwd=repo)
+        assert res.code == 4, (args, res.code, res.err)
+        assert "unreadable" in res.err and "bug" not in res.err, res.err
