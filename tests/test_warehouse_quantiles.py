@@ -3,6 +3,7 @@ percentile_cont's, to the bit; the table's statistics choose between the two."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from decimal import Decimal
@@ -99,6 +100,13 @@ def test_the_table_statistics_choose_counts_for_few_distinct_latencies():
         assert few.latency_q == warehouse.prepare(spec, quantiles="sort").latency_q
         many = warehouse.prepare(f"{PG}#{tables['many']}")
         assert "percentile_cont" in many.queries[-1]
+        # JIT for big tables only; compiled or not, the same numbers
+        assert not few.jit and rows < warehouse.JIT_MIN_ROWS
+        limits = {"latency_ms": 500.0}
+        plain = few.finish(limits, 1.01)
+        compiled = dataclasses.replace(few, jit=True).finish(limits, 1.01)
+        assert compiled.rows == plain.rows and compiled.counts == plain.counts
+        assert all(plain.counts.values()) and all(r["above_latency_ms"] for r in plain.rows)
         agg = sources.aggregate(f"sql:{spec}")
         assert agg.total == rows and {v: s.n for v, s in agg.variants.items()} == \
             {"1": rows // 2, "2": rows // 2}

@@ -76,6 +76,7 @@ class Prepared:
     where: str
     queries: list[str]
     latency_q: dict[str, list[float]]
+    jit: bool = False
 
     def finish(self, thresholds: dict[str, float], latency_factor: float | None = None
                ) -> Result:
@@ -97,7 +98,7 @@ class Prepared:
         queries.append(sql)
         try:
             with _errors(sa, self.where), engine.connect() as conn:
-                _tune(sa, conn)
+                _tune(sa, conn, self.jit)
                 # a handful of versions and reasons: hash them. The planner cannot count
                 # the reasons (an expression) and would sort every row by them instead.
                 conn.execute(sa.text("SET enable_sort = off"))
@@ -117,7 +118,7 @@ class Prepared:
                            .replace(":t", repr(threshold)))
             try:
                 with _errors(sa, self.where), engine.connect() as c:
-                    _tune(sa, c)
+                    _tune(sa, c, self.jit)
                     return int(c.execute(sa.text(stmt), {"v": version, "t": threshold}
                                          ).scalar())
             finally:
@@ -152,11 +153,22 @@ def prepare(spec: str, window: tuple[float, float] | None = None,
         engine.dispose()
 
 
-def _tune(sa: Any, conn: Any) -> None:
-    """PostgreSQL's JIT compiles these one-off aggregate queries for seconds before they
-    run (measured: 3 s of a 7 s query); this session does without it."""
+# A table estimated to hold at least this many rows is scanned with JIT-compiled
+# expressions (the bad-record reasons, on every row)
+JIT_MIN_ROWS = 5_000_000
+_JIT = ("SET jit = on", "SET jit_above_cost = 0", "SET jit_optimize_above_cost = 0",
+        "SET jit_inline_above_cost = -1")
+
+
+def _tune(sa: Any, conn: Any, jit: bool = False) -> None:
+    """JIT off, or (``jit``) on without inlining. PostgreSQL's own thresholds compile
+    these one-off queries, inlining too, for seconds in every worker (measured: 3 s of a
+    7 s query on 2M rows); the planner's costs cannot tell, since a disabled sort adds
+    its penalty to them. Compiled without inlining, the expressions cost 0.1-1 s per
+    process and make a scan of 10M rows 10-30% faster, hence only for big tables."""
     try:
-        conn.execute(sa.text("SET jit = off"))
+        for stmt in _JIT if jit else ("SET jit = off",):
+            conn.execute(sa.text(stmt))
     except sa.exc.DBAPIError:  # a server without the setting (PostgreSQL < 11, others)
         conn.rollback()
 
@@ -182,9 +194,10 @@ def _prepare(sa: Any, conn: Any, schema: str | None, table: str, where: str,
     ts_kind = q.ts_kind(cols["timestamp"]) if "timestamp" in cols else None
     rel = q.normalized("postgresql", kinds, src, duplicates=dup, window=window,
                        ts_kind=ts_kind)
-    counted = by_counts(*_stats(sa, conn, src, queries)) if quantiles == "auto" else \
-        quantiles == "counts"
-    _tune(sa, conn)
+    stats = _stats(sa, conn, src, queries)
+    counted = by_counts(*stats) if quantiles == "auto" else quantiles == "counts"
+    jit = stats[0] is not None and stats[0] >= JIT_MIN_ROWS
+    _tune(sa, conn, jit)
     # two statements, each one pass: the quantiles and the rest (a hash aggregate), rather
     # than sorting every column for the ordered-set aggregate. The quantiles: from each
     # version's count of every distinct latency (a hash aggregate; sorting is what the
@@ -195,7 +208,7 @@ def _prepare(sa: Any, conn: Any, schema: str | None, table: str, where: str,
     sql = q.quantiles_from_counts(rel) if counted else q.quantiles(rel)
     queries.append(sql)
     latency_q = {r[0]: list(r[1]) for r in conn.execute(sa.text(sql))}
-    return Prepared(sa, conn.engine, rel, where, queries, latency_q)
+    return Prepared(sa, conn.engine, rel, where, queries, latency_q, jit)
 
 
 # The counts of distinct latencies replace the sort when the table has at least this many
