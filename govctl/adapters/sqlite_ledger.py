@@ -27,8 +27,8 @@ from govctl.config import sqlite_path as config_sqlite_path
 
 T = TypeVar("T")
 
-__all__ = ["LockRow", "Reader", "Row", "batches", "entries", "entries_at", "has_ledger",
-           "locks", "reader", "sqlite_path", "state_rows", "tail"]
+__all__ = ["LockRow", "Reader", "Row", "entries", "entries_at", "has_ledger", "locks",
+           "reader", "sqlite_path", "state_rows", "tail"]
 
 
 class Row(NamedTuple):
@@ -153,44 +153,10 @@ def state_rows(url: str, kind: str, *, mark: str, rules: tuple[str, str, str],
     return found
 
 
-#: the columns :func:`batches` reads, in order (the digest of govctl.ledger.scan relies on it)
+#: the columns :meth:`Reader.digest_rows` reads, in order (govctl.ledger.scan's digest
+#: relies on it)
 ENTRY_COLUMNS = "seq, action, phase, subject_key, intent_ref, key_id, sig, body"
 CHECKPOINT_COLUMNS = "tree_size, body, sig, frontier"
-
-
-def batches(url: str, lo: int, hi: int, *, entries: bool = True,
-            size: int = 2000) -> Iterator[list[tuple[Any, ...]]] | None:
-    """Rows of entries (:data:`ENTRY_COLUMNS`) or checkpoints (:data:`CHECKPOINT_COLUMNS`)
-    with ``lo < seq <= hi``, in order, a batch at a time, as plain tuples: the hash pass of
-    ``audit verify --fast`` (SQLAlchemy's row objects cost more than hashing the bytes).
-    None when the ledger is not a SQLite file this can open."""
-    path = sqlite_path(url)
-    if path is None or not path.is_file():
-        return None
-    try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error:
-        return None
-    table, key, cols = (("govctl_entries", "seq", ENTRY_COLUMNS) if entries
-                        else ("govctl_checkpoints", "tree_size", CHECKPOINT_COLUMNS))
-    try:
-        cur = con.execute(f"SELECT {cols} FROM {table} WHERE {key} > ? AND {key} <= ? "
-                          f"ORDER BY {key}", (lo, hi))
-    except sqlite3.Error:
-        con.close()
-        return None
-    return _fetch(con, cur, size)
-
-
-def _fetch(con: sqlite3.Connection, cur: sqlite3.Cursor,
-           size: int) -> Iterator[list[tuple[Any, ...]]]:
-    try:
-        while rows := cur.fetchmany(size):
-            yield rows
-    except sqlite3.Error:
-        return  # the rows end early: the caller sees a range cut short and checks it all
-    finally:
-        con.close()
 
 
 class LockRow(NamedTuple):
@@ -316,6 +282,16 @@ class Reader:
             make = CheckpointRow
         while rows := cur.fetchmany(batch):
             yield from map(make._make, rows)
+
+    def digest_rows(self, con: sqlite3.Connection, lo: int, hi: int, *,
+                    entries: bool = True) -> list[tuple[Any, ...]]:
+        """Rows of entries (:data:`ENTRY_COLUMNS`) or checkpoints (:data:`CHECKPOINT_COLUMNS`)
+        with ``lo < seq <= hi``, in order, as plain tuples: the hash pass of ``audit verify
+        --fast`` (row objects would cost more than hashing the bytes)."""
+        table, key, cols = (("govctl_entries", "seq", ENTRY_COLUMNS) if entries
+                            else ("govctl_checkpoints", "tree_size", CHECKPOINT_COLUMNS))
+        return con.execute(f"SELECT {cols} FROM {table} WHERE {key} > ? AND {key} <= ? "
+                           f"ORDER BY {key}", (lo, hi)).fetchall()
 
     def state_marks(self, con: sqlite3.Connection) -> dict[str, str]:
         from govctl.adapters.sql_schema import STATE_MARK

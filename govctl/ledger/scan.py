@@ -269,13 +269,12 @@ def check_hashes(job: Job) -> Result:
         res = Result(job.lo, job.hi, [])
         frontier = _start(store, conn, job.lo, res) if want else []
         res.start = list(frontier)
-        fast_rows = sqlite_ledger.batches(store.url, job.lo, job.hi)
-        fast_cps = sqlite_ledger.batches(store.url, job.lo, job.hi, entries=False)
         rows: Iterable[list[tuple[Any, ...]]]
         cps: Iterable[list[tuple[Any, ...]]]
-        if fast_rows is not None and fast_cps is not None:
-            rows, cps = fast_rows, fast_cps
-        else:  # not a SQLite file: the same rows through the store
+        if isinstance(store, sqlite_ledger.Reader):  # plain tuples, on this connection
+            rows = [store.digest_rows(conn, job.lo, job.hi)]
+            cps = [store.digest_rows(conn, job.lo, job.hi, entries=False)]
+        else:  # through the store
             rows = [[(r.seq, r.action, r.phase, r.subject_key, r.intent_ref, r.key_id, r.sig,
                       r.body) for r in store.iter_rows(conn, job.lo, job.hi)]]
             cps = [[(r.tree_size, r.body, r.sig, r.frontier)
