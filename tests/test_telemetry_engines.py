@@ -168,6 +168,9 @@ def stepped(tmp_path_factory):
              lambda t: f"2026-11-22T14:{t // 60:02d}:{t % 60:02d}+02:00",
              lambda t: f"2026-11-22T12:{t // 60:02d}:{t % 60:02d}",  # no zone: UTC
              lambda t: f"2026-11-22T12:{t // 60:02d}:{t % 60:02d}.5+0000",
+             lambda t: f"2026-11-22T07:{t // 60:02d}:{t % 60:02d}-05:00",
+             lambda t: f"2026-11-22T07:{t // 60:02d}:{t % 60:02d}-0500",
+             lambda t: f"{(since + t) / 1e9:.10f}e9",  # seconds, with an exponent
              lambda t: str(since + t),  # seconds
              lambda t: str((since + t) * 1000 + 7)]  # milliseconds
     rng = np.random.default_rng(9)
@@ -196,7 +199,7 @@ def stepped(tmp_path_factory):
         iso[i]["timestamp"] = edge[i]
     odd = [{**records[10 + i], "request_id": f"odd-{i}", "timestamp": ts}
            for i, ts in enumerate(["", None, "yesterday", "2026-13-01T00:00:00Z",
-                                   "2026-11-22T12:00:00+00"])]
+                                   "2026-11-22T12:00:00+00", "1234-garbage"])]
     path = d / "t.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in [*records, *odd]) + "\n")
     spans_of = d / "iso.jsonl"  # what spans can carry: a time on every one
@@ -219,11 +222,11 @@ def test_every_source_judges_the_step_on_its_own_window(stepped):
     assert reference.verdict == "fail"
     assert reference.telemetry["bad_records"] == {
         "missing timestamp": 2, "timestamp after now": 30,
-        "timestamp before this step began": 6000, "unreadable timestamp": 3}
+        "timestamp before this step began": 6000, "unreadable timestamp": 4}
     assert reference.telemetry["per_version"] == {"1": 3000, "2": 1500}
     # without the window every record would count, the earlier traffic among them
     assert telemetry.read_jsonl(stepped["jsonl"]).summary()["per_version"] == {
-        "1": 5035, "2": 5500}
+        "1": 5036, "2": 5500}
     sources_ = [str(stepped[k]) for k in ("jsonl", "parquet", "csv")]
     if PG:
         table = f"govctl_step_{os.getpid()}"
@@ -233,7 +236,7 @@ def test_every_source_judges_the_step_on_its_own_window(stepped):
             agg = sources.aggregate(source, limits=LIMITS, window=window)
             _same(_analyze(agg), reference)
             assert agg.window == (SINCE, UNTIL)
-            assert agg.total == reference.telemetry["records"] == 10_535
+            assert agg.total == reference.telemetry["records"] == 10_536
     finally:
         if PG:
             telemetry_gen.drop_postgres(PG, table)
