@@ -27,7 +27,7 @@ from govctl.config import sqlite_path as config_sqlite_path
 
 T = TypeVar("T")
 
-__all__ = ["LockRow", "Reader", "Row", "entries", "entries_at", "has_ledger", "locks",
+__all__ = ["LockRow", "Reader", "Row", "StateRow", "entries", "entries_at", "has_ledger", "locks",
            "reader", "sqlite_path", "state_rows", "tail"]
 
 
@@ -302,16 +302,18 @@ class Reader:
         return dict(con.execute("SELECT item, value FROM govctl_state WHERE kind = ?",
                                 (STATE_MARK,)).fetchall())
 
-    def state_rows(self, con: sqlite3.Connection) -> list[_State]:
+    def state_rows(self, con: sqlite3.Connection) -> list[StateRow]:
         """Every row (kind, subject, action, item, seq, value) but the marks, by key."""
         from govctl.adapters.sql_schema import STATE_MARK
 
-        return [_State(*r) for r in con.execute(
+        return [StateRow(*r) for r in con.execute(
             "SELECT kind, subject, action, item, seq, value FROM govctl_state WHERE kind != ? "
             "ORDER BY kind, subject, action, item", (STATE_MARK,))]
 
 
-class _State(NamedTuple):
+class StateRow(NamedTuple):
+    """A row of the derived state (``govctl.ledger.state``)."""
+
     kind: str
     subject: str
     action: str

@@ -12,24 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from govctl.adapters.sql_schema import STATE_MARK
+from govctl.adapters.sqlite_ledger import StateRow
 from govctl.errors import ExternalError
 from govctl.ledger import state
 from govctl.ledger.entry import Entry, subject_key
 
 if TYPE_CHECKING:
     from govctl.adapters.sql import LedgerStore
-
-
-class StateRow(NamedTuple):
-    kind: str
-    subject: str
-    action: str
-    item: str
-    seq: int
-    value: str | None
 
 
 def blob(value: Any) -> bytes:
