@@ -357,6 +357,10 @@ def test_a_mark_for_other_rules_or_edited_is_not_used(repo, cli, monkeypatch):
         path.write_text(bad)
         res = cli("audit", "verify", "--fast", "--json")
         assert res.code == 0 and res.json["carried_forward"] == 0, (bad[:40], res.out)
+    mark = json.loads(good)
+    path.write_text(json.dumps({**mark, "extra": None}))  # not what govctl writes
+    res = cli("audit", "verify", "--fast", "--json")
+    assert res.code == 0 and res.json["carried_forward"] == 0, res.out
     # a forged mark (another frontier) is not believed: every entry is checked again
     path.write_text(good)
     mark = json.loads(good)
@@ -386,7 +390,10 @@ def test_fast_verify_over_an_unchanged_trust_history_reads_no_trust_document(rep
     monkeypatch.setattr(policy, "history", unread)
     res = cli("audit", "verify", "--fast", "--json")
     assert res.code == 0 and res.json["carried_forward"] == size, res.out
-    for bad in ("not a chain", [], [{"version": 2, "signers": [], "requirements": {}}]):
+    forged = json.loads(json.dumps(good["extra"]["trust"]))
+    forged[0]["signers"][0][2] = forged[0]["signers"][0][2][::-1]  # another key, same id
+    for bad in ("not a chain", [], [{"version": 2, "signers": [], "requirements": {}}],
+                forged):
         path.write_text(json.dumps({**good, "extra": {"trust": bad}}))
         res = cli("audit", "verify", "--fast", "--json")
         assert res.code == 70 and "the trust history was read" in res.err, (bad, res.out)
@@ -447,3 +454,29 @@ def test_a_ledger_damaged_inside_fails_closed_in_every_verification(repo, cli):
         res = run_subprocess(*args, cwd=repo)
         assert res.code == 4, (args, res.code, res.err)
         assert "unreadable" in res.err and "bug" not in res.err, res.err
+
+
+def test_a_trust_history_changed_while_read_leaves_no_usable_mark(repo, cli, monkeypatch):
+    """The replay's fingerprint is the digest of the files its chain was read from: a
+    history that changes while it is read (a git pull meanwhile) matches no later run, so
+    the next --fast reads it again instead of judging by a chain of other files."""
+    import govctl.trust.facts as facts
+    import govctl.trust.policy as policy
+    from govctl.ledger import scan
+
+    monkeypatch.setattr(scan, "RANGE", 4)
+    _fill(repo, 14)
+    real, read = facts.history_digest, policy.history
+    pulled: list[int] = []
+
+    def history(r):  # the files change right after they were read (a git pull)
+        out = read(r)
+        pulled.append(1)
+        return out
+
+    monkeypatch.setattr(policy, "history", history)
+    monkeypatch.setattr(facts, "history_digest", lambda r: real(r) + ("B" if pulled else "A"))
+    assert cli("audit", "verify", "--json").code == 0
+    res = cli("audit", "verify", "--fast", "--json")  # the files are B now: no mark of B
+    assert res.code == 0 and res.json["carried_forward"] == 0, res.out
+    assert cli("audit", "verify", "--fast", "--json").json["carried_forward"] > 0

@@ -9,8 +9,9 @@ bodies, the index columns, the entry signatures, the checkpoint rows), the deriv
 replayed to that point and the authority replay's position in the trust history. The next
 ``--fast`` run hashes the rows up to that size (each range must give the same digest:
 nothing was edited since, so the frontier computed from those bytes still holds — it is
-recomputed only in a range holding a size whose root is compared, such as the head
-file's) and checks only the entries after it in full; the derived state table is still
+recomputed only in the last range, which must end at the mark's, and in a range holding
+a size whose root is compared, such as the head file's) and checks only the entries after
+it in full; the derived state table is still
 compared whole with the replay. Anything different — another
 ledger, trust history, govctl rules, range size, or a digest that no longer matches — and
 the mark is not used: the run checks every entry as if there were none. Full verification
@@ -19,7 +20,6 @@ the mark is not used: the run checks every entry as if there were none. Full ver
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,11 +49,11 @@ class Mark:
 
 
 def rules(range_size: int) -> str:
-    return f"{FORMAT}/{state.STATE_VERSION}/{range_size}"
+    """The verifying rules a mark was made by: its format, the derived state's rules, the
+    range size and govctl's version (another govctl may read the same bytes otherwise)."""
+    from govctl import __version__
 
-
-def fingerprint(parts: list[str]) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return f"{FORMAT}/{state.STATE_VERSION}/{range_size}/{__version__}"
 
 
 def load(path: Path | None, *, ledger_id: str | None, rules_now: str,
@@ -66,7 +66,8 @@ def load(path: Path | None, *, ledger_id: str | None, rules_now: str,
         mark = Mark(**raw)
         if not (isinstance(mark.size, int) and isinstance(mark.ranges, list)
                 and all(isinstance(d, str) for d in mark.ranges)
-                and isinstance(mark.state_rows, list) and isinstance(mark.frontier, list)):
+                and isinstance(mark.state_rows, list) and isinstance(mark.frontier, list)
+                and isinstance(mark.extra, dict)):
             return None
         mark.rows()  # readable rows
         bytes.fromhex("".join(mark.frontier))

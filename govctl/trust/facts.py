@@ -12,7 +12,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from govctl.errors import IntegrityError
 from govctl.signing.dsse import b64d
+from govctl.signing.keys import key_id
 
 if TYPE_CHECKING:
     from govctl.config import GovernedRepo
@@ -80,6 +82,14 @@ def from_json(data: Any) -> list[PolicyFacts]:
         raise ValueError(f"not a trust chain: {exc}") from None
     if not chain or [p.version for p in chain] != list(range(1, len(chain) + 1)):
         raise ValueError("not a trust chain: versions out of order")
+    for p in chain:
+        for s in p.signers:
+            try:
+                ok = key_id(s.public_raw) == s.key_id
+            except IntegrityError:
+                ok = False
+            if not ok:
+                raise ValueError(f"not a trust chain: {s.name}'s key does not match its id")
     return chain
 
 

@@ -60,7 +60,12 @@ class Replay:
         if self._chain is None:
             from govctl.trust.policy import history
 
+            before = facts.history_digest(self.repo)
             self._chain = [facts.of(p) for p, _ in history(self.repo)]
+            # the fingerprint is of the files the chain was read from: changed meanwhile
+            # (a git pull), it matches no mark, and none is made from this run
+            after = facts.history_digest(self.repo)
+            self._digest = before if before == after else "changed while it was read"
         return self._chain
 
     def adopt(self, data: Any) -> bool:
