@@ -48,15 +48,23 @@ def time_command(argv: list[str], *, runs: int = 7, cwd: Path | None = None,
     return statistics.median(samples) if samples else 0.0
 
 
-def time_interleaved(commands: dict[str, list[str]], *, runs: int = 15, cwd: Path | None = None,
-                     environ: dict[str, str] | None = None) -> dict[str, float]:
+Command = list[str] | tuple[list[str], Path, dict[str, str]]  # argv, or (argv, cwd, env)
+
+
+def time_interleaved(commands: dict[str, Command], *, runs: int = 15, cwd: Path | None = None,
+                     environ: dict[str, str] | None = None,
+                     alternate: bool = False) -> dict[str, float]:
     """Median wall time of each command, run in rounds (one of each per round, after a
-    warm-up round) so that a load change on a shared machine hits floor and subject alike."""
+    warm-up round) so that a load change on a shared machine hits floor and subject alike.
+    A command given as (argv, cwd, env) runs there instead of in ``cwd``/``environ``;
+    ``alternate`` reverses the order every other round (no command always runs first)."""
     samples: dict[str, list[float]] = {k: [] for k in commands}
     for i in range(runs + 1):
-        for name, argv in commands.items():
+        order = list(commands.items())
+        for name, spec in (order[::-1] if alternate and i % 2 else order):
+            argv, where, e = spec if isinstance(spec, tuple) else (spec, cwd, environ)
             start = time.perf_counter()
-            proc = subprocess.run(argv, cwd=cwd, env=environ or env(), capture_output=True)
+            proc = subprocess.run(argv, cwd=where, env=e or env(), capture_output=True)
             elapsed = time.perf_counter() - start
             if proc.returncode not in (0, 1):  # 1: a hook that found something
                 sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n"

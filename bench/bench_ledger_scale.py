@@ -6,7 +6,8 @@ service with its real MLflow store, grown through the library with a realistic m
 canary analyses, 30 % gate evaluations (~7 KB each), 8 % sign-offs, 4 % transitions (intent
 + completion), 2 % dataset additions, 1 % registrations — one signed checkpoint per append;
 each smaller size is an exact prefix of the largest. At each size the commands are timed in
-rounds, one of each per round with the floors, so load changes hit all alike.
+rounds, one of each per round with the floors, so load changes hit all alike; the size
+targets compare the largest size with the smallest unpacked beside it, in the same rounds.
 
 Targets (issue 22 / 25):
 
@@ -35,6 +36,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import ledgers
 from _common import ROOT, env, report, time_interleaved
@@ -130,6 +132,29 @@ def _sizes(quick: bool, base: int | None = None) -> tuple[list[int], int]:
     return [n for n in (100, 1000, 10_000, 100_000) if n <= top], top
 
 
+def _against_smallest(small: int, repo: Path, e: dict[str, str], version: str,
+                     runs: int) -> dict[str, float]:
+    """The commands at this size and at ``small`` entries in the same rounds: the smaller
+    ledger unpacked beside this one (its own keys home), so a load change between sizes
+    hits both alike. Keys ``"<command> @big"`` and ``"<command> @small"``."""
+    import shutil
+
+    where = ledgers.LOCATION.parent / f"{ledgers.LOCATION.name}-small"
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    ledgers._extract(ledgers._tar(small), where)
+    small_repo, small_home = where / "demo" / ledgers.DEMO_SERVICE, where / "demo" / ".keys"
+    se = _environ(small_home)
+    both: dict[str, Any] = {}
+    for name, argv in _commands(version).items():
+        both[f"{name} @small"] = (argv, small_repo, se)
+        both[f"{name} @big"] = (argv, repo, e)
+    try:
+        return time_interleaved(both, runs=runs, alternate=True)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
 def _verify(repo: Path, e: dict[str, str], fast: bool) -> tuple[float, dict, float, float]:
     """One ``audit verify [--fast] --json`` run: wall seconds, its report, the peak RSS of
     its largest process and the peak of its process tree's summed RSS (MiB)."""
@@ -212,6 +237,8 @@ def main() -> int:
         version = ledgers.demo_versions()["v3"]
         print(f"{n:,} entries ready in {time.perf_counter() - t0:.0f}s", flush=True)
         times[n] = time_interleaved(_commands(version), runs=runs, cwd=repo, environ=e)
+        if n == sizes[-1] and n != sizes[0]:
+            scale = _against_smallest(sizes[0], repo, e, version, runs)
         mark = repo / ".govctl" / "ledger.verified.json"
         mark.unlink(missing_ok=True)
         times[n]["audit verify --fast (cold)"] = _verify(repo, e, True)[0]
@@ -230,8 +257,10 @@ def main() -> int:
         fast_rate = n / times[n]["audit verify --fast"]
     base, big = sizes[0], sizes[-1]
     for name in ("status", "audit log -n 10", "canary status", "checklist status"):
-        ok &= report(f"{name} at {big:,} entries vs ~{base}", times[big][name], times[base][name],
-                     1.1)
+        ok &= report(f"{name} at {big:,} entries vs ~{base} (interleaved)", scale[f"{name} @big"],
+                     scale[f"{name} @small"], 1.1)
+    print(f"      control: keys list (reads no ledger) at {big:,} vs ~{base}: "
+          f"{scale['keys list @big'] / scale['keys list @small']:.2f}x")
     ok &= report(f"audit log -n 10 vs keys list at {big:,} entries", times[big]["audit log -n 10"],
                  times[big]["keys list"], 1.5)
     repo, home = ledgers.cached(top, base=top)
