@@ -119,10 +119,14 @@ class Reads:
     def read_store(self) -> Any:
         """What a read of the whole ledger goes through: the standard library's
         :class:`govctl.adapters.sqlite_ledger.Reader` for a SQLite file (no SQLAlchemy),
-        else the store. Both have the reads ``audit verify`` makes, by the same names."""
-        from govctl.adapters import sqlite_ledger
+        else the store. Both have the reads ``audit verify`` makes, by the same names.
+        Found once per ledger object (a reader is only a path)."""
+        found = getattr(self, "_reader", None)
+        if found is None:
+            from govctl.adapters import sqlite_ledger
 
-        return sqlite_ledger.reader(self.url) or self.store
+            found = self._reader = sqlite_ledger.reader(self.url)
+        return found or self.store
 
     # --- the derived state ----------------------------------------------------------
 
