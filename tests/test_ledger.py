@@ -480,3 +480,31 @@ def test_a_trust_history_changed_while_read_leaves_no_usable_mark(repo, cli, mon
     res = cli("audit", "verify", "--fast", "--json")  # the files are B now: no mark of B
     assert res.code == 0 and res.json["carried_forward"] == 0, res.out
     assert cli("audit", "verify", "--fast", "--json").json["carried_forward"] > 0
+
+
+def test_a_verification_while_others_append_is_not_tampering(repo, cli, monkeypatch):
+    """Entries appended by someone else while a verification runs (after it fixed the
+    entries it checks) update the derived state, the head file and the checkout's
+    checkpoint; that is growth, not tampering: it passes, and says how many it left."""
+    from govctl.ledger import ranges
+
+    _fill(repo, 10)
+    real = ranges.check_all
+
+    def meanwhile(*args, **kwargs):
+        out = real(*args, **kwargs)
+        _fill(repo, 3)  # another process appends while this one verifies
+        return out
+
+    monkeypatch.setattr(ranges, "check_all", meanwhile)
+    checked = []
+    for args in (("audit", "verify", "--json"), ("audit", "verify", "--fast", "--json")):
+        res = cli(*args)
+        assert res.code == 0 and res.json["problems"] == [], (args, res.out)
+        assert any("3 entries appended while this ran" in n for n in res.json["notes"]), res.out
+        checked.append(res.json["entries"])
+    assert checked[1] == checked[0] + 3
+    monkeypatch.setattr(ranges, "check_all", real)
+    res = cli("audit", "verify", "--json")
+    assert res.code == 0 and res.json["entries"] == checked[1] + 3 and not any(
+        "appended while" in n for n in res.json["notes"])
