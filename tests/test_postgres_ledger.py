@@ -212,3 +212,29 @@ def test_fast_verify_carries_forward_on_postgres(pg_repo, pg_url, cli, monkeypat
     res = cli("audit", "verify", "--fast", "--json")
     assert res.code == 4 and res.json["carried_forward"] == 0
     assert "index columns (action)" in res.json["problems"][0]
+
+
+def test_a_verification_while_others_append_on_postgres(pg_repo, cli, monkeypatch):
+    """A team's ledger grows while CI verifies it: entries appended after the verification
+    fixed what it checks are growth (a note), not tampering (exit 4)."""
+    from govctl.config import find_repo
+    from govctl.ledger import ranges
+    from govctl.ledger.log import Ledger
+    from govctl.signing.keys import KeyStore
+
+    def append(n):
+        ledger, key = Ledger.for_repo(find_repo()), KeyStore().load("alice")
+        for i in range(n):
+            ledger.append(key, "test.event", {"kind": "service", "name": "bot", "i": i})
+
+    real = ranges.check_all
+
+    def meanwhile(*args, **kwargs):
+        out = real(*args, **kwargs)
+        append(2)  # a teammate's command, between the scan and the checks
+        return out
+
+    monkeypatch.setattr(ranges, "check_all", meanwhile)
+    res = cli("audit", "verify", "--json")
+    assert res.code == 0 and res.json["problems"] == [], res.out
+    assert any("2 entries appended while this ran" in n for n in res.json["notes"]), res.out
