@@ -296,9 +296,7 @@ class Reader:
     def state_marks(self, con: sqlite3.Connection) -> dict[str, str]:
         from govctl.adapters.sql_schema import STATE_MARK
 
-        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                       "name = 'govctl_state'").fetchone() is None:
-            return {}
+        # the table exists: reader() gives a Reader only for a file that has it
         return dict(con.execute("SELECT item, value FROM govctl_state WHERE kind = ?",
                                 (STATE_MARK,)).fetchall())
 
@@ -331,9 +329,9 @@ def reader(url: str) -> Reader | None:
     """A :class:`Reader` for a plain ``sqlite:///`` ledger file that holds a ledger; None
     for any other URL or file (the caller reads through SQLAlchemy, which reports it)."""
     path = sqlite_path(url)
-    if path is None or not path.is_file() or not has_ledger(url):
+    if path is None or not path.is_file():
         return None
     found = _read(url, lambda con: con.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-        "('govctl_meta', 'govctl_checkpoints', 'govctl_state')").fetchone()[0])
-    return Reader(url, path) if found == 3 else None
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('govctl_entries', "
+        "'govctl_meta', 'govctl_checkpoints', 'govctl_state')").fetchone()[0])
+    return Reader(url, path) if found == 4 else None
